@@ -1,0 +1,1 @@
+"""The domain model (teachers, the instance actor, notes) and its ActivityStreams form."""

@@ -1,0 +1,192 @@
+"""Notes (statuses): their ActivityStreams form, and reading remote ones."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from actors.vocabulary import (
+    CONTEXT,
+    as_list,
+    first_id,
+    has_type,
+    id_of,
+    ids_of,
+    language_of,
+    text_value,
+)
+
+# Object types shown as statuses. A Question is shown as a note with its
+# options listed; Page (Lemmy), Article and Video (PeerTube) show their name.
+NOTE_TYPES = frozenset({"Note", "Article", "Question", "Page", "Video", "Event"})
+
+
+class InvalidObject(ValueError):
+    """A remote object that cannot be stored."""
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render_note(
+    status: Any,
+    *,
+    actor_id: str,
+    url: str,
+    in_reply_to_uri: str | None,
+    mentions: list[tuple[str, str]],
+    tags: list[tuple[str, str]],
+) -> dict[str, Any]:
+    """Return the Note of a local status.
+
+    ``mentions`` holds (actor id, @handle) pairs and ``tags`` (name, tag page URL).
+    """
+    note: dict[str, Any] = {
+        "id": status["uri"],
+        "type": status["object_type"],
+        "attributedTo": actor_id,
+        "content": status["content"],
+        "url": url,
+        "published": iso(status["created_at"]),
+        "to": list(status["to_uris"]),
+        "cc": list(status["cc_uris"]),
+        "inReplyTo": in_reply_to_uri,
+        "sensitive": status["sensitive"],
+        "summary": status["spoiler_text"] or None,
+        "tag": [{"type": "Mention", "href": href, "name": name} for href, name in mentions]
+        + [{"type": "Hashtag", "href": href, "name": f"#{name}"} for name, href in tags],
+    }
+    if status["language"]:
+        note["contentMap"] = {status["language"]: status["content"]}
+    if status["edited_at"]:
+        note["updated"] = iso(status["edited_at"])
+    return note
+
+
+def with_context(document: dict[str, Any]) -> dict[str, Any]:
+    return {"@context": CONTEXT, **document}
+
+
+def render_tombstone(uri: str, deleted_at: datetime | None) -> dict[str, Any]:
+    tombstone: dict[str, Any] = {"@context": CONTEXT, "id": uri, "type": "Tombstone"}
+    if deleted_at:
+        tombstone["deleted"] = iso(deleted_at)
+    return tombstone
+
+
+@dataclass
+class Attachment:
+    url: str
+    media_type: str
+    mime_type: str | None
+    description: str | None
+    blurhash: str | None
+
+
+@dataclass
+class RemoteNote:
+    """The fields of a remote object that the instance stores as a status."""
+
+    uri: str
+    object_type: str
+    attributed_to: str
+    content: str
+    name: str
+    summary: str
+    sensitive: bool
+    language: str | None
+    url: str | None
+    in_reply_to_uri: str | None
+    to: list[str]
+    cc: list[str]
+    published: datetime | None
+    mention_hrefs: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _attachment(item: Any) -> Attachment | None:
+    if not isinstance(item, dict):
+        return None
+    url = first_id(item.get("url")) or id_of(item.get("href"))
+    if not url or urlsplit(url).scheme not in ("http", "https"):
+        return None
+    mime = item.get("mediaType") if isinstance(item.get("mediaType"), str) else None
+    kind = (mime or "").split("/")[0]
+    media_type = {"image": "image", "video": "video", "audio": "audio"}.get(kind, "unknown")
+    name = item.get("name") if isinstance(item.get("name"), str) else None
+    blurhash = item.get("blurhash") if isinstance(item.get("blurhash"), str) else None
+    return Attachment(url, media_type, mime, name, blurhash)
+
+
+def _tags(document: dict[str, Any]) -> tuple[list[str], list[str]]:
+    mentions, hashtags = [], []
+    for tag in as_list(document.get("tag")):
+        if not isinstance(tag, dict):
+            continue
+        if has_type(tag, "Mention") and isinstance(tag.get("href"), str):
+            mentions.append(tag["href"])
+        elif has_type(tag, "Hashtag") and isinstance(tag.get("name"), str):
+            name = tag["name"].lstrip("#").strip().lower()
+            if name and len(name) <= 100:
+                hashtags.append(name)
+    return mentions, hashtags
+
+
+def _question_text(document: dict[str, Any]) -> str:
+    # A poll is shown as a note listing its options until polls are supported.
+    options = as_list(document.get("oneOf")) + as_list(document.get("anyOf"))
+    names = [o.get("name") for o in options if isinstance(o, dict)]
+    items = "".join(f"<li>{name}</li>" for name in names if isinstance(name, str))
+    return f"<ul>{items}</ul>" if items else ""
+
+
+def parse_note(document: Any) -> RemoteNote:
+    """Read a remote Note-like object; raise InvalidObject when it is unusable.
+
+    Content is returned as sent: callers sanitise it before storing.
+    """
+    if not isinstance(document, dict):
+        raise InvalidObject("object is not a JSON object")
+    uri = id_of(document)
+    if not uri or urlsplit(uri).scheme not in ("http", "https"):
+        raise InvalidObject("object id missing or not a URL")
+    if not has_type(document, *NOTE_TYPES):
+        raise InvalidObject(f"object type {document.get('type')!r} is not supported")
+    attributed_to = first_id(document.get("attributedTo"))
+    if not attributed_to:
+        raise InvalidObject(f"object {uri} has no attributedTo")
+    content = text_value(document, "content")
+    if has_type(document, "Question"):
+        content += _question_text(document)
+    mentions, hashtags = _tags(document)
+    attachments = [_attachment(item) for item in as_list(document.get("attachment"))]
+    return RemoteNote(
+        uri=uri,
+        object_type=next(t for t in as_list(document["type"]) if t in NOTE_TYPES),
+        attributed_to=attributed_to,
+        content=content,
+        name=text_value(document, "name"),
+        summary=text_value(document, "summary"),
+        sensitive=document.get("sensitive") is True,
+        language=language_of(document),
+        url=first_id(document.get("url")),
+        in_reply_to_uri=first_id(document.get("inReplyTo")),
+        to=ids_of(document.get("to")),
+        cc=ids_of(document.get("cc")),
+        published=parse_time(document.get("published")),
+        mention_hrefs=mentions,
+        hashtags=hashtags,
+        attachments=[item for item in attachments if item][:16],
+    )

@@ -1,0 +1,151 @@
+"""Teachers and the instance actor: their ActivityStreams form, and remote actors."""
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from actors.urls import LocalUrls
+from actors.vocabulary import CONTEXT, as_list, first_id, id_of, text_value
+
+ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
+
+
+class InvalidActor(ValueError):
+    """A remote actor document that cannot be used."""
+
+
+def render_person(account: Any, public_key_pem: str, urls: LocalUrls) -> dict[str, Any]:
+    """Return the actor document of a local teacher."""
+    username = account["username"]
+    actor_id = urls.actor(username)
+    document: dict[str, Any] = {
+        "@context": CONTEXT,
+        "id": actor_id,
+        "type": account["actor_type"],
+        "preferredUsername": username,
+        "name": account["display_name"] or username,
+        "summary": account["summary"],
+        "url": urls.profile(username),
+        "inbox": urls.inbox(username),
+        "outbox": urls.outbox(username),
+        "followers": urls.followers(username),
+        "following": urls.following(username),
+        "endpoints": {"sharedInbox": urls.shared_inbox},
+        "manuallyApprovesFollowers": account["manually_approves_followers"],
+        "discoverable": True,
+        "published": account["created_at"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "publicKey": {
+            "id": urls.key(username),
+            "owner": actor_id,
+            "publicKeyPem": public_key_pem,
+        },
+    }
+    if account["icon_url"]:
+        document["icon"] = {"type": "Image", "url": account["icon_url"]}
+    return document
+
+
+def render_instance_actor(public_key_pem: str, urls: LocalUrls, domain: str) -> dict:
+    """Return the instance actor, the Application that signs the instance's fetches."""
+    actor_id = urls.instance_actor
+    return {
+        "@context": CONTEXT,
+        "id": actor_id,
+        "type": "Application",
+        "preferredUsername": domain,
+        "name": domain,
+        "url": f"{urls.base}/about",
+        "inbox": f"{actor_id}/inbox",
+        "outbox": f"{actor_id}/outbox",
+        "endpoints": {"sharedInbox": urls.shared_inbox},
+        "manuallyApprovesFollowers": True,
+        "publicKey": {
+            "id": urls.instance_key,
+            "owner": actor_id,
+            "publicKeyPem": public_key_pem,
+        },
+    }
+
+
+@dataclass
+class RemoteActor:
+    """The fields of a remote actor document that the instance stores."""
+
+    actor_id: str
+    actor_type: str
+    username: str
+    domain: str
+    display_name: str
+    summary: str
+    inbox_url: str
+    shared_inbox_url: str | None
+    outbox_url: str | None
+    followers_url: str | None
+    following_url: str | None
+    url: str | None
+    icon_url: str | None
+    manually_approves_followers: bool
+    keys: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _keys_of(document: dict[str, Any], actor_id: str) -> list[tuple[str, str]]:
+    # publicKey is an object for most servers and an array for a few; a key
+    # whose owner is another actor is ignored.
+    keys = []
+    for key in as_list(document.get("publicKey")):
+        if not isinstance(key, dict):
+            continue
+        key_id, pem = key.get("id"), key.get("publicKeyPem")
+        owner = id_of(key.get("owner")) or actor_id
+        if isinstance(key_id, str) and isinstance(pem, str) and owner == actor_id:
+            keys.append((key_id, pem))
+    return keys
+
+
+def _required_url(document: dict[str, Any], key: str) -> str:
+    value = id_of(document.get(key))
+    if not value or urlsplit(value).scheme not in ("http", "https"):
+        raise InvalidActor(f"actor {key} missing or not a URL")
+    return value
+
+
+def parse_actor(document: Any, fetched_from: str | None = None) -> RemoteActor:
+    """Read a remote actor document; raise InvalidActor when it is unusable.
+
+    When ``fetched_from`` is given, the document's id must be on the same host,
+    so that a server cannot hand out actors in another server's name.
+    """
+    if not isinstance(document, dict):
+        raise InvalidActor("actor document is not a JSON object")
+    actor_id = _required_url(document, "id")
+    domain = urlsplit(actor_id).netloc.lower()
+    if fetched_from and urlsplit(fetched_from).netloc.lower() != domain:
+        raise InvalidActor(f"actor {actor_id} was served by another host")
+    types = [t for t in as_list(document.get("type")) if t in ACTOR_TYPES]
+    if not types:
+        raise InvalidActor(f"{actor_id} is not an actor type")
+    endpoints = document.get("endpoints")
+    shared = id_of(endpoints.get("sharedInbox")) if isinstance(endpoints, dict) else None
+    username = document.get("preferredUsername")
+    if not isinstance(username, str) or not username.strip():
+        username = actor_id.rstrip("/").rsplit("/", 1)[-1]
+    icon = document.get("icon")
+    if isinstance(icon, list):
+        icon = icon[0] if icon else None
+    return RemoteActor(
+        actor_id=actor_id,
+        actor_type=types[0],
+        username=username.strip()[:255],
+        domain=domain,
+        display_name=text_value(document, "name")[:255],
+        summary=text_value(document, "summary"),
+        inbox_url=_required_url(document, "inbox"),
+        shared_inbox_url=shared,
+        outbox_url=id_of(document.get("outbox")),
+        followers_url=id_of(document.get("followers")),
+        following_url=id_of(document.get("following")),
+        url=first_id(document.get("url")),
+        icon_url=first_id(icon.get("url")) if isinstance(icon, dict) else None,
+        manually_approves_followers=document.get("manuallyApprovesFollowers") is True,
+        keys=_keys_of(document, actor_id),
+    )

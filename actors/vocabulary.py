@@ -1,0 +1,93 @@
+"""ActivityStreams constants and helpers for reading loosely shaped documents.
+
+Peers send the same property in several shapes: a string or an array, an id or
+an embedded object. These helpers turn each shape into one form.
+"""
+
+from typing import Any
+
+AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
+SECURITY_CONTEXT = "https://w3id.org/security/v1"
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+# Peers also write the public collection in its compacted forms.
+PUBLIC_FORMS = frozenset({PUBLIC, "as:Public", "Public"})
+
+# The extension terms Mastodon's clients and servers look for.
+EXTENSION_CONTEXT = {
+    "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+    "sensitive": "as:sensitive",
+    "Hashtag": "as:Hashtag",
+    "toot": "http://joinmastodon.org/ns#",
+    "discoverable": "toot:discoverable",
+    "indexable": "toot:indexable",
+    "schema": "http://schema.org#",
+    "PropertyValue": "schema:PropertyValue",
+    "value": "schema:value",
+}
+CONTEXT = [AS_CONTEXT, SECURITY_CONTEXT, EXTENSION_CONTEXT]
+
+
+def as_list(value: Any) -> list[Any]:
+    """Return ``value`` as a list: None is empty, a single item becomes one."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def id_of(value: Any) -> str | None:
+    """Return the id of a reference: the string itself or an object's ``id``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        found = value.get("id") or value.get("href")
+        return found if isinstance(found, str) else None
+    return None
+
+
+def ids_of(value: Any) -> list[str]:
+    """Return the ids of a reference or list of references, skipping bad items."""
+    return [item for item in map(id_of, as_list(value)) if item]
+
+
+def first_id(value: Any) -> str | None:
+    """Return the first id in a reference or list of references."""
+    found = ids_of(value)
+    return found[0] if found else None
+
+
+def types_of(document: Any) -> list[str]:
+    """Return the ``type`` of a document as a list of strings."""
+    if not isinstance(document, dict):
+        return []
+    return [item for item in as_list(document.get("type")) if isinstance(item, str)]
+
+
+def has_type(document: Any, *names: str) -> bool:
+    return any(name in names for name in types_of(document))
+
+
+def text_value(document: dict[str, Any], key: str) -> str:
+    """Return a natural-language property, falling back to its ``...Map`` form.
+
+    Akkoma and others may send only ``contentMap``; the first language wins.
+    """
+    value = document.get(key)
+    if isinstance(value, str):
+        return value
+    mapped = document.get(f"{key}Map")
+    if isinstance(mapped, dict):
+        for text in mapped.values():
+            if isinstance(text, str):
+                return text
+    return ""
+
+
+def language_of(document: dict[str, Any], key: str = "content") -> str | None:
+    mapped = document.get(f"{key}Map")
+    if isinstance(mapped, dict):
+        for language in mapped:
+            if isinstance(language, str) and 0 < len(language) <= 16:
+                return language
+    return None

@@ -1,0 +1,1 @@
+"""Protocol plumbing: signatures, discovery, JSON-LD and guarded fetching."""

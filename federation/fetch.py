@@ -1,0 +1,257 @@
+"""Outgoing HTTP for federation, behind an address guard.
+
+Every connection goes through a resolver that checks each address a host name
+resolves to. aiohttp connects to exactly the addresses the resolver returned,
+so the address checked is the address connected to (no DNS rebinding between
+check and connect). Redirects are followed by hand, at most a few, and each hop
+is checked again. Every request has timeouts and a response size cap.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from federation.errors import FederationError
+
+log = logging.getLogger(__name__)
+
+ACTIVITY_JSON = "application/activity+json"
+LD_JSON = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+ACCEPT_ACTIVITY = f"{ACTIVITY_JSON}, {LD_JSON}"
+MAX_REDIRECTS = 3
+
+# A signer adds signature headers: (method, url, headers, body) -> new headers.
+Signer = Callable[[str, str, dict[str, str], bytes | None], dict[str, str]]
+
+
+class BlockedAddress(FederationError):
+    """The destination resolves to an address outgoing requests may not reach."""
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(
+            502, f"destination {host} is not allowed", f"{host} resolved to {address}"
+        )
+
+
+@dataclass
+class FetchPolicy:
+    """What outgoing requests may reach and how long they may take."""
+
+    allow_http: bool = False
+    allow_private: bool = False
+    # Host name -> IP address; mapped hosts skip DNS and the private-address
+    # check, because the operator named them on purpose (tests, split DNS).
+    host_map: dict[str, str] = field(default_factory=dict)
+    ca_file: str | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    total_timeout: float = 30.0
+    max_response_bytes: int = 1_048_576
+    user_agent: str = "Pedagogue"
+
+
+def is_public_address(address: str) -> bool:
+    """Return True when ``address`` is a global unicast address.
+
+    Loopback, private (RFC 1918, RFC 4193), link-local (which holds the cloud
+    metadata address 169.254.169.254), multicast, reserved and unspecified
+    addresses are not public, nor are IPv4-mapped IPv6 forms of them.
+    """
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolve host names and reject those that land on non-public addresses."""
+
+    def __init__(self, policy: FetchPolicy) -> None:
+        self._policy = policy
+        self._inner = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        mapped = self._policy.host_map.get(host.lower())
+        if mapped is not None:
+            return [self._result(host, mapped, port)]
+        results = await self._inner.resolve(host, port, family)
+        if not self._policy.allow_private:
+            for result in results:
+                if not is_public_address(result["host"]):
+                    log.warning("blocked %s: resolves to %s", host, result["host"])
+                    raise BlockedAddress(host, result["host"])
+        return results
+
+    @staticmethod
+    def _result(host: str, address: str, port: int) -> ResolveResult:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        return {
+            "hostname": host,
+            "host": address,
+            "port": port,
+            "family": family,
+            "proto": 0,
+            "flags": socket.AI_NUMERICHOST,
+        }
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+@dataclass
+class Response:
+    """A finished response with its body read under the size cap."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+    def json(self) -> Any:
+        """Parse the body as JSON; raise FederationError(502) when it is not."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise FederationError(502, f"invalid JSON from {self.url}", str(error))
+
+
+class Fetcher:
+    """An aiohttp session with the address guard, timeouts and size cap."""
+
+    def __init__(self, policy: FetchPolicy) -> None:
+        self.policy = policy
+        self._session: aiohttp.ClientSession | None = None
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.policy.ca_file:
+            context.load_verify_locations(self.policy.ca_file)
+        return context
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                resolver=GuardedResolver(self.policy),
+                ssl=self._ssl_context(),
+                limit=256,
+                limit_per_host=8,
+                ttl_dns_cache=60,
+            )
+            timeout = aiohttp.ClientTimeout(
+                total=self.policy.total_timeout,
+                sock_connect=self.policy.connect_timeout,
+                sock_read=self.policy.read_timeout,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=timeout,
+                headers={"User-Agent": self.policy.user_agent},
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def check_url(self, url: str) -> None:
+        """Raise FederationError(400) unless ``url`` may be requested at all."""
+        parts = urlsplit(url)
+        allowed = ("https", "http") if self.policy.allow_http else ("https",)
+        if parts.scheme not in allowed:
+            raise FederationError(400, f"URL scheme not allowed: {url}")
+        if not parts.hostname:
+            raise FederationError(400, f"URL has no host: {url}")
+        if parts.username or parts.password:
+            raise FederationError(400, f"URL must not carry credentials: {url}")
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        signer: Signer | None = None,
+        follow_redirects: bool = True,
+    ) -> Response:
+        """Send a request, following up to three redirects for GET.
+
+        Raises FederationError(502) on a blocked address, a connection failure,
+        a timeout or a body over the size cap. Non-2xx answers are returned.
+        """
+        for _ in range(MAX_REDIRECTS + 1):
+            self.check_url(url)
+            request_headers = dict(headers or {})
+            if signer is not None:
+                request_headers.update(signer(method, url, request_headers, body))
+            response = await self._send(method, url, body, request_headers)
+            location = response.headers.get("Location")
+            redirect = response.status in (301, 302, 303, 307, 308) and location
+            if not (redirect and follow_redirects and method == "GET"):
+                return response
+            url = urljoin(url, location)
+        raise FederationError(502, f"too many redirects from {url}")
+
+    async def _send(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> Response:
+        try:
+            async with self.session.request(
+                method, url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                content = await self._read_capped(response, url)
+                return Response(response.status, response.headers, content, url)
+        except FederationError:
+            raise
+        except TimeoutError as error:
+            raise FederationError(504, f"request to {url} timed out", repr(error))
+        except (aiohttp.ClientError, OSError, ssl.SSLError) as error:
+            raise FederationError(502, f"request to {url} failed", repr(error))
+
+    async def _read_capped(self, response: aiohttp.ClientResponse, url: str) -> bytes:
+        cap = self.policy.max_response_bytes
+        declared = response.content_length
+        if declared is not None and declared > cap:
+            raise FederationError(502, f"response from {url} is over {cap} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > cap:
+                raise FederationError(502, f"response from {url} is over {cap} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def get_json(
+        self, url: str, *, signer: Signer | None = None, accept: str = ACCEPT_ACTIVITY
+    ) -> Any:
+        """GET a JSON document; raise FederationError unless it answers 2xx JSON.
+
+        A 404 or 410 raises with that status, so callers can tell "gone" apart
+        from "unreachable" (502/504).
+        """
+        response = await self.request(
+            "GET", url, headers={"Accept": accept}, signer=signer
+        )
+        if response.status in (404, 410):
+            raise FederationError(response.status, f"{url} answered {response.status}")
+        if not 200 <= response.status < 300:
+            raise FederationError(502, f"{url} answered {response.status}")
+        return response.json()

@@ -1,0 +1,183 @@
+"""JSON-LD processing with bundled context documents only.
+
+Remote activities name their JSON-LD contexts by URL. Fetching those URLs on
+every delivery would make inbox processing depend on third-party servers and
+would let any sender make us issue requests, so the context documents are
+bundled in ``federation/contexts/`` and the pyld document loader here serves
+nothing else: an unknown URL raises ContextNotBundled and no request is made.
+The JSON-LD 1.1 best-practice note recommends caching contexts locally
+("Cache JSON-LD Contexts").
+
+Litepub contexts are host-specific (Pleroma and Akkoma serve one at
+``https://<host>/schemas/litepub-0.1.jsonld``), so every URL with that path maps
+to the one bundled litepub document.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from pyld import jsonld
+from pyld.jsonld import JsonLdError
+
+log = logging.getLogger(__name__)
+
+AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
+SECURITY_V1_CONTEXT = "https://w3id.org/security/v1"
+AS_NAMESPACE = "https://www.w3.org/ns/activitystreams#"
+LITEPUB_PATH = "/schemas/litepub-0.1.jsonld"
+
+# Context URL -> file in federation/contexts/. contexts/README.md names the
+# source of each file.
+BUNDLED_CONTEXTS: dict[str, str] = {
+    AS_CONTEXT: "activitystreams.json",
+    SECURITY_V1_CONTEXT: "security-v1.json",
+    "https://w3id.org/identity/v1": "identity-v1.json",
+    "https://w3id.org/security/multikey/v1": "security-multikey-v1.json",
+    "https://w3id.org/security/data-integrity/v1": "security-data-integrity-v1.json",
+    "https://purl.archive.org/socialweb/webfinger": "webfinger.json",
+    "https://gotosocial.org/ns": "gotosocial.json",
+    "https://join-lemmy.org/context.json": "join-lemmy.json",
+    # Mastodon has never served a context at this URL, but some servers put it
+    # in their @context (GoToSocial before 0.16, Bonfire). The bundled document
+    # defines the toot: terms Mastodon inlines in its own activities.
+    "http://joinmastodon.org/ns": "joinmastodon.json",
+}
+# Spellings of a bundled URL that peers send. The ActivityStreams namespace
+# document is the same over http, and older software writes it that way.
+CONTEXT_ALIASES: dict[str, str] = {
+    "http://www.w3.org/ns/activitystreams": AS_CONTEXT,
+}
+LITEPUB_FILE = "litepub-0.1.json"
+# NOTE: "http://schema.org" (sent as a context URL by GoToSocial before 0.16) is
+# not bundled: the schema.org context is about 200 kB. Documents that name it
+# raise ContextNotBundled, so callers must fall back to reading the plain JSON.
+
+
+class ContextNotBundled(Exception):
+    """A document names a JSON-LD context URL that is not bundled with Pedagogue."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"JSON-LD context {url!r} is not bundled; Pedagogue never fetches "
+            "contexts from the network"
+        )
+        self.url = url
+
+
+class InvalidJsonLd(Exception):
+    """A document is not valid JSON-LD (for example a malformed @context)."""
+
+
+def bundled_file_for(url: str) -> str | None:
+    """Return the bundled file name that serves a context URL, or None."""
+    canonical = CONTEXT_ALIASES.get(url, url)
+    name = BUNDLED_CONTEXTS.get(canonical)
+    if name is not None:
+        return name
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme in ("http", "https") and parts.path == LITEPUB_PATH:
+        return LITEPUB_FILE
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _read_bundled(name: str) -> dict[str, Any]:
+    text = resources.files("federation").joinpath("contexts", name).read_text(
+        encoding="utf-8"
+    )
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+def get_context(url: str) -> dict[str, Any]:
+    """Return a copy of the bundled context document for ``url``.
+
+    The document is the whole file, with its ``@context`` key. Raises
+    ContextNotBundled when no bundled document serves ``url``.
+    """
+    name = bundled_file_for(url)
+    if name is None:
+        raise ContextNotBundled(url)
+    return copy.deepcopy(_read_bundled(name))
+
+
+def load_document(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Serve ``url`` to pyld from the bundled contexts, as a pyld RemoteDocument.
+
+    This is the only document loader our JSON-LD calls use; it never opens a
+    network connection. Raises ContextNotBundled for any URL it does not serve.
+    """
+    name = bundled_file_for(url)
+    if name is None:
+        log.info("JSON-LD context not bundled, refusing to load: url=%s", url)
+        raise ContextNotBundled(url)
+    return {
+        "contentType": "application/ld+json",
+        "contextUrl": None,
+        "documentUrl": url,
+        # pyld copies what it needs while processing; the cached document is
+        # shared between calls and must not be changed by callers.
+        "document": _read_bundled(name),
+    }
+
+
+_OPTIONS = {"documentLoader": load_document}
+
+
+def expand(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the JSON-LD expanded form of ``document``, using bundled contexts.
+
+    Raises ContextNotBundled when the document names a context that is not
+    bundled, and InvalidJsonLd when the document is not valid JSON-LD. The inbox
+    answers both with 400.
+    """
+    try:
+        expanded: list[dict[str, Any]] = jsonld.expand(document, dict(_OPTIONS))
+    except JsonLdError as error:
+        raise _translate(error) from error
+    return expanded
+
+
+def compact(document: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Return ``document`` compacted against ``context``, using bundled contexts.
+
+    ``context`` is a context URL, a context object or a list of them. Raises
+    ContextNotBundled and InvalidJsonLd as ``expand`` does.
+    """
+    try:
+        compacted: dict[str, Any] = jsonld.compact(document, context, dict(_OPTIONS))
+    except JsonLdError as error:
+        raise _translate(error) from error
+    return compacted
+
+
+def _translate(error: JsonLdError) -> Exception:
+    """Map a pyld error to ContextNotBundled when our loader caused it.
+
+    pyld wraps loader exceptions in its own JsonLdError and keeps the original in
+    the ``__cause__`` chain.
+    """
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ContextNotBundled):
+            return ContextNotBundled(cause.url)
+        cause = cause.__cause__ or cause.__context__
+    return InvalidJsonLd(f"invalid JSON-LD document: {_summary(error)}")
+
+
+def _summary(error: JsonLdError) -> str:
+    # str(JsonLdError) spans several lines with details; the first line is the
+    # message, and the code names the JSON-LD error kind.
+    message = str(error).splitlines()[0] if str(error) else "unknown error"
+    code = getattr(error, "code", None)
+    return f"{message} ({code})" if code else message

@@ -1,0 +1,102 @@
+"""Signed outgoing requests, choosing the signature scheme per host.
+
+For a host whose support is unknown, the request is signed with RFC 9421 first;
+a 400 or 401 answer makes the client sign again with draft-cavage and remember
+that the host wants draft-cavage. A success with RFC 9421 is remembered too, so
+the next request to that host is signed right the first time.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from federation import httpsig
+from federation.fetch import ACCEPT_ACTIVITY, Fetcher, Response
+
+log = logging.getLogger(__name__)
+
+SchemeListener = Callable[[str, str], Awaitable[None]]
+
+
+class SchemeMemory:
+    """The signature scheme each host accepted, with a hook to persist it."""
+
+    def __init__(self, known: dict[str, str] | None = None) -> None:
+        self._schemes: dict[str, str] = dict(known or {})
+        self.listener: SchemeListener | None = None
+
+    def get(self, host: str) -> str | None:
+        return self._schemes.get(host)
+
+    async def remember(self, host: str, scheme: str) -> None:
+        if self._schemes.get(host) == scheme:
+            return
+        self._schemes[host] = scheme
+        log.info("host %s accepts %s signatures", host, scheme)
+        if self.listener is not None:
+            await self.listener(host, scheme)
+
+
+class SignedClient:
+    """Send requests signed with an actor's key, falling back between schemes."""
+
+    def __init__(self, fetcher: Fetcher, schemes: SchemeMemory) -> None:
+        self.fetcher = fetcher
+        self.schemes = schemes
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        key_id: str,
+        private_key: Any,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """Send a signed request; raise FederationError on transport failures."""
+        host = urlsplit(url).netloc.lower()
+        known = self.schemes.get(host)
+        scheme = known or httpsig.RFC9421
+
+        def signer(m: str, u: str, h: dict[str, str], b: bytes | None) -> dict[str, str]:
+            return httpsig.sign_request(m, u, h, b, private_key, key_id, scheme=scheme)
+
+        response = await self.fetcher.request(
+            method, url, body=body, headers=headers, signer=signer
+        )
+        if known is None and httpsig.should_fall_back(response.status):
+            log.debug("host %s answered %s to RFC 9421, trying cavage", host, response.status)
+            scheme = httpsig.CAVAGE
+            response = await self.fetcher.request(
+                method, url, body=body, headers=headers, signer=signer
+            )
+        if known is None and 200 <= response.status < 300:
+            await self.schemes.remember(host, scheme)
+        return response
+
+    async def get_json(self, url: str, *, key_id: str, private_key: Any) -> Any:
+        """GET an ActivityPub document with a signed request.
+
+        Raises FederationError: 404/410 when the document is gone, 502 otherwise.
+        """
+        response = await self.request(
+            "GET",
+            url,
+            key_id=key_id,
+            private_key=private_key,
+            headers={"Accept": ACCEPT_ACTIVITY},
+        )
+        return checked_json(response, url)
+
+
+def checked_json(response: Response, url: str) -> Any:
+    """Return the JSON body of a 2xx response or raise FederationError."""
+    from federation.errors import FederationError
+
+    if response.status in (404, 410):
+        raise FederationError(response.status, f"{url} answered {response.status}")
+    if not 200 <= response.status < 300:
+        raise FederationError(502, f"{url} answered {response.status}")
+    return response.json()

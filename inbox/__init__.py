@@ -1,0 +1,1 @@
+"""Receiving activities: verify, store, answer 202, then process in workers."""

@@ -1,0 +1,87 @@
+"""Handlers for received activities, one module per activity type.
+
+``dispatch`` looks the type up in ``HANDLERS``. A type with no handler is
+recorded as ignored; the sender already has its 202.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from actors.vocabulary import first_id
+
+if TYPE_CHECKING:
+    from pedagogue.runtime import Runtime
+
+
+class Ignored(Exception):
+    """The activity is valid but has nothing for this instance to do."""
+
+
+@dataclass
+class Context:
+    """One activity being processed, inside its transaction."""
+
+    runtime: Runtime
+    connection: asyncpg.Connection
+    activity: dict[str, Any]
+    row: Any
+
+    @property
+    def actor_id(self) -> str:
+        return self.row["actor_id"]
+
+    @property
+    def activity_id(self) -> str:
+        return self.row["activity_id"]
+
+    @property
+    def object(self) -> Any:
+        return self.activity.get("object")
+
+    @property
+    def object_id(self) -> str | None:
+        return first_id(self.object)
+
+    async def actor(self) -> asyncpg.Record:
+        """Return the sender's account, fetched when it is not stored yet."""
+        return await self.runtime.resolver.actor(self.actor_id)
+
+    def same_host(self, url: str | None) -> bool:
+        """Return True when ``url`` is on the sender's host."""
+        return bool(url) and urlsplit(url).netloc.lower() == urlsplit(self.actor_id).netloc.lower()
+
+
+async def dispatch(context: Context) -> None:
+    """Run the handler of the activity's type; raise Ignored when there is none."""
+    from inbox.handlers import (
+        announce,
+        block,
+        create,
+        delete,
+        follow,
+        like,
+        response,
+        undo,
+    )
+
+    handlers = {
+        "Follow": follow.handle_follow,
+        "Accept": response.handle_accept,
+        "Reject": response.handle_reject,
+        "Undo": undo.handle_undo,
+        "Create": create.handle_create,
+        "Update": create.handle_update,
+        "Delete": delete.handle_delete,
+        "Like": like.handle_like,
+        "Announce": announce.handle_announce,
+        "Block": block.handle_block,
+    }
+    handler = handlers.get(context.row["activity_type"])
+    if handler is None:
+        raise Ignored(f"type {context.row['activity_type']} is not handled")
+    await handler(context)

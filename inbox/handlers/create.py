@@ -1,0 +1,159 @@
+"""Create and Update of notes, articles and questions; Update of actors."""
+
+import logging
+from typing import Any
+
+import asyncpg
+
+from actors.note import InvalidObject, RemoteNote, parse_note
+from actors.person import ACTOR_TYPES, InvalidActor, parse_actor
+from actors.visibility import visibility_of
+from actors.vocabulary import has_type, id_of
+from federation.sanitize import plain_text, sanitize_html
+from inbox.handlers import Context, Ignored
+from storage import accounts, social, statuses
+
+log = logging.getLogger(__name__)
+
+
+async def handle_create(context: Context) -> None:
+    obj = context.object
+    if not isinstance(obj, dict):
+        # A Create with only the object's id: the object is fetched from its origin.
+        object_id = id_of(obj)
+        if not object_id or not context.same_host(object_id):
+            raise Ignored("Create without an embedded object on the sender's host")
+        obj = await context.runtime.resolver.fetch(object_id)
+    try:
+        note = parse_note(obj)
+    except InvalidObject as error:
+        raise Ignored(str(error))
+    if not context.same_host(note.attributed_to) or not context.same_host(note.uri):
+        raise Ignored(f"object {note.uri} is attributed to another host than {context.actor_id}")
+    await store_note(context, note)
+
+
+async def store_note(context: Context, note: RemoteNote) -> asyncpg.Record | None:
+    """Store a remote note with its mentions, tags and attachments, and deliver it
+    to local home feeds and notifications. Returns None when already stored."""
+    connection = context.connection
+    author = await context.runtime.resolver.actor(note.attributed_to)
+    parent = await statuses.by_uri(connection, note.in_reply_to_uri) if note.in_reply_to_uri else None
+    content = sanitize_html(note.content)
+    if note.name and note.object_type != "Note":
+        # Articles, pages and videos show their title above the text.
+        content = f"<p><strong>{_escape(plain_text(note.name))}</strong></p>{content}"
+    status = await statuses.insert(
+        connection,
+        uri=note.uri,
+        url=note.url,
+        account_id=author["id"],
+        local=False,
+        object_type=note.object_type,
+        name=plain_text(note.name),
+        content=content,
+        spoiler_text=plain_text(note.summary),
+        visibility=visibility_of(note.to, note.cc, author["followers_url"]),
+        sensitive=note.sensitive or bool(note.summary),
+        language=note.language,
+        in_reply_to=parent,
+        in_reply_to_uri=note.in_reply_to_uri,
+        to_uris=note.to,
+        cc_uris=note.cc,
+        activity_uri=context.activity_id,
+        created_at=note.published,
+    )
+    if status is None:
+        log.debug("note %s already stored (%s)", note.uri, context.activity_id)
+        return None
+    mentioned = await _mentioned_accounts(connection, note.mention_hrefs)
+    await statuses.add_mentions(connection, status["id"], [row["id"] for row in mentioned])
+    await statuses.add_tags(connection, status["id"], note.hashtags)
+    for position, attachment in enumerate(note.attachments):
+        await statuses.add_attachment(connection, status["id"], position, attachment)
+    if parent is not None:
+        await statuses.bump_counter(connection, parent["id"], "replies_count", 1)
+    await statuses.adopt_orphan_replies(connection, status)
+    await _distribute(connection, author, status, mentioned, parent)
+    log.info("stored %s %s by %s (%s)", note.object_type, note.uri, author["actor_id"], context.activity_id)
+    return status
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)
+
+
+async def _mentioned_accounts(connection: asyncpg.Connection, hrefs: list[str]) -> list[asyncpg.Record]:
+    if not hrefs:
+        return []
+    # Mention hrefs are actor ids for most servers and profile URLs for some.
+    return await connection.fetch(
+        "SELECT * FROM accounts WHERE actor_id = ANY($1::text[]) OR"
+        " (domain IS NULL AND url = ANY($1::text[]))",
+        hrefs[:100],
+    )
+
+
+async def _distribute(
+    connection: asyncpg.Connection, author: Any, status: Any, mentioned: list[Any], parent: Any
+) -> None:
+    local_mentions = [row["id"] for row in mentioned if row["domain"] is None]
+    readers = list(local_mentions)
+    if status["visibility"] != "direct":
+        readers += await social.local_follower_ids(connection, author["id"])
+    await social.add_to_home_feeds(connection, status["id"], readers)
+    for account_id in local_mentions:
+        await social.notify(connection, account_id, "mention", author["id"], status["id"])
+    if parent is not None and parent["local"] and parent["account_id"] not in local_mentions:
+        # A reply to a local status reaches its author even without a mention.
+        if status["visibility"] in ("public", "unlisted"):
+            await social.notify(connection, parent["account_id"], "mention", author["id"], status["id"])
+            await social.add_to_home_feeds(connection, status["id"], [parent["account_id"]])
+
+
+async def handle_update(context: Context) -> None:
+    obj = context.object
+    if not isinstance(obj, dict):
+        raise Ignored("Update without an embedded object")
+    if has_type(obj, *ACTOR_TYPES):
+        await _update_actor(context, obj)
+        return
+    try:
+        note = parse_note(obj)
+    except InvalidObject as error:
+        raise Ignored(str(error))
+    existing = await statuses.by_uri(context.connection, note.uri)
+    if existing is None:
+        raise Ignored(f"Update of unknown object {note.uri}")
+    owner = await accounts.by_id(context.connection, existing["account_id"])
+    if owner["actor_id"] != context.actor_id:
+        raise Ignored(f"{context.actor_id} does not own {note.uri}")
+    if existing["deleted_at"] is not None:
+        raise Ignored(f"Update of deleted object {note.uri}")
+    await statuses.update_content(
+        context.connection,
+        existing["id"],
+        content=sanitize_html(note.content),
+        spoiler_text=plain_text(note.summary),
+        sensitive=note.sensitive or bool(note.summary),
+        name=plain_text(note.name),
+        edited_at=None,
+    )
+    log.info("updated %s by %s (%s)", note.uri, context.actor_id, context.activity_id)
+
+
+async def _update_actor(context: Context, document: dict) -> None:
+    if id_of(document) != context.actor_id:
+        raise Ignored(f"{context.actor_id} may only update itself")
+    try:
+        actor = parse_actor(document, fetched_from=context.actor_id)
+    except InvalidActor as error:
+        raise Ignored(str(error))
+    actor.display_name = plain_text(actor.display_name)
+    actor.summary = sanitize_html(actor.summary)
+    await accounts.upsert_remote(context.connection, actor)
+    for key_id, _ in actor.keys:
+        context.runtime.resolver.forget_key(key_id)
+    log.info("updated actor %s (%s)", context.actor_id, context.activity_id)

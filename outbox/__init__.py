@@ -1,0 +1,1 @@
+"""Sending: activities from local actions, addressing and the delivery queue."""

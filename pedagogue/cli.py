@@ -1,0 +1,200 @@
+"""The ``pedagogue`` command line: run, migrate, user create, token create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import re
+import secrets
+import sys
+from typing import Any
+
+import asyncpg
+
+from pedagogue import __version__
+from pedagogue.config import ConfigError, Settings, load_settings
+from pedagogue.logs import setup_logging, stop_logging
+
+log = logging.getLogger(__name__)
+
+USERNAME = re.compile(r"^[a-z0-9_]{1,30}$", re.IGNORECASE)
+MIN_PASSWORD_LENGTH = 8
+
+
+class CommandError(Exception):
+    """A command that cannot go on; the message is printed for the user."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pedagogue", description="Run and manage a Pedagogue instance."
+    )
+    parser.add_argument("--version", action="version", version=f"pedagogue {__version__}")
+    parser.add_argument("--config", help="TOML configuration file (see config.example.toml)")
+    parser.add_argument("--url", help="public URL of the instance, e.g. https://school-a.example")
+    parser.add_argument("--data-dir", help="directory for the embedded database, keys and logs")
+    parser.add_argument("--database-url", help="PostgreSQL URL; empty uses the embedded server")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="serve the instance with its background workers")
+    run.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:8800)")
+    run.add_argument(
+        "--dev",
+        action="store_true",
+        help="allow plain HTTP and loopback or private peers (development and tests only)",
+    )
+    commands.add_parser("migrate", help="apply pending database migrations")
+
+    user = commands.add_parser("user", help="manage teacher accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    create = user_commands.add_parser("create", help="create a teacher account")
+    create.add_argument("name", help="username: letters, digits and underscores")
+    create.add_argument("--display-name", default="", help="name shown on the profile")
+    create.add_argument(
+        "--approve-followers", action="store_true", help="approve each follower by hand"
+    )
+
+    token = commands.add_parser("token", help="manage client API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    token_create = token_commands.add_parser("create", help="print a new bearer token")
+    token_create.add_argument("name", help="username of the account the token acts for")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Load the settings file, then apply the environment and command-line options."""
+    overrides: dict[str, dict[str, Any]] = {}
+    if args.url:
+        overrides.setdefault("instance", {})["url"] = args.url
+    if args.data_dir:
+        overrides.setdefault("instance", {})["data_dir"] = args.data_dir
+    if args.database_url is not None:
+        overrides.setdefault("database", {})["url"] = args.database_url
+    if getattr(args, "listen", None):
+        overrides.setdefault("server", {})["listen"] = args.listen
+    if getattr(args, "dev", False):
+        overrides.setdefault("federation", {})["dev"] = True
+    return load_settings(args.config, overrides=overrides)
+
+
+def database_dsn(settings: Settings) -> tuple[str, Any]:
+    """Return the DSN to use and, for the embedded server, its handle to keep alive."""
+    if settings.database.url:
+        return settings.database.url, None
+    from storage.embedded import start_embedded
+
+    server, dsn = start_embedded(settings.data_path)
+    return dsn, server
+
+
+def read_password(username: str) -> str:
+    """Read a password from the terminal (asked twice) or from standard input."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"Password for {username}: ")
+        if first != getpass.getpass("Repeat the password: "):
+            raise CommandError("the two passwords differ")
+        password = first
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CommandError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+async def create_user(settings: Settings, dsn: str, args: argparse.Namespace) -> None:
+    from pedagogue.accounts import create_teacher
+    from pedagogue.server import apply_migrations
+
+    if not USERNAME.match(args.name):
+        raise CommandError("a username has 1 to 30 letters, digits or underscores")
+    password = read_password(args.name)
+    await apply_migrations(dsn)
+    connection = await asyncpg.connect(dsn)
+    try:
+        row = await create_teacher(
+            connection,
+            settings,
+            username=args.name,
+            password=password,
+            display_name=args.display_name,
+            approve_followers=args.approve_followers,
+        )
+    except asyncpg.UniqueViolationError:
+        raise CommandError(f"the username {args.name} is taken") from None
+    finally:
+        await connection.close()
+    print(f"created @{row['username']}@{settings.domain} ({row['actor_id']})")
+
+
+async def create_token(settings: Settings, dsn: str, args: argparse.Namespace) -> None:
+    from pedagogue.server import apply_migrations
+    from web.api import hash_token
+
+    await apply_migrations(dsn)
+    connection = await asyncpg.connect(dsn)
+    try:
+        account_id = await connection.fetchval(
+            "SELECT id FROM accounts WHERE domain IS NULL AND lower(username) = lower($1)"
+            " AND actor_type = 'Person' AND deleted_at IS NULL",
+            args.name,
+        )
+        if account_id is None:
+            raise CommandError(f"no local account named {args.name}")
+        token = secrets.token_urlsafe(32)
+        await connection.execute(
+            "INSERT INTO tokens (account_id, token_hash) VALUES ($1, $2)",
+            account_id,
+            hash_token(token),
+        )
+    finally:
+        await connection.close()
+    print(token)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except ConfigError as error:
+        print(f"pedagogue: configuration error: {error}", file=sys.stderr)
+        return 2
+    log_file = settings.data_path / "logs" / "pedagogue.log" if args.command == "run" else None
+    setup_logging(args.log_level, log_file)
+    try:
+        return _dispatch(args, settings)
+    except CommandError as error:
+        print(f"pedagogue: {error}", file=sys.stderr)
+        return 1
+    except (OSError, asyncpg.PostgresError) as error:
+        print(f"pedagogue: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stop_logging()
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    dsn, embedded = database_dsn(settings)
+    try:
+        if args.command == "run":
+            from pedagogue.server import run_instance
+
+            asyncio.run(run_instance(settings, dsn))
+        elif args.command == "migrate":
+            from pedagogue.server import apply_migrations
+
+            applied = asyncio.run(apply_migrations(dsn))
+            print(f"applied {len(applied)} migrations" + (": " + ", ".join(applied) if applied else ""))
+        elif args.command == "user":
+            asyncio.run(create_user(settings, dsn, args))
+        elif args.command == "token":
+            asyncio.run(create_token(settings, dsn, args))
+    finally:
+        del embedded
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Typed settings: defaults, then the TOML file, then environment, then CLI options.
+
+Environment variables override file keys as ``PEDAGOGUE_<SECTION>__<KEY>``, for
+example ``PEDAGOGUE_DATABASE__URL`` or ``PEDAGOGUE_FEDERATION__DEV=true``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "PEDAGOGUE_"
+
+
+class ConfigError(Exception):
+    """A setting is missing or has a value that cannot be used."""
+
+
+@dataclass
+class InstanceSettings:
+    url: str = "http://localhost:8800"
+    name: str = "Pedagogue"
+    description: str = "A professional-development network for teachers."
+    contact_email: str = ""
+    data_dir: str = "./pedagogue-data"
+    open_registrations: bool = False
+
+
+@dataclass
+class ServerSettings:
+    listen: str = "127.0.0.1:8800"
+    tls_cert: str = ""
+    tls_key: str = ""
+    max_body_bytes: int = 1_048_576
+    request_timeout: float = 30.0
+
+
+@dataclass
+class DatabaseSettings:
+    url: str = ""
+    pool_min: int = 2
+    pool_max: int = 10
+
+
+@dataclass
+class FederationSettings:
+    dev: bool = False
+    allow_http: bool = False
+    allow_private_addresses: bool = False
+    host_map: dict[str, str] = field(default_factory=dict)
+    ca_file: str = ""
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    request_timeout: float = 30.0
+    max_response_bytes: int = 1_048_576
+    signature_max_age: float = 3600.0
+    signature_max_future: float = 300.0
+    delivery_deadline: float = 172_800.0
+    delivery_concurrency: int = 16
+    inbox_workers: int = 2
+    unreachable_after_failures: int = 10
+    user_agent_contact: str = ""
+
+
+@dataclass
+class Settings:
+    instance: InstanceSettings = field(default_factory=InstanceSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    federation: FederationSettings = field(default_factory=FederationSettings)
+
+    @property
+    def base_url(self) -> str:
+        """Return the public URL without a trailing slash."""
+        return self.instance.url.rstrip("/")
+
+    @property
+    def domain(self) -> str:
+        """Return the host and optional port of the public URL (``localhost:8800``)."""
+        return urlsplit(self.base_url).netloc.lower()
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.instance.data_dir).expanduser().resolve()
+
+    @property
+    def allow_http(self) -> bool:
+        return self.federation.dev or self.federation.allow_http
+
+    @property
+    def allow_private(self) -> bool:
+        return self.federation.dev or self.federation.allow_private_addresses
+
+
+def _coerce(value: str, current: Any, name: str) -> Any:
+    if isinstance(current, bool):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    if isinstance(current, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{name}: expected an integer, got {value!r}") from None
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+    if isinstance(current, dict):
+        # host_map from the environment: "a.test=127.0.0.1,b.test=127.0.0.1"
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ConfigError(f"{name}: expected HOST=ADDRESS pairs, got {value!r}")
+        return {key.strip(): address.strip() for key, address in pairs}
+    return value
+
+
+def _apply(section: Any, values: dict[str, Any], origin: str) -> None:
+    known = {f.name: f for f in dataclasses.fields(section)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{origin}: unknown key {key!r}")
+        current = getattr(section, key)
+        if isinstance(value, str) and not isinstance(current, str):
+            value = _coerce(value, current, f"{origin}.{key}")
+        elif isinstance(current, float) and isinstance(value, int):
+            value = float(value)
+        elif type(value) is not type(current):
+            expected = type(current).__name__
+            raise ConfigError(f"{origin}.{key}: expected {expected}, got {value!r}")
+        setattr(section, key, value)
+
+
+def _environment_overrides(environ: dict[str, str]) -> dict[str, dict[str, str]]:
+    overrides: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, key = name[len(ENV_PREFIX) :].lower().split("__", 1)
+        overrides.setdefault(section, {})[key] = value
+    return overrides
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build settings from defaults, a TOML file, the environment and overrides.
+
+    Raises ConfigError naming the file, section and key of a bad value.
+    """
+    settings = Settings()
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                layers.append((str(path), tomllib.load(handle)))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file not found: {path}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    layers.append(("environment", _environment_overrides(dict(environ or os.environ))))
+    layers.append(("command line", overrides or {}))
+
+    for origin, document in layers:
+        for section_name, values in document.items():
+            section = getattr(settings, section_name, None)
+            if section is None or not dataclasses.is_dataclass(section):
+                raise ConfigError(f"{origin}: unknown section [{section_name}]")
+            if not isinstance(values, dict):
+                raise ConfigError(f"{origin}: [{section_name}] must be a table")
+            _apply(section, values, f"{origin} [{section_name}]")
+
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Raise ConfigError when the settings cannot describe a working instance."""
+    parts = urlsplit(settings.instance.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"instance.url must be an http or https URL, got {settings.instance.url!r}"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError("instance.url must not carry a path, query or fragment")
+    if bool(settings.server.tls_cert) != bool(settings.server.tls_key):
+        raise ConfigError("server.tls_cert and server.tls_key must be set together")
+    if settings.server.max_body_bytes <= 0:
+        raise ConfigError("server.max_body_bytes must be positive")
+    parse_listen(settings.server.listen)
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[::1]:8800`` for IPv6) into host and port."""
+    host, separator, port = listen.rpartition(":")
+    if not separator or not port.isdigit():
+        raise ConfigError(f"listen address must be HOST:PORT, got {listen!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)

@@ -1,0 +1,74 @@
+"""Serving an instance: Hypercorn in this process, plus the background workers."""
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
+
+from inbox.worker import InboxWorker, listen_for_wakeups
+from outbox.deliver import DeliveryWorker
+from pedagogue.config import Settings, parse_listen
+from pedagogue.runtime import Runtime
+from storage.migrate import migrate
+from storage.pool import create_pool
+from web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+async def apply_migrations(dsn: str) -> list[str]:
+    """Apply pending migrations on the database at ``dsn``."""
+    pool = await create_pool(dsn, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as connection:
+            return await migrate(connection)
+    finally:
+        await pool.close()
+
+
+def hypercorn_config(settings: Settings) -> HypercornConfig:
+    config = HypercornConfig()
+    host, port = parse_listen(settings.server.listen)
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    if settings.server.tls_cert:
+        config.certfile = settings.server.tls_cert
+        config.keyfile = settings.server.tls_key
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.graceful_timeout = 5
+    config.keep_alive_timeout = 30
+    return config
+
+
+async def run_instance(settings: Settings, dsn: str, *, workers: bool = True) -> None:
+    """Serve until SIGINT or SIGTERM, then stop workers and return in-flight rows."""
+    await apply_migrations(dsn)
+    runtime = Runtime(settings, dsn)
+    await runtime.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+
+    tasks: list[asyncio.Task[Any]] = []
+    if workers:
+        tasks.append(asyncio.create_task(listen_for_wakeups(runtime, stopping)))
+        for _ in range(max(1, settings.federation.inbox_workers)):
+            tasks.append(asyncio.create_task(InboxWorker(runtime).run(stopping)))
+        tasks.append(asyncio.create_task(DeliveryWorker(runtime).run(stopping)))
+
+    app = create_app(runtime)
+    log.info("serving %s on %s", settings.base_url, settings.server.listen)
+    try:
+        await serve(app, hypercorn_config(settings), shutdown_trigger=stopping.wait)  # type: ignore[arg-type]
+    finally:
+        stopping.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("worker ended with %r", result)
+        await runtime.stop()
+        log.info("stopped %s", settings.base_url)

@@ -1,0 +1,1 @@
+"""PostgreSQL storage: the connection pool, migrations and queries."""

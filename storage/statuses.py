@@ -1,0 +1,205 @@
+"""Queries on statuses, their mentions, tags and attachments."""
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from storage.ids import new_id
+
+Connection = asyncpg.Connection | asyncpg.Pool
+
+
+async def insert(
+    db: asyncpg.Connection,
+    *,
+    uri: str | None,
+    account_id: int,
+    local: bool,
+    content: str,
+    visibility: str,
+    to_uris: list[str],
+    cc_uris: list[str],
+    url: str | None = None,
+    object_type: str = "Note",
+    name: str = "",
+    source_text: str | None = None,
+    spoiler_text: str = "",
+    sensitive: bool = False,
+    language: str | None = None,
+    in_reply_to: asyncpg.Record | None = None,
+    in_reply_to_uri: str | None = None,
+    reblog_of_id: int | None = None,
+    activity_uri: str | None = None,
+    created_at: datetime | None = None,
+    status_id: int | None = None,
+    uri_for_id: Any = None,
+) -> asyncpg.Record | None:
+    """Insert a status; return None when its uri is already stored.
+
+    ``uri_for_id``, when given, builds the uri from the new id (local statuses).
+    """
+    status_id = status_id or new_id(created_at.timestamp() if created_at else None)
+    if uri_for_id is not None:
+        uri = uri_for_id(status_id)
+    return await db.fetchrow(
+        "INSERT INTO statuses (id, uri, url, account_id, local, object_type, name,"
+        " content, source_text, spoiler_text, visibility, sensitive, language,"
+        " in_reply_to_id, in_reply_to_uri, in_reply_to_account_id, reblog_of_id,"
+        " activity_uri, to_uris, cc_uris, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+        " $16, $17, $18, $19, $20, coalesce($21, now()))"
+        " ON CONFLICT (uri) DO NOTHING RETURNING *",
+        status_id,
+        uri,
+        url,
+        account_id,
+        local,
+        object_type,
+        name,
+        content,
+        source_text,
+        spoiler_text,
+        visibility,
+        sensitive,
+        language,
+        in_reply_to["id"] if in_reply_to else None,
+        in_reply_to["uri"] if in_reply_to else in_reply_to_uri,
+        in_reply_to["account_id"] if in_reply_to else None,
+        reblog_of_id,
+        activity_uri,
+        to_uris,
+        cc_uris,
+        created_at,
+    )
+
+
+async def by_id(db: Connection, status_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM statuses WHERE id = $1", status_id)
+
+
+async def by_uri(db: Connection, uri: str) -> asyncpg.Record | None:
+    return await db.fetchrow("SELECT * FROM statuses WHERE uri = $1", uri)
+
+
+async def add_mentions(db: asyncpg.Connection, status_id: int, account_ids: list[int]) -> None:
+    await db.executemany(
+        "INSERT INTO mentions (status_id, account_id) VALUES ($1, $2)"
+        " ON CONFLICT DO NOTHING",
+        [(status_id, account_id) for account_id in account_ids],
+    )
+
+
+async def add_tags(db: asyncpg.Connection, status_id: int, names: list[str]) -> None:
+    await db.executemany(
+        "INSERT INTO status_tags (status_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [(status_id, name) for name in dict.fromkeys(names)],
+    )
+
+
+async def add_attachment(db: asyncpg.Connection, status_id: int, position: int, item: Any) -> None:
+    await db.execute(
+        "INSERT INTO media_attachments (id, status_id, remote_url, media_type,"
+        " mime_type, description, blurhash, position)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        new_id(),
+        status_id,
+        item.url,
+        item.media_type,
+        item.mime_type,
+        item.description,
+        item.blurhash,
+        position,
+    )
+
+
+async def adopt_orphan_replies(db: asyncpg.Connection, parent: asyncpg.Record) -> None:
+    """Link replies that arrived before their parent to it."""
+    await db.execute(
+        "UPDATE statuses SET in_reply_to_id = $1, in_reply_to_account_id = $2"
+        " WHERE in_reply_to_uri = $3 AND in_reply_to_id IS NULL",
+        parent["id"],
+        parent["account_id"],
+        parent["uri"],
+    )
+
+
+async def bump_counter(db: asyncpg.Connection, status_id: int, column: str, delta: int) -> None:
+    assert column in ("replies_count", "reblogs_count", "favourites_count")
+    await db.execute(
+        f"UPDATE statuses SET {column} = greatest({column} + $2, 0) WHERE id = $1",
+        status_id,
+        delta,
+    )
+
+
+async def mark_deleted(db: asyncpg.Connection, status: asyncpg.Record) -> None:
+    """Turn a status into a tombstone: content cleared, row kept for its uri."""
+    await db.execute(
+        "UPDATE statuses SET deleted_at = now(), content = '', spoiler_text = '',"
+        " source_text = NULL WHERE id = $1",
+        status["id"],
+    )
+    await db.execute("DELETE FROM home_feed WHERE status_id = $1", status["id"])
+    await db.execute("DELETE FROM notifications WHERE status_id = $1", status["id"])
+    await db.execute("DELETE FROM media_attachments WHERE status_id = $1", status["id"])
+    # Boosts of a deleted status go with it.
+    await db.execute(
+        "UPDATE statuses SET deleted_at = now() WHERE reblog_of_id = $1", status["id"]
+    )
+    if status["in_reply_to_id"]:
+        await bump_counter(db, status["in_reply_to_id"], "replies_count", -1)
+    if status["reblog_of_id"]:
+        await bump_counter(db, status["reblog_of_id"], "reblogs_count", -1)
+
+
+async def update_content(
+    db: asyncpg.Connection,
+    status_id: int,
+    *,
+    content: str,
+    spoiler_text: str,
+    sensitive: bool,
+    name: str,
+    edited_at: datetime | None,
+) -> None:
+    await db.execute(
+        "UPDATE statuses SET content = $2, spoiler_text = $3, sensitive = $4,"
+        " name = $5, edited_at = coalesce($6, now()) WHERE id = $1",
+        status_id,
+        content,
+        spoiler_text,
+        sensitive,
+        name,
+        edited_at,
+    )
+
+
+async def mentions_of(db: Connection, status_ids: list[int]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT m.status_id, a.* FROM mentions m JOIN accounts a ON a.id = m.account_id"
+        " WHERE m.status_id = ANY($1::bigint[])",
+        status_ids,
+    )
+
+
+async def tags_of(db: Connection, status_ids: list[int]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT status_id, name FROM status_tags WHERE status_id = ANY($1::bigint[])",
+        status_ids,
+    )
+
+
+async def attachments_of(db: Connection, status_ids: list[int]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT * FROM media_attachments WHERE status_id = ANY($1::bigint[])"
+        " ORDER BY position",
+        status_ids,
+    )
+
+
+async def count_local(db: Connection) -> int:
+    return await db.fetchval(
+        "SELECT count(*) FROM statuses WHERE local AND deleted_at IS NULL"
+        " AND reblog_of_id IS NULL"
+    )

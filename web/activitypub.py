@@ -1,0 +1,243 @@
+"""ActivityPub endpoints: actors, objects, collections and inboxes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from quart import Blueprint, Response, current_app, redirect, request
+
+from actors.note import render_tombstone, with_context
+from actors.person import render_instance_actor, render_person
+from actors.vocabulary import AS_CONTEXT
+from federation.errors import FederationError
+from inbox.receive import InboxReceiver
+from storage import accounts, statuses
+from web.app import error_response, runtime_of
+from web.json import activity_json
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("activitypub", __name__)
+
+PAGE_SIZE = 20
+
+
+def wants_activity_json() -> bool:
+    """Return True when the client asked for ActivityStreams rather than HTML."""
+    accept = request.headers.get("Accept", "")
+    return "application/activity+json" in accept or "application/ld+json" in accept
+
+
+async def _local_account(username: str) -> Any:
+    account = await accounts.local_by_username(runtime_of(current_app).pool, username)
+    if account is None or account["actor_type"] == "Application":
+        raise FederationError(404, f"no account {username} on this instance")
+    return account
+
+
+@blueprint.get("/users/<username>")
+async def actor(username: str) -> Response:
+    account = await _local_account(username)
+    runtime = runtime_of(current_app)
+    if not wants_activity_json():
+        return redirect(runtime.urls.profile(account["username"]))
+    key = await accounts.local_key(runtime.pool, account["id"])
+    return activity_json(render_person(account, key["public_key_pem"], runtime.urls))
+
+
+@blueprint.get("/actor")
+async def instance_actor() -> Response:
+    runtime = runtime_of(current_app)
+    key = await accounts.local_key(runtime.pool, runtime.instance_account["id"])
+    return activity_json(render_instance_actor(key["public_key_pem"], runtime.urls, runtime.settings.domain))
+
+
+@blueprint.get("/users/<username>/statuses/<int:status_id>")
+async def status_object(username: str, status_id: int) -> Response:
+    runtime = runtime_of(current_app)
+    account = await _local_account(username)
+    status = await statuses.by_id(runtime.pool, status_id)
+    if status is None or status["account_id"] != account["id"] or status["reblog_of_id"]:
+        raise FederationError(404, "status not found")
+    if status["visibility"] not in ("public", "unlisted"):
+        # NOTE: followers-only and direct statuses are not served to anyone yet;
+        # serving them to signed fetches from addressed actors needs authorized fetch.
+        raise FederationError(404, "status not found")
+    if not wants_activity_json():
+        return redirect(status["url"] or runtime.urls.status_page(username, status_id))
+    if status["deleted_at"] is not None:
+        response = activity_json(render_tombstone(status["uri"], status["deleted_at"]))
+        response.status_code = 410
+        return response
+    from web.presenters import note_of
+
+    return activity_json(with_context(await note_of(runtime, status, account)))
+
+
+@blueprint.get("/activities/<int:activity_id>")
+async def activity(activity_id: int) -> Response:
+    runtime = runtime_of(current_app)
+    row = await runtime.pool.fetchrow(
+        "SELECT body, public FROM activities WHERE id = $1", activity_id
+    )
+    if row is None or not row["public"]:
+        raise FederationError(404, "activity not found")
+    return activity_json(row["body"])
+
+
+def _collection(collection_id: str, total: int, first: str | None) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "@context": AS_CONTEXT,
+        "id": collection_id,
+        "type": "OrderedCollection",
+        "totalItems": total,
+    }
+    if first:
+        document["first"] = first
+    return document
+
+
+def _page(collection_id: str, page_url: str, items: list[Any], next_url: str | None) -> dict:
+    document: dict[str, Any] = {
+        "@context": AS_CONTEXT,
+        "id": page_url,
+        "type": "OrderedCollectionPage",
+        "partOf": collection_id,
+        "orderedItems": items,
+    }
+    if next_url:
+        document["next"] = next_url
+    return document
+
+
+def _page_url(collection_id: str) -> str:
+    # Built from the public URL, not the Host the request came in on.
+    query = request.query_string.decode("latin-1")
+    return f"{collection_id}?{query}"
+
+
+def _max_id() -> int | None:
+    value = request.args.get("max_id")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise FederationError(400, "max_id must be a number")
+    return int(value)
+
+
+@blueprint.get("/users/<username>/outbox")
+async def outbox(username: str) -> Response:
+    runtime = runtime_of(current_app)
+    account = await _local_account(username)
+    collection_id = runtime.urls.outbox(account["username"])
+    if "page" not in request.args:
+        total = await runtime.pool.fetchval(
+            "SELECT count(*) FROM activities WHERE account_id = $1 AND public"
+            " AND type IN ('Create', 'Announce')",
+            account["id"],
+        )
+        return activity_json(_collection(collection_id, total, f"{collection_id}?page=true"))
+    rows = await runtime.pool.fetch(
+        "SELECT a.id, a.body FROM activities a"
+        " LEFT JOIN statuses s ON s.activity_uri = a.uri"
+        " WHERE a.account_id = $1 AND a.public AND a.type IN ('Create', 'Announce')"
+        " AND (s.id IS NULL OR s.deleted_at IS NULL)"
+        " AND ($2::bigint IS NULL OR a.id < $2) ORDER BY a.id DESC LIMIT $3",
+        account["id"],
+        _max_id(),
+        PAGE_SIZE,
+    )
+    items = [row["body"] for row in rows]
+    for item in items:
+        item.pop("@context", None)
+    next_url = f"{collection_id}?page=true&max_id={rows[-1]['id']}" if len(rows) == PAGE_SIZE else None
+    return activity_json(_page(collection_id, _page_url(collection_id), items, next_url))
+
+
+async def _follow_collection(username: str, followers: bool) -> Response:
+    runtime = runtime_of(current_app)
+    account = await _local_account(username)
+    urls = runtime.urls
+    collection_id = urls.followers(account["username"]) if followers else urls.following(account["username"])
+    mine, other = ("target_account_id", "account_id") if followers else ("account_id", "target_account_id")
+    if "page" not in request.args:
+        total = await runtime.pool.fetchval(
+            f"SELECT count(*) FROM follows WHERE {mine} = $1 AND accepted", account["id"]
+        )
+        return activity_json(_collection(collection_id, total, f"{collection_id}?page=true"))
+    rows = await runtime.pool.fetch(
+        f"SELECT f.id, a.actor_id FROM follows f JOIN accounts a ON a.id = f.{other}"
+        f" WHERE f.{mine} = $1 AND f.accepted AND ($2::bigint IS NULL OR f.id < $2)"
+        " ORDER BY f.id DESC LIMIT $3",
+        account["id"],
+        _max_id(),
+        PAGE_SIZE,
+    )
+    next_url = f"{collection_id}?page=true&max_id={rows[-1]['id']}" if len(rows) == PAGE_SIZE else None
+    items = [row["actor_id"] for row in rows]
+    return activity_json(_page(collection_id, _page_url(collection_id), items, next_url))
+
+
+@blueprint.get("/users/<username>/followers")
+async def followers(username: str) -> Response:
+    return await _follow_collection(username, followers=True)
+
+
+@blueprint.get("/users/<username>/following")
+async def following(username: str) -> Response:
+    return await _follow_collection(username, followers=False)
+
+
+def _target() -> str:
+    raw_path = request.scope.get("raw_path") or request.path.encode()
+    query = request.scope.get("query_string") or b""
+    target = raw_path.decode("latin-1")
+    return f"{target}?{query.decode('latin-1')}" if query else target
+
+
+async def _receive(recipient: str | None) -> Response:
+    runtime = runtime_of(current_app)
+    body = await request.get_data(cache=False)
+    try:
+        accepted = await InboxReceiver(runtime).receive(
+            "POST", _target(), request.headers, body, recipient
+        )
+    except FederationError as error:
+        key_id = _key_id_for_log()
+        log.warning(
+            "inbox rejected %s from %s (key %s): %s [%s]",
+            _activity_id_for_log(body), request.remote_addr, key_id, error.message, error.cause,
+        )
+        return error_response(error.status, error.message)
+    return Response("", status=202 if accepted is None or not accepted.duplicate else 202)
+
+
+def _key_id_for_log() -> str:
+    signature = request.headers.get("Signature-Input") or request.headers.get("Signature") or ""
+    start = signature.find("keyid=")
+    return signature[start + 6 : start + 200].split(",")[0].split(";")[0] if start >= 0 else "none"
+
+
+def _activity_id_for_log(body: bytes) -> str:
+    # A cheap scan rather than a second parse: good enough to name the activity.
+    marker = body.find(b'"id"')
+    if marker < 0:
+        return "unknown activity"
+    return body[marker : marker + 200].split(b",")[0].decode("utf-8", "replace")
+
+
+@blueprint.post("/inbox")
+async def shared_inbox() -> Response:
+    return await _receive(None)
+
+
+@blueprint.post("/users/<username>/inbox")
+async def personal_inbox(username: str) -> Response:
+    account = await _local_account(username)
+    return await _receive(account["actor_id"])
+
+
+@blueprint.post("/actor/inbox")
+async def instance_inbox() -> Response:
+    return await _receive(runtime_of(current_app).urls.instance_actor)

@@ -1,0 +1,64 @@
+"""The Quart application: routes for discovery, ActivityPub, the client API and HTML."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from quart import Quart, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from federation.errors import FederationError
+
+if TYPE_CHECKING:
+    from pedagogue.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime) -> Quart:
+    """Build the application around a started or starting runtime."""
+    from web import activitypub, api, html, wellknown
+
+    app = Quart(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.server.max_body_bytes
+    app.config["BODY_TIMEOUT"] = runtime.settings.server.request_timeout
+    app.config["JSON_SORT_KEYS"] = False
+    app.extensions["pedagogue"] = runtime
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.strict_slashes = False
+
+    app.register_blueprint(wellknown.blueprint)
+    app.register_blueprint(activitypub.blueprint)
+    app.register_blueprint(api.blueprint)
+    app.register_blueprint(html.blueprint)
+
+    app.register_error_handler(FederationError, _federation_error)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def runtime_of(app: Any) -> Runtime:
+    return app.extensions["pedagogue"]
+
+
+def error_response(status: int, message: str) -> Response:
+    """Return ``{"error": message}`` with the status, as Mastodon shapes errors."""
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+async def _federation_error(error: FederationError) -> Response:
+    return error_response(error.status, error.message)
+
+
+async def _too_large(error: RequestEntityTooLarge) -> Response:
+    limit = request.max_content_length
+    log.warning("rejected %s %s: body over %s bytes", request.method, request.path, limit)
+    return error_response(413, f"request body is over the limit of {limit} bytes")
+
+
+async def _http_error(error: HTTPException) -> Response:
+    return error_response(error.code or 500, error.description or error.name)

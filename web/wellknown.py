@@ -1,0 +1,83 @@
+"""WebFinger, host-meta and NodeInfo endpoints."""
+
+from quart import Blueprint, Response, current_app, jsonify, request
+
+from federation import webfinger
+from federation.errors import FederationError
+from pedagogue import __version__
+from storage import accounts, statuses
+from web.app import runtime_of
+
+blueprint = Blueprint("wellknown", __name__)
+
+
+@blueprint.get("/.well-known/webfinger")
+async def webfinger_route() -> Response:
+    runtime = runtime_of(current_app)
+    resource = request.args.get("resource", "")
+    if not resource:
+        raise FederationError(400, "resource parameter missing")
+    username = webfinger.local_username(resource, runtime.settings.domain, runtime.settings.base_url)
+    domain = runtime.settings.domain
+    if username.lower() == domain:
+        document = webfinger.render_webfinger(
+            f"acct:{domain}@{domain}", runtime.urls.instance_actor, f"{runtime.urls.base}/about"
+        )
+    else:
+        account = await accounts.local_by_username(runtime.pool, username)
+        if account is None or account["actor_type"] == "Application":
+            raise FederationError(404, f"no account {username} on this instance")
+        name = account["username"]
+        document = webfinger.render_webfinger(
+            f"acct:{name}@{domain}", runtime.urls.actor(name), runtime.urls.profile(name)
+        )
+    response = jsonify(document)
+    response.content_type = "application/jrd+json"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@blueprint.get("/.well-known/host-meta")
+async def host_meta() -> Response:
+    runtime = runtime_of(current_app)
+    if "json" in request.headers.get("Accept", "") or request.args.get("format") == "json":
+        return jsonify(webfinger.render_host_meta_json(runtime.settings.base_url))
+    xml = webfinger.render_host_meta_xrd(runtime.settings.base_url)
+    return Response(xml, content_type="application/xrd+xml")
+
+
+@blueprint.get("/.well-known/host-meta.json")
+async def host_meta_json() -> Response:
+    return jsonify(webfinger.render_host_meta_json(runtime_of(current_app).settings.base_url))
+
+
+@blueprint.get("/.well-known/nodeinfo")
+async def nodeinfo_links() -> Response:
+    return jsonify(webfinger.render_nodeinfo_links(runtime_of(current_app).settings.base_url))
+
+
+@blueprint.get("/nodeinfo/<version>")
+async def nodeinfo(version: str) -> Response:
+    if version not in ("2.0", "2.1"):
+        raise FederationError(404, f"NodeInfo version {version} is not served")
+    runtime = runtime_of(current_app)
+    users = await accounts.count_local_users(runtime.pool)
+    active = await runtime.pool.fetchrow(
+        "SELECT count(DISTINCT account_id) FILTER (WHERE created_at > now() - interval '30 days') AS month,"
+        " count(DISTINCT account_id) FILTER (WHERE created_at > now() - interval '180 days') AS half"
+        " FROM statuses WHERE local"
+    )
+    document = webfinger.render_nodeinfo(
+        version,
+        software_version=__version__,
+        open_registrations=runtime.settings.instance.open_registrations,
+        users=users,
+        active_month=active["month"],
+        active_half_year=active["half"],
+        local_posts=await statuses.count_local(runtime.pool),
+        node_name=runtime.settings.instance.name,
+    )
+    response = jsonify(document)
+    schema = webfinger.NODEINFO_SCHEMA.format(version)
+    response.content_type = f'application/json; profile="{schema}#"'
+    return response
