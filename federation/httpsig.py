@@ -3,8 +3,9 @@
 Pure functions: a method, request target, headers, body and a key object go in;
 headers, a SignatureInfo or a FederationError come out. Nothing here looks keys
 up, stores anything or opens a socket. Callers load each PEM once with
-load_private_key or load_public_key and pass the key object on every call,
-because PEM parsing costs more than an RSA verification.
+load_private_key or load_public_key and pass the key object on every call.
+Loading an RSA private key checks the key, which takes far longer than signing
+with it.
 
 Status codes: a Signature or Signature-Input header that cannot be parsed is a
 400, and every other failure (missing signature, missing coverage, stale Date,
@@ -83,7 +84,7 @@ SERVED_SCHEME = "https"
 RFC9421_LABEL = "sig1"
 
 # The message of the one rejection that a fresh copy of the signer's key can
-# cure, because the key may have rotated. Every other rejection stays.
+# cure (the key may have rotated). A retry after any other rejection fails again.
 VERIFICATION_FAILED = "Signature verification failed"
 
 # RFC 9421 section 6.2 algorithm names, also used internally for the cavage
@@ -418,8 +419,9 @@ def _stated_algorithm(info: SignatureInfo) -> str | None:
 
 def _algorithms_for_key(key: PublicKey) -> tuple[str, ...]:
     # With no usable alg (RFC 9421 section 3.2, cavage hs2019) the key decides.
-    # An RSA key object carries no padding choice: Mastodon signs hs2019 with
-    # PKCS#1 v1.5 and SHA-256, draft-cavage-12 asks for RSASSA-PSS, so both run.
+    # An RSA key object carries no padding choice. Mastodon reads hs2019 with an
+    # RSA key as PKCS#1 v1.5 with SHA-256 (app/lib/signed_request.rb), while
+    # draft-cavage-12 specifies RSASSA-PSS, so both are tried.
     if isinstance(key, rsa.RSAPublicKey):
         return (RSA_V1_5_SHA256, RSA_PSS_SHA512)
     if isinstance(key, ed25519.Ed25519PublicKey):
@@ -438,8 +440,8 @@ def _require_key_type(algorithm: str, key: PublicKey) -> None:
         raise _rejected(f"Signature algorithm {algorithm} does not match the key type")
 
 
-# What each scheme must cover, as (fact, wording in the error message). The
-# facts come from _covered_facts, which lets one component stand for another.
+# The coverage each scheme requires, as (fact, wording in the error message).
+# The facts come from _covered_facts, which lets one component stand for another.
 _CAVAGE_REQUIRED = (
     ("(request-target)", "(request-target)"),
     ("host", "host"),

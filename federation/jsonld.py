@@ -23,7 +23,9 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
+from cachetools import LRUCache
 from pyld import jsonld
+from pyld.context_resolver import ContextResolver
 from pyld.jsonld import JsonLdError
 
 log = logging.getLogger(__name__)
@@ -125,13 +127,23 @@ def load_document(url: str, options: dict[str, Any] | None = None) -> dict[str, 
         "contentType": "application/ld+json",
         "contextUrl": None,
         "documentUrl": url,
-        # pyld copies what it needs while processing; the cached document is
-        # shared between calls and must not be changed by callers.
-        "document": _read_bundled(name),
+        "document": copy.deepcopy(_read_bundled(name)),
     }
 
 
-_OPTIONS = {"documentLoader": load_document}
+# Resolved contexts, keyed by URL or by the canonical text of an inline context.
+# Our own cache rather than pyld's module-wide one, so that no context resolved
+# elsewhere in the process (possibly with a network loader) is ever reused here.
+_RESOLVED_CONTEXTS: LRUCache[str, Any] = LRUCache(maxsize=100)
+
+
+def _options() -> dict[str, Any]:
+    # A ContextResolver keeps an unbounded per-operation cache that includes
+    # every inline context it sees, so each call gets a fresh one.
+    return {
+        "documentLoader": load_document,
+        "contextResolver": ContextResolver(_RESOLVED_CONTEXTS, load_document),
+    }
 
 
 def expand(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -142,7 +154,7 @@ def expand(document: dict[str, Any]) -> list[dict[str, Any]]:
     answers both with 400.
     """
     try:
-        expanded: list[dict[str, Any]] = jsonld.expand(document, dict(_OPTIONS))
+        expanded: list[dict[str, Any]] = jsonld.expand(document, _options())
     except JsonLdError as error:
         raise _translate(error) from error
     return expanded
@@ -155,7 +167,7 @@ def compact(document: dict[str, Any], context: Any) -> dict[str, Any]:
     ContextNotBundled and InvalidJsonLd as ``expand`` does.
     """
     try:
-        compacted: dict[str, Any] = jsonld.compact(document, context, dict(_OPTIONS))
+        compacted: dict[str, Any] = jsonld.compact(document, context, _options())
     except JsonLdError as error:
         raise _translate(error) from error
     return compacted
@@ -176,8 +188,8 @@ def _translate(error: JsonLdError) -> Exception:
 
 
 def _summary(error: JsonLdError) -> str:
-    # str(JsonLdError) spans several lines with details; the first line is the
-    # message, and the code names the JSON-LD error kind.
-    message = str(error).splitlines()[0] if str(error) else "unknown error"
+    # str(JsonLdError) spans several lines with a repr of the details; the first
+    # argument is the message and the code names the JSON-LD error kind.
+    message = str(error.args[0]) if error.args else "unknown error"
     code = getattr(error, "code", None)
     return f"{message} ({code})" if code else message

@@ -141,7 +141,9 @@ class InboxReceiver:
             )
             return owner
         except FederationError as error:
-            if "Date" in error.message or "igest" in error.message:
+            # Only a signature that fails against the key can be cured by a
+            # fresh key; a stale Date or a wrong digest cannot.
+            if error.message != httpsig.VERIFICATION_FAILED:
                 raise
             # Keys rotate: fetch the owner once more and try again.
             log.info("signature by %s failed (%s), refreshing key for %s", key_id, error.message, context[0])

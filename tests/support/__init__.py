@@ -1,0 +1,1 @@
+"""Shared test machinery: databases, certificates, live instances, remote actors."""
