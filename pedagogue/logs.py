@@ -29,6 +29,7 @@ def setup_logging(level: str = "INFO", log_file: Path | None = None) -> None:
     root.setLevel(level.upper())
     # Hypercorn's access log would log every inbox POST at INFO.
     logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     if _listener is not None:
         _listener.stop()
     _listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=True)

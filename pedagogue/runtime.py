@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 INSTANCE_ACTOR_USERNAME = "instance.actor"
 
 
+def _user_agent(settings: Settings) -> str:
+    contact = settings.federation.user_agent_contact
+    suffix = f"; {contact}" if contact else ""
+    return f"Pedagogue/{__version__} (+{settings.base_url}/{suffix})"
+
+
 class Runtime:
     """Everything a request handler or worker needs, created once per process."""
 
@@ -41,7 +47,7 @@ class Runtime:
                 read_timeout=federation.read_timeout,
                 total_timeout=federation.request_timeout,
                 max_response_bytes=federation.max_response_bytes,
-                user_agent=f"Pedagogue/{__version__} (+{settings.base_url}/)",
+                user_agent=_user_agent(settings),
             )
         )
         self.schemes = SchemeMemory()
