@@ -1,12 +1,12 @@
 """JSON-LD processing with bundled context documents only.
 
 Remote activities name their JSON-LD contexts by URL. Fetching those URLs on
-every delivery would make inbox processing depend on third-party servers and
-would let any sender make us issue requests, so the context documents are
-bundled in ``federation/contexts/`` and the pyld document loader here serves
-nothing else: an unknown URL raises ContextNotBundled and no request is made.
-The JSON-LD 1.1 best-practice note recommends caching contexts locally
-("Cache JSON-LD Contexts").
+every delivery would make inbox processing depend on third-party servers, and
+any sender could make us issue requests. So the context documents are bundled in
+``federation/contexts/``, and the pyld document loader here serves nothing else.
+An unknown URL raises ContextNotBundled and no request is made. The W3C note
+"JSON-LD Best Practices" recommends caching contexts locally ("Cache JSON-LD
+Contexts").
 
 Litepub contexts are host-specific (Pleroma and Akkoma serve one at
 ``https://<host>/schemas/litepub-0.1.jsonld``), so every URL with that path maps
@@ -92,10 +92,12 @@ def bundled_file_for(url: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_bundled(name: str) -> dict[str, Any]:
-    text = resources.files("federation").joinpath("contexts", name).read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("federation")
+        .joinpath("contexts", name)
+        .read_text(encoding="utf-8")
     )
     document: dict[str, Any] = json.loads(text)
     return document
@@ -139,7 +141,7 @@ _RESOLVED_CONTEXTS: LRUCache[str, Any] = LRUCache(maxsize=100)
 
 def _options() -> dict[str, Any]:
     # A ContextResolver keeps an unbounded per-operation cache that includes
-    # every inline context it sees, so each call gets a fresh one.
+    # every inline context it resolves, so each call gets a fresh one.
     return {
         "documentLoader": load_document,
         "contextResolver": ContextResolver(_RESOLVED_CONTEXTS, load_document),
@@ -151,7 +153,7 @@ def expand(document: dict[str, Any]) -> list[dict[str, Any]]:
 
     Raises ContextNotBundled when the document names a context that is not
     bundled, and InvalidJsonLd when the document is not valid JSON-LD. The inbox
-    answers both with 400.
+    responds to both with 400.
     """
     try:
         expanded: list[dict[str, Any]] = jsonld.expand(document, _options())

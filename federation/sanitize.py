@@ -12,7 +12,7 @@ Policy, in short:
   cannot add headings to the outline of our pages. Unknown tags are removed and
   their text is kept, except for the elements in ``DROPPED_ELEMENTS`` (scripts,
   styles, embedded documents, SVG and MathML), which are removed with everything
-  inside them.
+  inside them. Images are removed too: media arrives as attachments.
 - Attributes: ``href``, ``rel`` and ``class`` on ``a``; ``class`` on ``span``;
   ``start`` and ``reversed`` on ``ol``; ``value`` on ``li``. Only the classes in
   ``ALLOWED_CLASSES`` survive, because remote HTML must not be able to pick up our
@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import bleach
-from bleach.html5lib_shim import Filter
 
 ALLOWED_TAGS = frozenset(
     {
@@ -43,7 +42,7 @@ ALLOWED_TAGS = frozenset(
         "h1", "h2", "h3", "h4", "h5", "h6",
     }
 )  # fmt: skip
-"""Tags kept by ``sanitize_html``; headings are rewritten, see the module doc."""
+"""Tags kept by ``sanitize_html``. Headings are rewritten, see the module doc."""
 
 HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 
@@ -68,7 +67,7 @@ ALLOWED_CLASSES = frozenset(
     {"mention", "hashtag", "ellipsis", "invisible", "h-card", "u-url"}
 )
 """Classes that Mastodon-compatible servers put on mentions, hashtags and shortened
-links; ``invisible`` and ``ellipsis`` shorten long URLs when rendered."""
+links. ``invisible`` and ``ellipsis`` shorten long URLs when rendered."""
 
 ALLOWED_PROTOCOLS = frozenset(
     {"http", "https", "mailto", "xmpp", "matrix", "magnet", "gemini"}
@@ -81,7 +80,9 @@ KEPT_REL_VALUES = frozenset({"tag"})
 LINK_REL = "nofollow noopener noreferrer"
 LINK_TARGET = "_blank"
 
-_ATTRIBUTE_KEY = tuple[str | None, str]
+# An html5lib token is a dict, and its attribute keys are (namespace, name) pairs.
+_Token = dict[str, Any]
+_AttributeKey = tuple[str | None, str]
 _WHITESPACE = re.compile(r"\s+")
 _BLOCK_TAGS = frozenset(
     {"p", "br", "div", "li", "ul", "ol", "blockquote", "pre", "hr", "tr", "td"}
@@ -94,47 +95,40 @@ _BLOCK_TAGS = frozenset(
 _KEPT_FORMAT_CHARACTERS = frozenset("\u200c\u200d")
 
 
-class _DropSubtrees(Filter):
-    """Token filter that removes the elements in DROPPED_ELEMENTS with their content.
+class _PolicyFilter:
+    """Token filter, run after bleach's sanitizer, that applies our own rules.
 
-    It runs on the parsed tree before bleach's sanitizer, which would otherwise
-    keep the text inside a removed ``<script>`` or ``<style>``.
+    It removes DROPPED_ELEMENTS with everything inside them. It keeps a link only
+    when the URL is absolute and of an allowed scheme, and then sets our ``rel``
+    and ``target``. Other ``a`` elements are unwrapped. It also reduces class
+    lists to ALLOWED_CLASSES and turns headings into a bold paragraph.
+
+    bleach calls each class in ``Cleaner(filters=...)`` with ``source=`` the
+    sanitised token stream and serialises whatever the instance yields.
     """
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        depth = 0
-        for token in super().__iter__():
-            kind = token["type"]
-            name = token.get("name", "").lower()
-            if depth:
-                if kind == "StartTag":
-                    depth += 1
-                elif kind == "EndTag":
-                    depth -= 1
-                continue
-            if kind == "StartTag" and name in DROPPED_ELEMENTS:
-                depth = 1
-                continue
-            if kind == "EmptyTag" and name in DROPPED_ELEMENTS:
-                continue
-            yield token
+    def __init__(self, source: Iterable[_Token]) -> None:
+        self.source = source
 
-
-class _RewriteLinksAndClasses(Filter):
-    """Token filter, run after the sanitizer, that enforces the link and class rules.
-
-    Links keep only an absolute URL with an allowed scheme and get our ``rel`` and
-    ``target``; other ``a`` elements are unwrapped. Class lists are reduced to
-    ALLOWED_CLASSES, and headings become a bold paragraph.
-    """
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[_Token]:
+        # Nesting depth inside a dropped element, 0 outside one.
+        dropped_depth = 0
         # One entry per open <a>: whether its start tag was kept, so that the
         # matching end tag is kept or dropped with it.
         open_links: list[bool] = []
-        for token in super().__iter__():
+        for token in self.source:
             kind = token["type"]
             name = token.get("name")
+            if dropped_depth:
+                if kind == "StartTag":
+                    dropped_depth += 1
+                elif kind == "EndTag":
+                    dropped_depth -= 1
+                continue
+            if name in DROPPED_ELEMENTS:
+                if kind == "StartTag":
+                    dropped_depth = 1
+                continue
             if name in HEADING_TAGS:
                 yield from _heading_tokens(kind)
                 continue
@@ -142,18 +136,16 @@ class _RewriteLinksAndClasses(Filter):
                 _filter_classes(token)
             if name != "a":
                 yield token
-                continue
-            if kind == "StartTag":
+            elif kind == "StartTag":
                 kept = _rewrite_link(token)
                 open_links.append(kept)
                 if kept:
                     yield token
-            elif kind == "EndTag":
-                if open_links and open_links.pop():
-                    yield token
+            elif kind == "EndTag" and open_links and open_links.pop():
+                yield token
 
 
-def _heading_tokens(kind: str) -> list[dict[str, Any]]:
+def _heading_tokens(kind: str) -> list[_Token]:
     if kind == "StartTag":
         return [
             {"type": "StartTag", "name": "p", "namespace": None, "data": {}},
@@ -167,8 +159,8 @@ def _heading_tokens(kind: str) -> list[dict[str, Any]]:
     return []
 
 
-def _filter_classes(token: dict[str, Any]) -> None:
-    attributes: dict[_ATTRIBUTE_KEY, str] = token["data"]
+def _filter_classes(token: _Token) -> None:
+    attributes: dict[_AttributeKey, str] = token["data"]
     key = (None, "class")
     if key not in attributes:
         return
@@ -179,9 +171,9 @@ def _filter_classes(token: dict[str, Any]) -> None:
         del attributes[key]
 
 
-def _rewrite_link(token: dict[str, Any]) -> bool:
-    """Apply the link rules to an ``a`` start tag; return False to unwrap it."""
-    attributes: dict[_ATTRIBUTE_KEY, str] = token["data"]
+def _rewrite_link(token: _Token) -> bool:
+    """Apply the link rules to an ``a`` start tag, or return False to unwrap it."""
+    attributes: dict[_AttributeKey, str] = token["data"]
     href = attributes.get((None, "href"), "").strip()
     if not _is_allowed_url(href):
         return False
@@ -207,33 +199,21 @@ def _is_allowed_url(url: str) -> bool:
     return scheme not in ("http", "https") or bool(parts.netloc)
 
 
-class _RemoteHtmlCleaner(bleach.sanitizer.Cleaner):
-    """bleach Cleaner that removes DROPPED_ELEMENTS with their content first.
-
-    NOTE: this relies on two details of bleach 6.x's Cleaner: the HTML parser is
-    built in ``__init__`` from the ``tags`` given there, and ``clean()`` walks the
-    parsed tree through ``self.walker`` before sanitising with ``self.tags``. The
-    parser must know the dropped elements, or it strips their tags early and keeps
-    their text; the sanitizer must not allow them. The script and style tests in
-    tests/federation/test_sanitize.py fail if a bleach upgrade changes this.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(
-            tags=ALLOWED_TAGS | DROPPED_ELEMENTS,
-            attributes=ALLOWED_ATTRIBUTES,
-            protocols=ALLOWED_PROTOCOLS,
-            strip=True,
-            strip_comments=True,
-            filters=[_RewriteLinksAndClasses],
-        )
-        self.tags = ALLOWED_TAGS
-        tree_walker = self.walker
-        self.walker = lambda tree: _DropSubtrees(tree_walker(tree))
-
-
+# The dropped elements are in the Cleaner's tags so that the parser and the
+# sanitizer keep them as elements, with their content inside: a tag that is not
+# listed loses its start and end tags but keeps its text, which for <script> is
+# code. _PolicyFilter then removes them whole, so none reaches the output.
 # Built once: constructing a Cleaner sets up the html5lib parser and serializer.
-_CLEANER = _RemoteHtmlCleaner()
+_CLEANER = bleach.Cleaner(
+    tags=ALLOWED_TAGS | DROPPED_ELEMENTS,
+    attributes=ALLOWED_ATTRIBUTES,
+    protocols=ALLOWED_PROTOCOLS,
+    strip=True,
+    strip_comments=True,
+    # bleach's type stubs (types-bleach) ask for html5lib Filter subclasses, but
+    # bleach's serializer only iterates over what a filter yields.
+    filters=[cast(Any, _PolicyFilter)],
+)
 
 
 def sanitize_html(text: str) -> str:
@@ -242,7 +222,8 @@ def sanitize_html(text: str) -> str:
     The result is safe to insert into our pages as HTML. Raises TypeError when
     ``text`` is not a str.
     """
-    return _CLEANER.clean(text)
+    cleaned: str = _CLEANER.clean(text)
+    return cleaned
 
 
 class _TextExtractor(HTMLParser):
@@ -259,9 +240,7 @@ class _TextExtractor(HTMLParser):
         elif tag in _BLOCK_TAGS:
             self.parts.append(" ")
 
-    def handle_startendtag(
-        self, tag: str, attrs: list[tuple[str, str | None]]
-    ) -> None:
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK_TAGS:
             self.parts.append(" ")
 
