@@ -35,13 +35,20 @@ MAX_REDIRECTS = 3
 Signer = Callable[[str, str, dict[str, str], bytes | None], dict[str, str]]
 
 
+# RFC 6052 well-known NAT64 prefix: the last 32 bits are an IPv4 address.
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+
+
 class BlockedAddress(FederationError):
     """The destination resolves to an address outgoing requests may not reach."""
 
-    def __init__(self, host: str, address: str) -> None:
-        super().__init__(
-            502, f"destination {host} is not allowed", f"{host} resolved to {address}"
-        )
+    def __init__(self, host: str, address: str | None = None) -> None:
+        cause = f"{host} resolved to {address}" if address else f"{host} is not public"
+        super().__init__(502, f"destination {host} is not allowed", cause)
+
+
+class DisallowedUrl(FederationError):
+    """The URL itself is not allowed: its scheme, a missing host or credentials."""
 
 
 @dataclass
@@ -64,14 +71,43 @@ class FetchPolicy:
 def is_public_address(address: str) -> bool:
     """Return True when ``address`` is a global unicast address.
 
-    Loopback, private (RFC 1918, RFC 4193), link-local (which holds the cloud
-    metadata address 169.254.169.254), multicast, reserved and unspecified
-    addresses are not public, nor are IPv4-mapped IPv6 forms of them.
+    Loopback, private (RFC 1918, RFC 4193), link-local (which contains the cloud
+    metadata address 169.254.169.254), multicast, reserved, site-local and
+    unspecified addresses are not public. An IPv6 address that carries an IPv4
+    address (IPv4-mapped, 6to4, NAT64) is judged by that IPv4 address. Raises
+    ValueError when ``address`` is not an IP address.
     """
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            ip = embedded
+        elif ip.is_reserved or ip.is_site_local:
+            # ::/8 contains the deprecated IPv4-compatible and IPv4-translated
+            # forms, and fec0::/10 is deprecated site-local (RFC 3879). None
+            # of them is a destination on the public internet.
+            return False
     return ip.is_global and not ip.is_multicast
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _is_public_literal(host: str) -> bool:
+    """Return False for a non-public or malformed IP address, True otherwise."""
+    try:
+        return is_public_address(host)
+    except ValueError:
+        # A host name never contains a colon nor is all digits and dots, so a
+        # host like that is a malformed or legacy-form address ("127.1").
+        return ":" not in host and not host.replace(".", "").isdigit()
 
 
 class GuardedResolver(AbstractResolver):
@@ -170,16 +206,29 @@ class Fetcher:
             await self._session.close()
             self._session = None
 
-    def check_url(self, url: str) -> None:
-        """Raise FederationError(400) unless ``url`` may be requested at all."""
-        parts = urlsplit(url)
+    def check_url(self, url: str, *, status: int = 400) -> None:
+        """Raise unless ``url`` may be requested at all.
+
+        Raises DisallowedUrl with ``status`` for a scheme other than https (and
+        http when allowed), a missing host or credentials in the URL, and
+        BlockedAddress (502) for a non-public IP address written as the host.
+        """
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise DisallowedUrl(status, f"invalid URL: {url}") from None
         allowed = ("https", "http") if self.policy.allow_http else ("https",)
         if parts.scheme not in allowed:
-            raise FederationError(400, f"URL scheme not allowed: {url}")
+            raise DisallowedUrl(status, f"URL scheme not allowed: {url}")
         if not parts.hostname:
-            raise FederationError(400, f"URL has no host: {url}")
+            raise DisallowedUrl(status, f"URL has no host: {url}")
         if parts.username or parts.password:
-            raise FederationError(400, f"URL must not carry credentials: {url}")
+            raise DisallowedUrl(status, f"URL must not carry credentials: {url}")
+        # aiohttp connects to an IP address written in the URL without calling
+        # the resolver, so GuardedResolver cannot check it and this check must.
+        if not self.policy.allow_private and not _is_public_literal(parts.hostname):
+            log.warning("blocked %s: the host is a non-public IP address", url)
+            raise BlockedAddress(parts.hostname)
 
     async def request(
         self,
@@ -193,11 +242,16 @@ class Fetcher:
     ) -> Response:
         """Send a request, following up to three redirects for GET.
 
-        Raises FederationError(502) on a blocked address, a connection failure,
-        a timeout or a body over the size cap. Non-2xx answers are returned.
+        Every hop passes check_url. Raises DisallowedUrl(400) when ``url`` is
+        not allowed, and DisallowedUrl(502) when a redirect leads to such a URL.
+        Raises BlockedAddress(502) for a non-public destination and
+        FederationError(504) on a timeout. Raises FederationError(502) on a
+        connection failure, a body over the size cap or too many redirects.
+        Non-2xx responses are returned, redirects of other methods included.
         """
-        for _ in range(MAX_REDIRECTS + 1):
-            self.check_url(url)
+        for hop in range(MAX_REDIRECTS + 1):
+            # A redirect to a disallowed URL is the remote's fault, hence 502.
+            self.check_url(url, status=502 if hop else 400)
             request_headers = dict(headers or {})
             if signer is not None:
                 request_headers.update(signer(method, url, request_headers, body))

@@ -245,8 +245,14 @@ def verify_signature_bytes(
 
 def should_fall_back(status: int) -> bool:
     """Return True when a host's response status to an RFC 9421-signed request
-    calls for a retry signed with draft-cavage: 400 or 401."""
-    return status in (400, 401)
+    calls for a retry signed with draft-cavage: 400, 401 or 500.
+
+    A server that does not know RFC 9421 answers 400 or 401. Some answer 500
+    instead, because they crash on the unfamiliar Signature-Input header
+    (bovine 0.5.19 does so with http-sf 1.1 and later), so a 500 also earns one
+    draft-cavage retry. 502, 503 and 504 mean the host is down and do not.
+    """
+    return status in (400, 401, 500)
 
 
 def load_private_key(pem: str | bytes) -> PrivateKey:

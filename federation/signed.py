@@ -1,9 +1,12 @@
 """Signed outgoing requests, choosing the signature scheme per host.
 
 For a host whose support is unknown, the request is signed with RFC 9421 first;
-a 400 or 401 answer makes the client sign again with draft-cavage and remember
-that the host wants draft-cavage. A success with RFC 9421 is remembered too, so
-the next request to that host is signed right the first time.
+an answer that ``httpsig.should_fall_back`` accepts (400, 401 or 500) makes the
+client sign again with draft-cavage and remember that the host wants
+draft-cavage. A success with RFC 9421 is remembered too, so the next request to
+that host is signed right the first time. The same answer to a remembered
+RFC 9421 falls back the same way, and a draft-cavage success then replaces what
+was remembered.
 """
 
 import logging
@@ -66,13 +69,15 @@ class SignedClient:
         response = await self.fetcher.request(
             method, url, body=body, headers=headers, signer=signer
         )
-        if known is None and httpsig.should_fall_back(response.status):
+        # A remembered RFC 9421 is retried too: it may have been learned from a
+        # 2xx to a public GET whose signature the host never checked.
+        if scheme == httpsig.RFC9421 and httpsig.should_fall_back(response.status):
             log.debug("host %s answered %s to RFC 9421, trying cavage", host, response.status)
             scheme = httpsig.CAVAGE
             response = await self.fetcher.request(
                 method, url, body=body, headers=headers, signer=signer
             )
-        if known is None and 200 <= response.status < 300:
+        if scheme != known and 200 <= response.status < 300:
             await self.schemes.remember(host, scheme)
         return response
 

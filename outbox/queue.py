@@ -44,7 +44,10 @@ def _as_list(value: Any) -> list[str]:
 
 
 async def enqueue_deliveries(
-    db: asyncpg.Connection, activity_id: int, inboxes: list[str], deadline_seconds: float
+    db: asyncpg.Connection,
+    activity_id: int,
+    inboxes: list[str],
+    deadline_seconds: float,
 ) -> int:
     """Queue one delivery per distinct inbox; inboxes that answered 410 are skipped."""
     unique = sorted(set(inboxes))

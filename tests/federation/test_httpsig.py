@@ -792,12 +792,13 @@ def test_verify_signature_bytes_unknown_algorithm() -> None:
     assert error.status == 401
 
 
-def test_should_fall_back_on_400_and_401_only() -> None:
+def test_should_fall_back_on_400_401_and_500() -> None:
     assert httpsig.should_fall_back(400)
     assert httpsig.should_fall_back(401)
+    assert httpsig.should_fall_back(500)
     assert not httpsig.should_fall_back(202)
     assert not httpsig.should_fall_back(403)
-    assert not httpsig.should_fall_back(500)
+    assert not httpsig.should_fall_back(503)
 
 
 # Keys and headers
