@@ -107,7 +107,8 @@ async def remove_notification(
 ) -> None:
     await db.execute(
         "DELETE FROM notifications WHERE account_id = $1 AND type = $2"
-        " AND from_account_id = $3 AND coalesce(status_id, 0) = coalesce($4, 0)",
+        " AND from_account_id = $3"
+        " AND coalesce(status_id, 0) = coalesce($4::bigint, 0)",
         account_id,
         kind,
         from_account_id,

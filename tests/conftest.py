@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -78,11 +79,13 @@ async def start_instances(
             )
             created.append(instance)
             started.append(instance)
-        for instance in created:
-            await instance.start()
+        await asyncio.gather(*(instance.start() for instance in created))
         return created
 
     yield start
+    # Signal every instance before waiting on any, so they stop side by side.
+    for instance in started:
+        instance.terminate()
     for instance in started:
         instance.stop()
         failed = getattr(request.node, "rep_call", None)

@@ -141,6 +141,11 @@ class LiveInstance:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"{self.domain} did not start:\n{self.log_tail()}")
 
+    def terminate(self) -> None:
+        """Send SIGTERM without waiting; ``stop`` waits for the exit."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
     def stop(self) -> None:
         """Stop the process with SIGTERM (SIGKILL after 10 s)."""
         if self.process is None or self.process.poll() is not None:
