@@ -125,7 +125,9 @@ def _attachment(item: Any) -> Attachment | None:
     mime = item.get("mediaType") if isinstance(item.get("mediaType"), str) else None
     kind = (mime or "").split("/")[0]
     media_type = {"image": "image", "video": "video", "audio": "audio"}.get(kind, "unknown")
-    name = item.get("name") if isinstance(item.get("name"), str) else None
+    # Alt text is the attachment's name; GoToSocial puts it in summary.
+    texts = [item.get(key) for key in ("name", "summary")]
+    name = next((text for text in texts if isinstance(text, str)), None)
     blurhash = item.get("blurhash") if isinstance(item.get("blurhash"), str) else None
     return Attachment(url, media_type, mime, name, blurhash)
 

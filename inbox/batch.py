@@ -83,7 +83,9 @@ class InboxWriter:
             if self._stopping:
                 return
 
-    async def _commit(self, batch: list[tuple[InboxItem, asyncio.Future[bool]]]) -> None:
+    async def _commit(
+        self, batch: list[tuple[InboxItem, asyncio.Future[bool]]]
+    ) -> None:
         items = [item for item, _ in batch]
         columns = [
             [item.activity_id for item in items],

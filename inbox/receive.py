@@ -27,6 +27,38 @@ MAX_JSON_DEPTH = 32
 MAX_ID_LENGTH = 2048
 
 
+class InboxRejection(FederationError):
+    """A rejected inbox POST, with the ids known at the rejection for its log line.
+
+    ``activity_id`` and ``key_id`` are None when the request did not get far
+    enough to name them; both are shortened and escaped for logging.
+    """
+
+    def __init__(
+        self, error: FederationError, activity_id: str | None, key_id: str | None
+    ) -> None:
+        super().__init__(error.status, error.message, error.cause)
+        self.activity_id = _loggable(activity_id)
+        self.key_id = _loggable(key_id)
+
+
+def _loggable(value: Any) -> str | None:
+    # Ids come from the sender; a newline in one must not start a log line.
+    if not isinstance(value, str) or not value:
+        return None
+    return value[:300].encode("unicode_escape").decode("ascii")
+
+
+def signature_key_id(
+    method: str, target: str, headers: Mapping[str, str]
+) -> str | None:
+    """Return the key id a request's signature names, or None when it names none."""
+    try:
+        return httpsig.parse_signature(method, target, headers).key_id
+    except FederationError:
+        return None
+
+
 @dataclass
 class Accepted:
     activity_id: str
@@ -38,14 +70,36 @@ class Accepted:
 def parse_body(body: bytes) -> dict[str, Any]:
     """Parse an activity; raise FederationError(400) naming what is wrong."""
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise FederationError(400, "body is not UTF-8", str(error))
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        # The decoder recurses per nesting level; a body of brackets reaches
+        # the interpreter's limit well inside the size cap.
+        raise FederationError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    except ValueError as error:
         raise FederationError(400, "body is not valid JSON", str(error))
     if not isinstance(document, dict):
         raise FederationError(400, "activity must be a JSON object")
     if _depth(document) > MAX_JSON_DEPTH:
         raise FederationError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    # PostgreSQL text cannot hold U+0000, so such an activity could never be
+    # processed. The text search skips the walk for every ordinary body.
+    if "\\u0000" in text and _has_nul(document):
+        raise FederationError(400, "JSON contains a NUL character")
     return document
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def _depth(value: Any, level: int = 1) -> int:
@@ -76,7 +130,9 @@ def _required_fields(document: dict[str, Any]) -> tuple[str, str, str]:
     return activity_id, activity_type, actor_id
 
 
-def _is_unknown_actor_delete(document: dict[str, Any], activity_type: str, actor_id: str) -> bool:
+def _is_unknown_actor_delete(
+    document: dict[str, Any], activity_type: str, actor_id: str
+) -> bool:
     return activity_type == "Delete" and first_id(document.get("object")) == actor_id
 
 
@@ -96,18 +152,40 @@ class InboxReceiver:
     ) -> Accepted | None:
         """Verify one POST and store it; return None when it was dropped on purpose.
 
-        Raises FederationError: 400 for bad JSON or a malformed signature, 401
+        Raises InboxRejection: 400 for bad JSON or a malformed signature, 401
         when the signature is missing or does not verify, or the signer may not
-        speak for the actor.
+        speak for the actor. Nothing is stored for a rejected request.
         """
-        document = parse_body(body)
-        activity_id, activity_type, actor_id = _required_fields(document)
+        document: Any = None
+        try:
+            document = parse_body(body)
+            return await self._receive(
+                method, target, headers, body, document, recipient
+            )
+        except FederationError as error:
+            activity_id = id_of(document) if isinstance(document, dict) else None
+            key_id = signature_key_id(method, target, headers)
+            raise InboxRejection(error, activity_id, key_id) from error
+
+    async def _receive(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        document: dict[str, Any],
+        recipient: str | None,
+    ) -> Accepted | None:
+        # The signature header is checked before the activity's fields, so an
+        # unsigned request gets 401 whatever its body holds.
         signature = httpsig.parse_signature(method, target, headers)
+        activity_id, activity_type, actor_id = _required_fields(document)
         key_id = signature.key_id
         context = (activity_id, activity_type, actor_id, key_id)
 
-        known = await self.runtime.resolver.known_actor(actor_id)
-        if known is None and _is_unknown_actor_delete(document, activity_type, actor_id):
+        if _is_unknown_actor_delete(document, activity_type, actor_id) and (
+            await self.runtime.resolver.known_actor(actor_id) is None
+        ):
             # An actor deleting itself that we never saw: fetching its key would
             # only find a 410, and there is nothing of it to remove.
             log.debug("dropped Delete of unknown actor %s (%s)", actor_id, activity_id)
@@ -116,9 +194,17 @@ class InboxReceiver:
         owner = await self._verify(method, target, headers, body, key_id, context)
         self._check_signer(owner, key_id, actor_id)
 
-        item = InboxItem(activity_id, activity_type, actor_id, key_id, recipient, body.decode())
+        item = InboxItem(
+            activity_id, activity_type, actor_id, key_id, recipient, body.decode()
+        )
         fresh = await self.runtime.inbox_writer.store(item)
-        log.debug("stored %s %s from %s (new: %s)", activity_type, activity_id, actor_id, fresh)
+        log.debug(
+            "stored %s %s from %s (new: %s)",
+            activity_type,
+            activity_id,
+            actor_id,
+            fresh,
+        )
         return Accepted(activity_id, activity_type, actor_id, not fresh)
 
     async def _verify(
@@ -132,28 +218,39 @@ class InboxReceiver:
     ) -> str:
         resolver = self.runtime.resolver
         settings = self.runtime.settings.federation
-        public_key, owner = await resolver.public_key(key_id)
+        signer = await resolver.public_key(key_id)
         try:
             httpsig.verify_request(
-                method, target, headers, body, public_key,
+                method,
+                target,
+                headers,
+                body,
+                signer.key,
                 max_age=settings.signature_max_age,
                 max_future=settings.signature_max_future,
             )
-            return owner
+            return signer.owner
         except FederationError as error:
             # Only a signature that fails against the key can be cured by a
-            # fresh key; a stale Date or a wrong digest cannot.
-            if error.message != httpsig.VERIFICATION_FAILED:
+            # fresh key. A stale Date or a wrong digest cannot, and a key
+            # fetched for this very request is already fresh.
+            if error.message != httpsig.VERIFICATION_FAILED or signer.fetched:
                 raise
             # Keys rotate: fetch the owner once more and try again.
-            log.info("signature by %s failed (%s), refreshing key for %s", key_id, error.message, context[0])
-        public_key, owner = await resolver.public_key(key_id, refresh=True)
+            log.info(
+                "signature by %s failed, refreshing the key (%s)", key_id, context[0]
+            )
+        signer = await resolver.public_key(key_id, refresh=True)
         httpsig.verify_request(
-            method, target, headers, body, public_key,
+            method,
+            target,
+            headers,
+            body,
+            signer.key,
             max_age=settings.signature_max_age,
             max_future=settings.signature_max_future,
         )
-        return owner
+        return signer.owner
 
     @staticmethod
     def _check_signer(owner: str, key_id: str, actor_id: str) -> None:

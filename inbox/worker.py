@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from federation.errors import FederationError
-from inbox.handlers import Context, Ignored, dispatch
+from inbox.handlers import Context, Ignored, UnhandledType, dispatch
 
 if TYPE_CHECKING:
     from pedagogue.runtime import Runtime
@@ -33,7 +33,7 @@ _CLAIM = (
 
 
 def retry_delay(attempts: int) -> float:
-    """Seconds before processing is tried again: 30 s, 2 min, 8 min, ... capped at 6 h."""
+    """Return the seconds until the next try: 30 s, 2 min, 8 min, ... up to 6 h."""
     return min(30.0 * 4 ** (attempts - 1), 6 * 3600.0)
 
 
@@ -56,37 +56,54 @@ class InboxWorker:
 
     async def process_one(self) -> bool:
         """Process the next due activity; return False when none is due."""
-        async with self.runtime.pool.acquire() as connection:
-            async with connection.transaction():
-                row = await connection.fetchrow(_CLAIM)
-                if row is None:
-                    return False
-                await self._process(connection, row)
+        pool = self.runtime.pool
+        async with pool.acquire() as connection, connection.transaction():
+            row = await connection.fetchrow(_CLAIM)
+            if row is None:
+                return False
+            await self._process(connection, row)
         return True
 
-    async def _process(self, connection: asyncpg.Connection, row: asyncpg.Record) -> None:
+    async def _process(
+        self, connection: asyncpg.Connection, row: asyncpg.Record
+    ) -> None:
         ids = (row["activity_type"], row["activity_id"], row["actor_id"])
         activity = json.loads(row["body"])
         context = Context(self.runtime, connection, activity, row)
         try:
             async with connection.transaction():
                 await dispatch(context)
+        except UnhandledType as reason:
+            # Peers send many types we have no use for (emoji reactions, moves,
+            # their own extensions); one line each at info would drown the log.
+            log.debug("ignored %s %s from %s: %s", *ids, reason)
+            await self._finish(connection, row, "ignored", str(reason))
         except Ignored as reason:
             log.info("ignored %s %s from %s: %s", *ids, reason)
             await self._finish(connection, row, "ignored", str(reason))
         except FederationError as error:
-            await self._retry_or_fail(connection, row, f"{error.message} ({error.cause})", error.status)
+            await self._retry_or_fail(
+                connection, row, f"{error.message} ({error.cause})", error.status
+            )
         except (asyncpg.PostgresConnectionError, asyncio.CancelledError):
             raise
-        except Exception as error:  # noqa: BLE001 - recorded in the row and logged
+        except Exception as error:  # recorded in the row and logged
             log.exception("processing %s %s from %s failed", *ids)
-            await self._retry_or_fail(connection, row, f"internal error: {error!r}", 500)
+            await self._retry_or_fail(
+                connection, row, f"internal error: {error!r}", 500
+            )
         else:
             log.debug("processed %s %s from %s", *ids)
             await self._finish(connection, row, "done", None)
             await self._host_heard_from(connection, row["actor_id"])
 
-    async def _finish(self, connection: asyncpg.Connection, row: asyncpg.Record, state: str, note: str | None) -> None:
+    async def _finish(
+        self,
+        connection: asyncpg.Connection,
+        row: asyncpg.Record,
+        state: str,
+        note: str | None,
+    ) -> None:
         await connection.execute(
             "UPDATE inbox_queue SET state = $2, last_error = $3, processed_at = now(),"
             " attempts = attempts + 1 WHERE id = $1",
@@ -96,13 +113,19 @@ class InboxWorker:
         )
 
     async def _retry_or_fail(
-        self, connection: asyncpg.Connection, row: asyncpg.Record, error: str, status: int
+        self,
+        connection: asyncpg.Connection,
+        row: asyncpg.Record,
+        error: str,
+        status: int,
     ) -> None:
         attempts = row["attempts"] + 1
         ids = (row["activity_type"], row["activity_id"], row["actor_id"])
         # Only unreachable peers (5xx) are worth waiting for; a 4xx will not change.
         if status < 500 or attempts >= MAX_ATTEMPTS:
-            log.warning("gave up on %s %s from %s after %d attempts: %s", *ids, attempts, error)
+            log.warning(
+                "gave up on %s %s from %s after %d attempts: %s", *ids, attempts, error
+            )
             await self._finish(connection, row, "failed", error)
             return
         log.info("will retry %s %s from %s (attempt %d): %s", *ids, attempts, error)
@@ -115,10 +138,13 @@ class InboxWorker:
             retry_delay(attempts),
         )
 
-    async def _host_heard_from(self, connection: asyncpg.Connection, actor_id: str) -> None:
+    async def _host_heard_from(
+        self, connection: asyncpg.Connection, actor_id: str
+    ) -> None:
         # A host that talks to us is reachable again; this is a no-op normally.
         await connection.execute(
-            "UPDATE hosts SET unreachable = false, failure_count = 0, first_failure_at = NULL"
+            "UPDATE hosts SET unreachable = false, failure_count = 0,"
+            " first_failure_at = NULL"
             " WHERE host = $1 AND (unreachable OR failure_count > 0)",
             urlsplit(actor_id).netloc.lower(),
         )
@@ -143,9 +169,14 @@ async def listen_for_wakeups(runtime: Runtime, stopping: asyncio.Event) -> None:
 
 
 async def _wait(event: asyncio.Event, stopping: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stopping.wait())]
+    waiters = [
+        asyncio.ensure_future(event.wait()),
+        asyncio.ensure_future(stopping.wait()),
+    ]
     try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         for waiter in waiters:
             waiter.cancel()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urldefrag, urlsplit
 
 import asyncpg
 
 from actors.person import InvalidActor, parse_actor
-from actors.vocabulary import id_of
+from actors.vocabulary import as_list, id_of
 from federation import httpsig, webfinger
 from federation.errors import FederationError
 from storage import accounts
@@ -19,15 +20,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Seconds between two refreshes of the same key (see Resolver.public_key).
+KEY_REFRESH_INTERVAL = 60.0
+
+
+class SignerKey(NamedTuple):
+    """A loaded public key, its owner's actor id, and whether it was just fetched."""
+
+    key: Any
+    owner: str
+    fetched: bool
+
 
 class Resolver:
     """Look up remote actors and keys, fetching (signed as the instance) on a miss."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        # key id -> (loaded public key, owner actor id). Verifying with a loaded
-        # key costs about 25 microseconds; parsing the PEM each time would not.
-        self._keys: dict[str, tuple[Any, str]] = {}
+        # Loaded keys by key id. Verifying with a loaded key costs about 25
+        # microseconds; parsing the PEM each time would not.
+        self._keys: dict[str, SignerKey] = {}
+        # key id -> monotonic time of its last refresh, so that a stream of
+        # bad signatures naming one key costs its owner one fetch per interval.
+        self._refreshed: dict[str, float] = {}
 
     async def fetch(self, url: str) -> Any:
         """GET a remote ActivityPub document signed by the instance actor."""
@@ -48,7 +63,9 @@ class Resolver:
         try:
             actor = parse_actor(document, fetched_from=actor_id)
         except InvalidActor as error:
-            raise FederationError(502, f"unusable actor document at {actor_id}", str(error))
+            raise FederationError(
+                502, f"unusable actor document at {actor_id}", str(error)
+            )
         if actor.actor_id != actor_id:
             # The document lives under another id on the same host (a key URL
             # or an alias); trust it only from its own id.
@@ -85,16 +102,28 @@ class Resolver:
         row = await accounts.by_handle(self.runtime.pool, username, domain)
         if row is not None:
             return row
-        scheme = "http" if self.runtime.settings.allow_http and _looks_local(domain) else "https"
-        actor_id = await webfinger.lookup(self.runtime.fetcher, username, domain, scheme)
+        scheme = (
+            "http"
+            if self.runtime.settings.allow_http and _looks_local(domain)
+            else "https"
+        )
+        actor_id = await webfinger.lookup(
+            self.runtime.fetcher, username, domain, scheme
+        )
         return await self.actor(actor_id)
 
-    async def public_key(self, key_id: str, *, refresh: bool = False) -> tuple[Any, str]:
-        """Return (loaded public key, owner actor id) for a key id.
+    async def public_key(self, key_id: str, *, refresh: bool = False) -> SignerKey:
+        """Return the loaded public key of a key id, with its owner's actor id.
 
         A miss in memory tries the database, then fetches the owner's actor
-        document. Raises FederationError(401) when the key cannot be found.
+        document. ``refresh`` skips both caches, at most once per key in
+        KEY_REFRESH_INTERVAL; a repeat within it returns the cached key. Keys of
+        local actors are never fetched. Raises FederationError(401) when the key
+        cannot be found.
         """
+        if refresh and not self._may_refresh(key_id):
+            refresh = False
+            log.info("key %s was refreshed recently; not fetching it again", key_id)
         if not refresh:
             cached = self._keys.get(key_id)
             if cached is not None:
@@ -102,9 +131,10 @@ class Resolver:
             row = await accounts.public_key(self.runtime.pool, key_id)
             if row is not None:
                 return self._remember(key_id, row["public_key_pem"], row["actor_id"])
-        actor_url = urldefrag(key_id).url
+        if self.runtime.urls.is_local(key_id):
+            raise FederationError(401, f"key {key_id} not found on this instance")
         try:
-            await self._fetch_key_owner(key_id, actor_url)
+            await self._fetch_key_owner(key_id, urldefrag(key_id).url)
         except FederationError as error:
             raise FederationError(
                 401, f"could not fetch key {key_id}", f"{error.message}: {error.cause}"
@@ -112,25 +142,44 @@ class Resolver:
         row = await accounts.public_key(self.runtime.pool, key_id)
         if row is None:
             raise FederationError(401, f"key {key_id} not found on its actor")
-        return self._remember(key_id, row["public_key_pem"], row["actor_id"])
+        entry = self._remember(key_id, row["public_key_pem"], row["actor_id"])
+        return entry._replace(fetched=True)
 
     async def _fetch_key_owner(self, key_id: str, url: str) -> None:
         document = await self.fetch(url)
-        owner = id_of(document.get("owner")) if isinstance(document, dict) else None
-        # Some servers (GoToSocial) serve a key id as a stub whose owner is the actor.
-        if owner and owner != url and "inbox" not in document:
-            if urlsplit(owner).netloc.lower() != urlsplit(key_id).netloc.lower():
-                raise FederationError(401, f"key {key_id} names an owner on another host")
-            await self.fetch_actor(owner)
+        if not isinstance(document, dict):
+            raise FederationError(502, f"key document at {url} is not a JSON object")
+        if "inbox" in document:
+            try:
+                actor = parse_actor(document, fetched_from=url)
+            except InvalidActor as error:
+                raise FederationError(
+                    502, f"unusable actor document at {url}", str(error)
+                )
+            await accounts.upsert_remote(self.runtime.pool, actor)
             return
-        try:
-            actor = parse_actor(document, fetched_from=url)
-        except InvalidActor as error:
-            raise FederationError(502, f"unusable actor document at {url}", str(error))
-        await accounts.upsert_remote(self.runtime.pool, actor)
+        # Not a full actor: a Key document naming its owner, or (GoToSocial) a
+        # stub of the actor that holds only the key. The owner's own document
+        # is the one to trust.
+        owner = _key_owner(document, key_id)
+        if owner is None:
+            raise FederationError(502, f"key document at {url} names no owner")
+        if urlsplit(owner).netloc.lower() != urlsplit(key_id).netloc.lower():
+            raise FederationError(401, f"key {key_id} names an owner on another host")
+        await self.fetch_actor(owner)
 
-    def _remember(self, key_id: str, pem: str, owner: str) -> tuple[Any, str]:
-        entry = (httpsig.load_public_key(pem), owner)
+    def _may_refresh(self, key_id: str) -> bool:
+        now = time.monotonic()
+        last = self._refreshed.get(key_id)
+        if last is not None and now - last < KEY_REFRESH_INTERVAL:
+            return False
+        if len(self._refreshed) > 50_000:
+            self._refreshed.clear()
+        self._refreshed[key_id] = now
+        return True
+
+    def _remember(self, key_id: str, pem: str, owner: str) -> SignerKey:
+        entry = SignerKey(httpsig.load_public_key(pem), owner, fetched=False)
         if len(self._keys) > 50_000:
             self._keys.clear()
         self._keys[key_id] = entry
@@ -143,3 +192,14 @@ class Resolver:
 def _looks_local(domain: str) -> bool:
     host = domain.split(":")[0]
     return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
+
+
+def _key_owner(document: dict[str, Any], key_id: str) -> str | None:
+    """Return the actor that a key document names as the key's owner."""
+    owner = id_of(document.get("owner"))
+    if owner:
+        return owner
+    for key in as_list(document.get("publicKey")):
+        if isinstance(key, dict) and key.get("id") == key_id:
+            return id_of(key.get("owner")) or id_of(document)
+    return None

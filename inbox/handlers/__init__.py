@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from actors.vocabulary import first_id
+from actors.vocabulary import first_id, id_of, types_of
 
 if TYPE_CHECKING:
     from pedagogue.runtime import Runtime
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 class Ignored(Exception):
     """The activity is valid but has nothing for this instance to do."""
+
+
+class UnhandledType(Ignored):
+    """The activity's type has no handler; it is recorded as ignored."""
 
 
 @dataclass
@@ -51,13 +55,26 @@ class Context:
         """Return the sender's account, fetched when it is not stored yet."""
         return await self.runtime.resolver.actor(self.actor_id)
 
+    def forwarded(self, activity: dict[str, Any], actor_id: str) -> Context:
+        """Return the context of an activity that the sender forwarded, as its
+        own actor's, in the same transaction."""
+        row = {
+            "activity_id": id_of(activity),
+            "actor_id": actor_id,
+            "activity_type": next(iter(types_of(activity)), ""),
+        }
+        return Context(self.runtime, self.connection, activity, row)
+
     def same_host(self, url: str | None) -> bool:
         """Return True when ``url`` is on the sender's host."""
-        return bool(url) and urlsplit(url).netloc.lower() == urlsplit(self.actor_id).netloc.lower()
+        return (
+            bool(url)
+            and urlsplit(url).netloc.lower() == urlsplit(self.actor_id).netloc.lower()
+        )
 
 
 async def dispatch(context: Context) -> None:
-    """Run the handler of the activity's type; raise Ignored when there is none."""
+    """Run the handler of the activity's type; raise UnhandledType if it has none."""
     from inbox.handlers import (
         announce,
         block,
@@ -83,5 +100,5 @@ async def dispatch(context: Context) -> None:
     }
     handler = handlers.get(context.row["activity_type"])
     if handler is None:
-        raise Ignored(f"type {context.row['activity_type']} is not handled")
+        raise UnhandledType(f"type {context.row['activity_type']} is not handled")
     await handler(context)

@@ -9,6 +9,7 @@ from actors.note import InvalidObject, RemoteNote, parse_note
 from actors.person import ACTOR_TYPES, InvalidActor, parse_actor
 from actors.visibility import visibility_of
 from actors.vocabulary import has_type, id_of
+from federation.errors import FederationError
 from federation.sanitize import plain_text, sanitize_html
 from inbox.handlers import Context, Ignored
 from storage import accounts, social, statuses
@@ -17,20 +18,39 @@ log = logging.getLogger(__name__)
 
 
 async def handle_create(context: Context) -> None:
+    """Store the note, article or question a remote actor created.
+
+    Raises Ignored for an unusable object, and unless the object and its
+    attributedTo are on the sender's host.
+    """
     obj = context.object
     if not isinstance(obj, dict):
         # A Create with only the object's id: the object is fetched from its origin.
         object_id = id_of(obj)
         if not object_id or not context.same_host(object_id):
             raise Ignored("Create without an embedded object on the sender's host")
-        obj = await context.runtime.resolver.fetch(object_id)
+        obj = await _fetch_created(context, object_id)
     try:
         note = parse_note(obj)
     except InvalidObject as error:
         raise Ignored(str(error))
     if not context.same_host(note.attributed_to) or not context.same_host(note.uri):
-        raise Ignored(f"object {note.uri} is attributed to another host than {context.actor_id}")
+        raise Ignored(
+            f"object {note.uri} is attributed to another host than {context.actor_id}"
+        )
     await store_note(context, note)
+
+
+async def _fetch_created(context: Context, object_id: str) -> Any:
+    try:
+        document = await context.runtime.resolver.fetch(object_id)
+    except FederationError as error:
+        if error.status in (404, 410):
+            raise Ignored(f"created object {object_id} is gone")
+        raise
+    if id_of(document) != object_id:
+        raise Ignored(f"created object {object_id} returned another id")
+    return document
 
 
 async def store_note(context: Context, note: RemoteNote) -> asyncpg.Record | None:
@@ -38,11 +58,12 @@ async def store_note(context: Context, note: RemoteNote) -> asyncpg.Record | Non
     to local home feeds and notifications. Returns None when already stored."""
     connection = context.connection
     author = await context.runtime.resolver.actor(note.attributed_to)
-    parent = await statuses.by_uri(connection, note.in_reply_to_uri) if note.in_reply_to_uri else None
-    content = sanitize_html(note.content)
-    if note.name and note.object_type != "Note":
-        # Articles, pages and videos show their title above the text.
-        content = f"<p><strong>{_escape(plain_text(note.name))}</strong></p>{content}"
+    parent = (
+        await statuses.by_uri(connection, note.in_reply_to_uri)
+        if note.in_reply_to_uri
+        else None
+    )
+    content = _html_of(note)
     status = await statuses.insert(
         connection,
         uri=note.uri,
@@ -67,7 +88,9 @@ async def store_note(context: Context, note: RemoteNote) -> asyncpg.Record | Non
         log.debug("note %s already stored (%s)", note.uri, context.activity_id)
         return None
     mentioned = await _mentioned_accounts(connection, note.mention_hrefs)
-    await statuses.add_mentions(connection, status["id"], [row["id"] for row in mentioned])
+    await statuses.add_mentions(
+        connection, status["id"], [row["id"] for row in mentioned]
+    )
     await statuses.add_tags(connection, status["id"], note.hashtags)
     for position, attachment in enumerate(note.attachments):
         await statuses.add_attachment(connection, status["id"], position, attachment)
@@ -75,8 +98,22 @@ async def store_note(context: Context, note: RemoteNote) -> asyncpg.Record | Non
         await statuses.bump_counter(connection, parent["id"], "replies_count", 1)
     await statuses.adopt_orphan_replies(connection, status)
     await _distribute(connection, author, status, mentioned, parent)
-    log.info("stored %s %s by %s (%s)", note.object_type, note.uri, author["actor_id"], context.activity_id)
+    log.info(
+        "stored %s %s by %s (%s)",
+        note.object_type,
+        note.uri,
+        author["actor_id"],
+        context.activity_id,
+    )
     return status
+
+
+def _html_of(note: RemoteNote) -> str:
+    content = sanitize_html(note.content)
+    if note.name and note.object_type != "Note":
+        # Articles, pages and videos show their title above the text.
+        content = f"<p><strong>{_escape(plain_text(note.name))}</strong></p>{content}"
+    return content
 
 
 def _escape(text: str) -> str:
@@ -85,7 +122,9 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-async def _mentioned_accounts(connection: asyncpg.Connection, hrefs: list[str]) -> list[asyncpg.Record]:
+async def _mentioned_accounts(
+    connection: asyncpg.Connection, hrefs: list[str]
+) -> list[asyncpg.Record]:
     if not hrefs:
         return []
     # Mention hrefs are actor ids for most servers and profile URLs for some.
@@ -97,7 +136,11 @@ async def _mentioned_accounts(connection: asyncpg.Connection, hrefs: list[str]) 
 
 
 async def _distribute(
-    connection: asyncpg.Connection, author: Any, status: Any, mentioned: list[Any], parent: Any
+    connection: asyncpg.Connection,
+    author: Any,
+    status: Any,
+    mentioned: list[Any],
+    parent: Any,
 ) -> None:
     local_mentions = [row["id"] for row in mentioned if row["domain"] is None]
     readers = list(local_mentions)
@@ -105,15 +148,28 @@ async def _distribute(
         readers += await social.local_follower_ids(connection, author["id"])
     await social.add_to_home_feeds(connection, status["id"], readers)
     for account_id in local_mentions:
-        await social.notify(connection, account_id, "mention", author["id"], status["id"])
-    if parent is not None and parent["local"] and parent["account_id"] not in local_mentions:
-        # A reply to a local status reaches its author even without a mention.
-        if status["visibility"] in ("public", "unlisted"):
-            await social.notify(connection, parent["account_id"], "mention", author["id"], status["id"])
-            await social.add_to_home_feeds(connection, status["id"], [parent["account_id"]])
+        await social.notify(
+            connection, account_id, "mention", author["id"], status["id"]
+        )
+    # A public reply to a local status reaches its author even without a mention.
+    replied_to = parent is not None and parent["local"]
+    if (
+        replied_to
+        and parent["account_id"] not in local_mentions
+        and status["visibility"] in ("public", "unlisted")
+    ):
+        await social.notify(
+            connection, parent["account_id"], "mention", author["id"], status["id"]
+        )
+        await social.add_to_home_feeds(connection, status["id"], [parent["account_id"]])
 
 
 async def handle_update(context: Context) -> None:
+    """Apply an Update of the sender's own note or profile.
+
+    An Update of another actor of the sender's host makes that actor be fetched
+    again. Raises Ignored for unknown objects and for objects of other owners.
+    """
     obj = context.object
     if not isinstance(obj, dict):
         raise Ignored("Update without an embedded object")
@@ -132,10 +188,12 @@ async def handle_update(context: Context) -> None:
         raise Ignored(f"{context.actor_id} does not own {note.uri}")
     if existing["deleted_at"] is not None:
         raise Ignored(f"Update of deleted object {note.uri}")
+    # NOTE: an edit replaces the text, title and content warning only; the
+    # mentions, hashtags and attachments of the first version stay.
     await statuses.update_content(
         context.connection,
         existing["id"],
-        content=sanitize_html(note.content),
+        content=_html_of(note),
         spoiler_text=plain_text(note.summary),
         sensitive=note.sensitive or bool(note.summary),
         name=plain_text(note.name),
@@ -145,8 +203,10 @@ async def handle_update(context: Context) -> None:
 
 
 async def _update_actor(context: Context, document: dict) -> None:
-    if id_of(document) != context.actor_id:
-        raise Ignored(f"{context.actor_id} may only update itself")
+    actor_id = id_of(document)
+    if actor_id != context.actor_id:
+        await _refresh_other_actor(context, actor_id)
+        return
     try:
         actor = parse_actor(document, fetched_from=context.actor_id)
     except InvalidActor as error:
@@ -157,3 +217,23 @@ async def _update_actor(context: Context, document: dict) -> None:
     for key_id, _ in actor.keys:
         context.runtime.resolver.forget_key(key_id)
     log.info("updated actor %s (%s)", context.actor_id, context.activity_id)
+
+
+async def _refresh_other_actor(context: Context, actor_id: str | None) -> None:
+    """Refetch a known actor that another actor of its host reports as changed.
+
+    Lemmy sends a moderator's Update of the community's Group. The embedded
+    profile is not trusted; the actor's own document is fetched again.
+    """
+    if not actor_id or not context.same_host(actor_id):
+        raise Ignored(f"{context.actor_id} may not update {actor_id}")
+    known = await accounts.by_actor_id(context.connection, actor_id)
+    if known is None or known["domain"] is None:
+        raise Ignored(f"Update of unknown actor {actor_id}")
+    await context.runtime.resolver.fetch_actor(actor_id)
+    log.info(
+        "refetched actor %s updated by %s (%s)",
+        actor_id,
+        context.actor_id,
+        context.activity_id,
+    )

@@ -9,6 +9,10 @@ log = logging.getLogger(__name__)
 
 
 async def handle_delete(context: Context) -> None:
+    """Turn the sender's status into a tombstone, or delete the sender itself.
+
+    Raises Ignored for unknown objects and for objects the sender does not own.
+    """
     object_id = context.object_id
     if not object_id:
         raise Ignored("Delete without an object")
@@ -32,11 +36,18 @@ async def _delete_actor(context: Context) -> None:
         raise Ignored(f"Delete of unknown actor {context.actor_id}")
     await accounts.mark_deleted(context.connection, account["id"])
     await context.connection.execute(
-        "DELETE FROM follows WHERE account_id = $1 OR target_account_id = $1", account["id"]
+        "DELETE FROM follows WHERE account_id = $1 OR target_account_id = $1",
+        account["id"],
     )
     rows = await context.connection.fetch(
-        "SELECT * FROM statuses WHERE account_id = $1 AND deleted_at IS NULL", account["id"]
+        "SELECT * FROM statuses WHERE account_id = $1 AND deleted_at IS NULL",
+        account["id"],
     )
     for status in rows:
         await statuses.mark_deleted(context.connection, status)
-    log.info("deleted actor %s and %d statuses (%s)", context.actor_id, len(rows), context.activity_id)
+    log.info(
+        "deleted actor %s and %d statuses (%s)",
+        context.actor_id,
+        len(rows),
+        context.activity_id,
+    )

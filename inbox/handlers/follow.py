@@ -10,6 +10,10 @@ log = logging.getLogger(__name__)
 
 
 async def handle_follow(context: Context) -> None:
+    """Record a Follow of a local account and queue the Accept when approved at once.
+
+    Raises Ignored when the target is no local teacher or blocks the sender.
+    """
     target_id = context.object_id
     urls = context.runtime.urls
     if not target_id or not urls.is_local(target_id):
@@ -27,8 +31,12 @@ async def handle_follow(context: Context) -> None:
         raise Ignored(f"{follower['actor_id']} is blocked by {target_id}")
 
     accepted = not target["manually_approves_followers"]
-    existing = await social.follow_between(context.connection, follower["id"], target["id"])
-    await social.upsert_follow(context.connection, follower["id"], target["id"], context.activity_id, accepted)
+    existing = await social.follow_between(
+        context.connection, follower["id"], target["id"]
+    )
+    await social.upsert_follow(
+        context.connection, follower["id"], target["id"], context.activity_id, accepted
+    )
     already = existing is not None and existing["accepted"]
     if accepted or already:
         # A repeated Follow of an accepted follow is answered again: the
@@ -38,4 +46,10 @@ async def handle_follow(context: Context) -> None:
         )
     kind = "follow" if accepted or already else "follow_request"
     await social.notify(context.connection, target["id"], kind, follower["id"])
-    log.info("Follow %s from %s to %s: %s", context.activity_id, follower["actor_id"], target_id, kind)
+    log.info(
+        "Follow %s from %s to %s: %s",
+        context.activity_id,
+        follower["actor_id"],
+        target_id,
+        kind,
+    )

@@ -24,7 +24,9 @@ async def _our_follow(context: Context):  # type: ignore[no-untyped-def]
     if follow is None:
         local = None
         if isinstance(obj, dict):
-            local = await accounts.by_actor_id(context.connection, first_id(obj.get("actor")) or "")
+            local = await accounts.by_actor_id(
+                context.connection, first_id(obj.get("actor")) or ""
+            )
         if local is None or local["domain"] is not None:
             rows = await context.connection.fetch(
                 "SELECT f.* FROM follows f JOIN accounts a ON a.id = f.account_id"
@@ -33,19 +35,34 @@ async def _our_follow(context: Context):  # type: ignore[no-untyped-def]
             )
             follow = rows[0] if len(rows) == 1 else None
         else:
-            follow = await social.follow_between(context.connection, local["id"], sender["id"])
+            follow = await social.follow_between(
+                context.connection, local["id"], sender["id"]
+            )
     if follow is None or follow["target_account_id"] != sender["id"]:
         raise Ignored(f"no follow of {context.actor_id} matches {follow_uri}")
     return follow
 
 
 async def handle_accept(context: Context) -> None:
+    """Mark the local Follow that the sender accepts as accepted.
+
+    Raises Ignored when no local Follow of the sender matches.
+    """
     follow = await _our_follow(context)
     await social.accept_follow(context.connection, follow["id"])
-    log.info("follow %s accepted by %s (%s)", follow["uri"], context.actor_id, context.activity_id)
+    log.info(
+        "follow %s accepted by %s (%s)",
+        follow["uri"],
+        context.actor_id,
+        context.activity_id,
+    )
 
 
 async def handle_reject(context: Context) -> None:
+    """Remove the local Follow that the sender rejects.
+
+    Raises Ignored when no local Follow of the sender matches.
+    """
     follow = await _our_follow(context)
     await context.connection.execute("DELETE FROM follows WHERE id = $1", follow["id"])
     await context.connection.execute(
@@ -54,4 +71,9 @@ async def handle_reject(context: Context) -> None:
         follow["account_id"],
         follow["target_account_id"],
     )
-    log.info("follow %s rejected by %s (%s)", follow["uri"], context.actor_id, context.activity_id)
+    log.info(
+        "follow %s rejected by %s (%s)",
+        follow["uri"],
+        context.actor_id,
+        context.activity_id,
+    )
