@@ -2,26 +2,36 @@
 
 import os
 import time
+from collections import OrderedDict
 
 _SEQUENCE_BITS = 16
-_last_millis = 0
-_sequence = 0
+# Last sequence handed out per millisecond, for the most recent milliseconds.
+# Remote statuses take their id from a published time that many share (Mastodon
+# gives whole seconds), so a sequence is kept per millisecond value, not only
+# for the last one, or a burst of them collides on the primary key.
+_RECENT_MILLIS = 4096
+_recent: "OrderedDict[int, int]" = OrderedDict()
 
 
 def new_id(at: float | None = None) -> int:
     """Return an id whose high bits are the time in milliseconds.
 
-    Ids made in one process strictly increase; ids from several processes in the
-    same millisecond differ by a random low part.
+    Ids made in one process for the same millisecond differ (up to 65,536 per
+    millisecond among the 4,096 milliseconds used last), and those made for the
+    current time strictly increase; ids from several processes in the same
+    millisecond differ by a random low part.
     """
-    global _last_millis, _sequence
     millis = int((time.time() if at is None else at) * 1000)
-    if millis == _last_millis:
-        _sequence = (_sequence + 1) & ((1 << _SEQUENCE_BITS) - 1)
+    sequence = _recent.get(millis)
+    if sequence is None:
+        sequence = int.from_bytes(os.urandom(2), "big") & 0x0FFF
     else:
-        _last_millis = millis
-        _sequence = int.from_bytes(os.urandom(2), "big") & 0x0FFF
-    return (millis << _SEQUENCE_BITS) | _sequence
+        sequence = (sequence + 1) & ((1 << _SEQUENCE_BITS) - 1)
+        _recent.move_to_end(millis)
+    _recent[millis] = sequence
+    if len(_recent) > _RECENT_MILLIS:
+        _recent.popitem(last=False)
+    return (millis << _SEQUENCE_BITS) | sequence
 
 
 def id_floor(at: float) -> int:
