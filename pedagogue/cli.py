@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="serve the instance with its background workers")
     run.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:8800)")
     run.add_argument(
+        "--role",
+        choices=("all", "web", "worker"),
+        default="all",
+        help="all: HTTP and workers in one process (default); web: HTTP only;"
+        " worker: inbox and delivery workers only",
+    )
+    run.add_argument(
         "--dev",
         action="store_true",
         help="allow plain HTTP and loopback or private peers (development and tests only)",
@@ -181,7 +188,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "run":
             from pedagogue.server import run_instance
 
-            asyncio.run(run_instance(settings, dsn))
+            asyncio.run(run_instance(settings, dsn, role=args.role))
         elif args.command == "migrate":
             from pedagogue.server import apply_migrations
 

@@ -43,8 +43,18 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     return config
 
 
-async def run_instance(settings: Settings, dsn: str, *, workers: bool = True) -> None:
-    """Serve until SIGINT or SIGTERM, then stop workers and return in-flight rows."""
+ROLES = ("all", "web", "worker")
+
+
+async def run_instance(settings: Settings, dsn: str, *, role: str = "all") -> None:
+    """Serve until SIGINT or SIGTERM, then stop workers and return in-flight rows.
+
+    ``role`` "web" serves HTTP only, "worker" runs only the inbox and delivery
+    workers, and "all" does both in this one process. Processes of any role can
+    share one database, on one machine or several.
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     await apply_migrations(dsn)
     runtime = Runtime(settings, dsn)
     await runtime.start()
@@ -54,16 +64,21 @@ async def run_instance(settings: Settings, dsn: str, *, workers: bool = True) ->
         loop.add_signal_handler(signum, stopping.set)
 
     tasks: list[asyncio.Task[Any]] = []
-    if workers:
+    if role in ("all", "worker"):
         tasks.append(asyncio.create_task(listen_for_wakeups(runtime, stopping)))
         for _ in range(max(1, settings.federation.inbox_workers)):
             tasks.append(asyncio.create_task(InboxWorker(runtime).run(stopping)))
         tasks.append(asyncio.create_task(DeliveryWorker(runtime).run(stopping)))
+        log.info("workers started for %s", settings.base_url)
 
-    app = create_app(runtime)
-    log.info("serving %s on %s", settings.base_url, settings.server.listen)
     try:
-        await serve(app, hypercorn_config(settings), shutdown_trigger=stopping.wait)  # type: ignore[arg-type]
+        if role == "worker":
+            await stopping.wait()
+        else:
+            app = create_app(runtime)
+            log.info("serving %s on %s", settings.base_url, settings.server.listen)
+            config = hypercorn_config(settings)
+            await serve(app, config, shutdown_trigger=stopping.wait)  # type: ignore[arg-type]
     finally:
         stopping.set()
         results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -71,4 +86,4 @@ async def run_instance(settings: Settings, dsn: str, *, workers: bool = True) ->
             if isinstance(result, Exception):
                 log.error("worker ended with %r", result)
         await runtime.stop()
-        log.info("stopped %s", settings.base_url)
+        log.info("stopped %s (%s)", settings.base_url, role)

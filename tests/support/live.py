@@ -60,6 +60,7 @@ class LiveInstance:
         extra_env: dict[str, str] | None = None,
         scheme: str = "https",
         dev: bool = False,
+        role: str = "all",
     ) -> None:
         self.port = free_port()
         self.domain = domain
@@ -75,6 +76,8 @@ class LiveInstance:
         self.scheme = scheme
         self.dev = dev
         self.process: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.role = role
         self.log_path = directory / "instance.log"
         self.settings = load_settings(
             None, overrides={"instance": {"url": self.url}}, environ={}
@@ -110,6 +113,8 @@ class LiveInstance:
         ]
         if self.dev:
             command.append("--dev")
+        if self.role != "all":
+            command += ["--role", self.role]
         return command
 
     def ssl_context(self) -> ssl.SSLContext | bool:
@@ -141,6 +146,22 @@ class LiveInstance:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"{self.domain} did not start:\n{self.log_tail()}")
 
+    async def start_worker(self) -> subprocess.Popen[bytes]:
+        """Start a second process for this instance running only the workers."""
+        command = [*self.command(), "--role", "worker"]
+        log_path = self.directory / "worker.log"
+        with open(log_path, "ab") as log:
+            worker = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=self.environment()
+            )
+        self.workers.append(worker)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while "workers started" not in log_path.read_text(errors="replace"):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker of {self.domain} did not start")
+            await asyncio.sleep(0.1)
+        return worker
+
     def terminate(self) -> None:
         """Send SIGTERM without waiting; ``stop`` waits for the exit."""
         if self.process is not None and self.process.poll() is None:
@@ -148,6 +169,10 @@ class LiveInstance:
 
     def stop(self) -> None:
         """Stop the process with SIGTERM (SIGKILL after 10 s)."""
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.terminate()
+            worker.wait(timeout=10)
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
