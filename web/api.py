@@ -1,7 +1,8 @@
 """The Mastodon client API for local actions, with bearer tokens.
 
 Every write endpoint reads form-encoded bodies (Mastodon.py) and JSON bodies
-(toot and most apps) alike.
+(most other apps) alike. Errors are ``{"error": message}`` with the status
+code, as Mastodon sends them. The entity shapes live in ``web.presenters``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -18,10 +20,19 @@ from quart import Blueprint, Response, current_app, g, jsonify, request
 from federation.errors import FederationError
 from federation.webfinger import parse_acct
 from outbox.actions import ActionError, Actions, NewStatus
-from pedagogue import MASTODON_COMPAT_VERSION, __version__
 from storage import accounts, statuses
 from web.app import error_response, runtime_of
-from web.presenters import StatusPresenter, account_json, full_account_json, status_json
+from web.presenters import (
+    StatusPresenter,
+    accounts_json,
+    credential_account_json,
+    full_account_json,
+    instance_v1_json,
+    instance_v2_json,
+    notifications_json,
+    relationships_json,
+    status_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +40,7 @@ blueprint = Blueprint("api", __name__)
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 40
+CURSORS = ("max_id", "min_id", "since_id")
 
 
 def hash_token(token: str) -> bytes:
@@ -36,14 +48,25 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def authenticated(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """Require a valid bearer token and put its account in ``g.account``."""
+def authenticated(
+    handler: Callable[..., Awaitable[Any]],
+) -> Callable[..., Awaitable[Any]]:
+    """Require a valid bearer token and put its account in ``g.account``.
+
+    Returns 401 with ``WWW-Authenticate`` (RFC 6750 section 3) when the token is
+    missing, unknown or revoked.
+    """
 
     @wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         account = await _token_account()
         if account is None:
-            return error_response(401, "The access token is invalid")
+            log.info(
+                "rejected %s %s: missing or invalid token", request.method, request.path
+            )
+            response = error_response(401, "The access token is invalid")
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            return response
         g.account = account
         return await handler(*args, **kwargs)
 
@@ -64,14 +87,19 @@ async def _token_account() -> Any:
 
 
 async def _params() -> dict[str, Any]:
-    """Merge query, form and JSON parameters; arrays arrive as ``name[]``."""
+    """Merge query, form and JSON parameters. Array parameters arrive as ``name[]``.
+
+    Raises FederationError(400) for a JSON body that does not parse or is not
+    an object.
+    """
     merged: dict[str, Any] = dict(request.args)
     if request.mimetype == "application/json":
         data = await request.get_json(silent=True)
         if data is None and await request.get_data():
             raise FederationError(400, "request body is not valid JSON")
-        if isinstance(data, dict):
-            merged.update(data)
+        if data is not None and not isinstance(data, dict):
+            raise FederationError(400, "request body must be a JSON object")
+        merged.update(data or {})
     else:
         form = await request.form
         for key in form:
@@ -93,23 +121,7 @@ def _int_param(params: dict[str, Any], name: str) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise FederationError(400, f"{name} must be a number")
-
-
-def _limit(params: dict[str, Any]) -> int:
-    limit = _int_param(params, "limit") or DEFAULT_LIMIT
-    return max(1, min(limit, MAX_LIMIT))
-
-
-def _link_header(ids: list[int], params: dict[str, Any]) -> str | None:
-    """Build Mastodon's Link header: ``next`` with max_id, ``prev`` with min_id."""
-    if not ids:
-        return None
-    base = request.base_url
-    keep = {k: v for k, v in params.items() if k not in ("max_id", "min_id", "since_id") and isinstance(v, str)}
-    next_url = f"{base}?{urlencode({**keep, 'max_id': min(ids)})}"
-    prev_url = f"{base}?{urlencode({**keep, 'min_id': max(ids)})}"
-    return f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'
+        raise FederationError(400, f"{name} must be a number, not {str(value)[:40]!r}")
 
 
 def _json(document: Any, status: int = 200, link: str | None = None) -> Response:
@@ -120,93 +132,117 @@ def _json(document: Any, status: int = 200, link: str | None = None) -> Response
     return response
 
 
-def _action_error(error: ActionError) -> Response:
-    return error_response(error.status, error.message)
+def _rejected(status: int, message: str) -> Response:
+    account = g.get("account")
+    log.info(
+        "rejected %s %s from account %s: %s %s",
+        request.method,
+        request.path,
+        account["id"] if account is not None else None,
+        status,
+        message,
+    )
+    return error_response(status, message)
+
+
+async def _action_error(error: ActionError) -> Response:
+    return _rejected(error.status, error.message)
+
+
+async def _federation_error(error: FederationError) -> Response:
+    return _rejected(error.status, error.message)
 
 
 blueprint.register_error_handler(ActionError, _action_error)
+blueprint.register_error_handler(FederationError, _federation_error)
+
+
+# Pagination
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page request of a timeline: ids below ``max_id`` and above ``after_id``.
+
+    With ``min_id`` the page is the one right above the cursor, so the rows are
+    read in ascending order. With ``since_id`` it is the newest page.
+    """
+
+    max_id: int | None
+    after_id: int | None
+    ascending: bool
+    limit: int
+
+    @property
+    def order(self) -> str:
+        return "ASC" if self.ascending else "DESC"
+
+
+def _page(params: dict[str, Any]) -> Page:
+    min_id = _int_param(params, "min_id")
+    limit = _int_param(params, "limit") or DEFAULT_LIMIT
+    return Page(
+        max_id=_int_param(params, "max_id"),
+        after_id=min_id if min_id is not None else _int_param(params, "since_id"),
+        ascending=min_id is not None,
+        limit=max(1, min(limit, MAX_LIMIT)),
+    )
+
+
+def _newest_first(rows: list[Any]) -> list[Any]:
+    return sorted(rows, key=lambda row: row["id"], reverse=True)
+
+
+def _link_header(ids: list[int], page: Page) -> str | None:
+    """Build Mastodon's Link header: ``next`` with max_id, ``prev`` with min_id.
+
+    ``next`` is left out when the page came back short, so clients stop there.
+    """
+    if not ids:
+        return None
+    query = [(k, v) for k, v in request.args.items(multi=True) if k not in CURSORS]
+    # The public URL, not the request's, because a TLS-terminating proxy in
+    # front of the server would otherwise turn the links into plain http.
+    base = runtime_of(current_app).settings.base_url + request.path
+    links = []
+    if len(ids) >= page.limit:
+        links.append(
+            f'<{base}?{urlencode([*query, ("max_id", min(ids))])}>; rel="next"'
+        )
+    links.append(f'<{base}?{urlencode([*query, ("min_id", max(ids))])}>; rel="prev"')
+    return ", ".join(links)
+
+
+async def _status_page(
+    runtime: Any, viewer: Any, rows: list[Any], page: Page
+) -> Response:
+    rows = _newest_first(rows)
+    rendered = await StatusPresenter(runtime, viewer).render(rows)
+    return _json(rendered, link=_link_header([row["id"] for row in rows], page))
 
 
 # Instance
 
 
-def _instance_v1(runtime: Any) -> dict[str, Any]:
-    settings = runtime.settings
-    return {
-        "uri": settings.domain,
-        "title": settings.instance.name,
-        "short_description": settings.instance.description,
-        "description": settings.instance.description,
-        "email": settings.instance.contact_email,
-        "version": f"{MASTODON_COMPAT_VERSION} (compatible; Pedagogue {__version__})",
-        "urls": {"streaming_api": ""},
-        "stats": {"user_count": 0, "status_count": 0, "domain_count": 0},
-        "thumbnail": None,
-        "languages": ["en"],
-        "registrations": settings.instance.open_registrations,
-        "approval_required": not settings.instance.open_registrations,
-        "invites_enabled": True,
-        "configuration": _configuration(),
-        "contact_account": None,
-        "rules": [],
-    }
-
-
-def _configuration() -> dict[str, Any]:
-    return {
-        "accounts": {"max_featured_tags": 0},
-        "statuses": {
-            "max_characters": 5000,
-            "max_media_attachments": 4,
-            "characters_reserved_per_url": 23,
-        },
-        "media_attachments": {
-            "supported_mime_types": [],
-            "image_size_limit": 0,
-            "video_size_limit": 0,
-        },
-        "polls": {"max_options": 4, "max_characters_per_option": 50,
-                  "min_expiration": 300, "max_expiration": 2629746},
-    }
-
-
 @blueprint.get("/api/v1/instance")
 async def instance_v1() -> Response:
     runtime = runtime_of(current_app)
-    document = _instance_v1(runtime)
-    document["stats"] = {
+    stats = {
         "user_count": await accounts.count_local_users(runtime.pool),
         "status_count": await statuses.count_local(runtime.pool),
         "domain_count": await runtime.pool.fetchval(
             "SELECT count(DISTINCT domain) FROM accounts WHERE domain IS NOT NULL"
         ),
     }
-    return _json(document)
+    return _json(instance_v1_json(runtime.settings, stats))
 
 
 @blueprint.get("/api/v2/instance")
 async def instance_v2() -> Response:
     runtime = runtime_of(current_app)
-    settings = runtime.settings
+    # NOTE: sign-ins are not recorded, so every local user counts as active.
     users = await accounts.count_local_users(runtime.pool)
-    return _json(
-        {
-            "domain": settings.domain,
-            "title": settings.instance.name,
-            "version": f"{MASTODON_COMPAT_VERSION} (compatible; Pedagogue {__version__})",
-            "source_url": "",
-            "description": settings.instance.description,
-            "usage": {"users": {"active_month": users}},
-            "thumbnail": {"url": f"{settings.base_url}/static/header.png"},
-            "languages": ["en"],
-            "configuration": {**_configuration(), "urls": {"streaming": ""},
-                              "translation": {"enabled": False}},
-            "registrations": {"enabled": settings.instance.open_registrations,
-                              "approval_required": True, "message": None},
-            "contact": {"email": settings.instance.contact_email, "account": None},
-            "rules": [],
-        }
-    )
+    return _json(instance_v2_json(runtime.settings, users))
 
 
 # Accounts
@@ -216,7 +252,11 @@ async def _account_param(account_id: str) -> Any:
     if not account_id.isdigit():
         raise FederationError(404, "Record not found")
     row = await accounts.by_id(runtime_of(current_app).pool, int(account_id))
-    if row is None or row["deleted_at"] is not None or row["actor_type"] == "Application":
+    if (
+        row is None
+        or row["deleted_at"] is not None
+        or row["actor_type"] == "Application"
+    ):
         raise FederationError(404, "Record not found")
     return row
 
@@ -224,19 +264,7 @@ async def _account_param(account_id: str) -> Any:
 @blueprint.get("/api/v1/accounts/verify_credentials")
 @authenticated
 async def verify_credentials() -> Response:
-    runtime = runtime_of(current_app)
-    document = await full_account_json(runtime, g.account)
-    document["source"] = {
-        "note": "",
-        "fields": [],
-        "privacy": "public",
-        "sensitive": False,
-        "language": None,
-        "follow_requests_count": await runtime.pool.fetchval(
-            "SELECT count(*) FROM follows WHERE target_account_id = $1 AND NOT accepted", g.account["id"]
-        ),
-    }
-    return _json(document)
+    return _json(await credential_account_json(runtime_of(current_app), g.account))
 
 
 @blueprint.get("/api/v1/accounts/lookup")
@@ -244,12 +272,13 @@ async def lookup_account() -> Response:
     runtime = runtime_of(current_app)
     handle = request.args.get("acct", "").strip().lstrip("@")
     if not handle:
-        raise FederationError(400, "acct parameter missing")
+        raise FederationError(400, "acct parameter is missing")
+    domain: str | None = None
+    username = handle
     if "@" in handle:
         username, domain = parse_acct(handle)
-        domain = None if domain == runtime.settings.domain else domain
-    else:
-        username, domain = handle, None
+        if domain == runtime.settings.domain:
+            domain = None
     row = await accounts.by_handle(runtime.pool, username, domain)
     if row is None or row["actor_type"] == "Application":
         raise FederationError(404, "Record not found")
@@ -259,44 +288,13 @@ async def lookup_account() -> Response:
 @blueprint.get("/api/v1/accounts/relationships")
 @authenticated
 async def relationships() -> Response:
-    params = dict(request.args)
-    ids = request.args.getlist("id[]") or request.args.getlist("id")
-    del params
-    runtime = runtime_of(current_app)
-    result = []
-    for value in ids:
-        if value.isdigit():
-            result.append(await _relationship(runtime, g.account, int(value)))
-    return _json(result)
+    values = request.args.getlist("id[]") or request.args.getlist("id")
+    ids = [int(value) for value in values if value.isdigit()]
+    return _json(await relationships_json(runtime_of(current_app), g.account, ids))
 
 
 async def _relationship(runtime: Any, viewer: Any, target_id: int) -> dict[str, Any]:
-    row = await runtime.pool.fetchrow(
-        "SELECT"
-        " (SELECT accepted FROM follows WHERE account_id = $1 AND target_account_id = $2) AS mine,"
-        " (SELECT accepted FROM follows WHERE account_id = $2 AND target_account_id = $1) AS theirs,"
-        " EXISTS (SELECT 1 FROM blocks WHERE account_id = $1 AND target_account_id = $2) AS blocking,"
-        " EXISTS (SELECT 1 FROM blocks WHERE account_id = $2 AND target_account_id = $1) AS blocked_by",
-        viewer["id"],
-        target_id,
-    )
-    return {
-        "id": str(target_id),
-        "following": row["mine"] is True,
-        "showing_reblogs": row["mine"] is True,
-        "notifying": False,
-        "languages": None,
-        "followed_by": row["theirs"] is True,
-        "blocking": row["blocking"],
-        "blocked_by": row["blocked_by"],
-        "muting": False,
-        "muting_notifications": False,
-        "requested": row["mine"] is False,
-        "requested_by": row["theirs"] is False,
-        "domain_blocking": False,
-        "endorsed": False,
-        "note": "",
-    }
+    return (await relationships_json(runtime, viewer, [target_id]))[0]
 
 
 @blueprint.get("/api/v1/accounts/<account_id>")
@@ -308,20 +306,30 @@ async def get_account(account_id: str) -> Response:
 @blueprint.get("/api/v1/accounts/<account_id>/statuses")
 async def account_statuses(account_id: str) -> Response:
     row = await _account_param(account_id)
+    runtime = runtime_of(current_app)
     viewer = await _token_account()
     params = dict(request.args)
-    rows = await runtime_of(current_app).pool.fetch(
+    page = _page(params)
+    if _flag(params.get("pinned", "false")):
+        # Pinning is not supported, so the pinned list is always empty.
+        return _json([])
+    rows = await runtime.pool.fetch(
         "SELECT * FROM statuses WHERE account_id = $1 AND deleted_at IS NULL"
         " AND visibility IN ('public', 'unlisted')"
         " AND ($2::bigint IS NULL OR id < $2) AND ($3::bigint IS NULL OR id > $3)"
-        " ORDER BY id DESC LIMIT $4",
+        " AND (NOT $4 OR in_reply_to_id IS NULL AND in_reply_to_uri IS NULL)"
+        " AND (NOT $5 OR reblog_of_id IS NULL)"
+        f" ORDER BY id {page.order} LIMIT $6",
         row["id"],
-        _int_param(params, "max_id"),
-        _int_param(params, "since_id") or _int_param(params, "min_id"),
-        _limit(params),
+        page.max_id,
+        page.after_id,
+        _flag(params.get("exclude_replies", "false")),
+        _flag(params.get("exclude_reblogs", "false")),
+        page.limit,
     )
-    rendered = await StatusPresenter(runtime_of(current_app), viewer).render(list(rows))
-    return _json(rendered, link=_link_header([r["id"] for r in rows], params))
+    # NOTE: only public and unlisted statuses are listed, so followers and the
+    # author do not see followers-only statuses here yet.
+    return await _status_page(runtime, viewer, list(rows), page)
 
 
 @blueprint.post("/api/v1/accounts/<account_id>/follow")
@@ -346,13 +354,15 @@ async def unfollow(account_id: str) -> Response:
 @authenticated
 async def follow_requests() -> Response:
     runtime = runtime_of(current_app)
+    page = _page(dict(request.args))
     rows = await runtime.pool.fetch(
         "SELECT a.* FROM follows f JOIN accounts a ON a.id = f.account_id"
-        " WHERE f.target_account_id = $1 AND NOT f.accepted ORDER BY f.id DESC LIMIT $2",
+        " WHERE f.target_account_id = $1 AND NOT f.accepted"
+        " ORDER BY f.id DESC LIMIT $2",
         g.account["id"],
-        _limit(dict(request.args)),
+        page.limit,
     )
-    return _json([account_json(runtime, row) for row in rows])
+    return _json(await accounts_json(runtime, list(rows)))
 
 
 @blueprint.post("/api/v1/follow_requests/<account_id>/<decision>")
@@ -362,7 +372,9 @@ async def answer_follow_request(account_id: str, decision: str) -> Response:
         raise FederationError(404, "Record not found")
     follower = await _account_param(account_id)
     runtime = runtime_of(current_app)
-    await Actions(runtime).answer_follow_request(g.account, follower, decision == "authorize")
+    await Actions(runtime).answer_follow_request(
+        g.account, follower, decision == "authorize"
+    )
     return _json(await _relationship(runtime, g.account, follower["id"]))
 
 
@@ -374,51 +386,82 @@ async def answer_follow_request(account_id: str, decision: str) -> Response:
 async def search() -> Response:
     runtime = runtime_of(current_app)
     query = request.args.get("q", "").strip()
-    kind = request.args.get("type")
+    kind = request.args.get("type") or None
     resolve = _flag(request.args.get("resolve", "false"))
     result: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}
+    if kind not in (None, "accounts", "statuses", "hashtags"):
+        raise FederationError(
+            400, f"type must be accounts, statuses or hashtags, not {kind!r}"
+        )
     if not query:
         return _json(result)
     if kind in (None, "accounts"):
-        result["accounts"] = await _search_accounts(runtime, query, resolve)
+        rows = await _search_accounts(runtime, query, resolve)
+        result["accounts"] = await accounts_json(runtime, rows)
     if kind in (None, "statuses") and query.startswith(("https://", "http://")):
         row = await statuses.by_uri(runtime.pool, query)
-        if row is not None and row["visibility"] in ("public", "unlisted") and row["deleted_at"] is None:
+        if (
+            row is not None
+            and row["deleted_at"] is None
+            and await _can_see(row, g.account)
+        ):
             result["statuses"] = [await status_json(runtime, row, g.account)]
     return _json(result)
 
 
-async def _search_accounts(runtime: Any, query: str, resolve: bool) -> list[dict[str, Any]]:
+async def _search_accounts(runtime: Any, query: str, resolve: bool) -> list[Any]:
     handle = query.lstrip("@")
     if "@" in handle:
-        try:
-            username, domain = parse_acct(handle)
-        except FederationError:
-            return []
-        local = domain == runtime.settings.domain
-        row = await accounts.by_handle(runtime.pool, username, None if local else domain)
-        if row is None and resolve and not local:
-            try:
-                row = await runtime.resolver.actor_by_handle(username, domain)
-            except FederationError as error:
-                log.info("search could not resolve %s: %s (%s)", handle, error.message, error.cause)
-                return []
-        return [account_json(runtime, row)] if row is not None else []
-    if query.startswith(("https://", "http://")):
-        row = await accounts.by_actor_id(runtime.pool, query)
-        if row is None and resolve and not runtime.urls.is_local(query):
-            try:
-                row = await runtime.resolver.actor(query)
-            except FederationError as error:
-                log.info("search could not resolve %s: %s", query, error.message)
-                return []
-        return [account_json(runtime, row)] if row is not None else []
-    rows = await runtime.pool.fetch(
-        "SELECT * FROM accounts WHERE deleted_at IS NULL AND actor_type <> 'Application'"
-        " AND (username ILIKE $1 OR display_name ILIKE $1) ORDER BY domain NULLS FIRST LIMIT 10",
-        f"%{query.replace('%', '').replace('_', '')}%",
-    )
-    return [account_json(runtime, row) for row in rows]
+        row = await _account_by_handle(runtime, handle, resolve)
+    elif query.startswith(("https://", "http://")):
+        row = await _account_by_url(runtime, query, resolve)
+    else:
+        rows = await runtime.pool.fetch(
+            "SELECT * FROM accounts WHERE deleted_at IS NULL"
+            " AND actor_type <> 'Application'"
+            " AND (username ILIKE $1 OR display_name ILIKE $1)"
+            " ORDER BY domain NULLS FIRST LIMIT 10",
+            f"%{query.replace('%', '').replace('_', '')}%",
+        )
+        return list(rows)
+    if (
+        row is None
+        or row["deleted_at"] is not None
+        or row["actor_type"] == "Application"
+    ):
+        return []
+    return [row]
+
+
+async def _account_by_handle(runtime: Any, handle: str, resolve: bool) -> Any:
+    try:
+        username, domain = parse_acct(handle)
+    except FederationError:
+        return None
+    local = domain == runtime.settings.domain
+    row = await accounts.by_handle(runtime.pool, username, None if local else domain)
+    if row is not None or not resolve or local:
+        return row
+    try:
+        return await runtime.resolver.actor_by_handle(username, domain)
+    except FederationError as error:
+        log.info(
+            "search could not resolve @%s: %s (%s)", handle, error.message, error.cause
+        )
+        return None
+
+
+async def _account_by_url(runtime: Any, url: str, resolve: bool) -> Any:
+    row = await accounts.by_actor_id(runtime.pool, url)
+    if row is not None or not resolve or runtime.urls.is_local(url):
+        return row
+    try:
+        return await runtime.resolver.actor(url)
+    except FederationError as error:
+        log.info(
+            "search could not resolve %s: %s (%s)", url, error.message, error.cause
+        )
+        return None
 
 
 # Statuses
@@ -444,14 +487,17 @@ async def _can_see(row: Any, viewer: Any | None) -> bool:
         return True
     pool = runtime_of(current_app).pool
     mentioned = await pool.fetchval(
-        "SELECT 1 FROM mentions WHERE status_id = $1 AND account_id = $2", row["id"], viewer["id"]
+        "SELECT 1 FROM mentions WHERE status_id = $1 AND account_id = $2",
+        row["id"],
+        viewer["id"],
     )
     if mentioned:
         return True
     if row["visibility"] == "private":
         return bool(
             await pool.fetchval(
-                "SELECT 1 FROM follows WHERE account_id = $1 AND target_account_id = $2 AND accepted",
+                "SELECT 1 FROM follows WHERE account_id = $1 AND target_account_id = $2"
+                " AND accepted",
                 viewer["id"],
                 row["account_id"],
             )
@@ -459,26 +505,42 @@ async def _can_see(row: Any, viewer: Any | None) -> bool:
     return False
 
 
+def _new_status(params: dict[str, Any]) -> NewStatus:
+    """Build the NewStatus of ``POST /api/v1/statuses``.
+
+    Raises ActionError(422) for a missing or mistyped field and
+    FederationError(400) for an ``in_reply_to_id`` that is not a number.
+    """
+    text = params.get("status")
+    if text is None or (isinstance(text, str) and not text.strip()):
+        raise ActionError(422, "Validation failed: Text can't be blank")
+    if not isinstance(text, str):
+        raise ActionError(422, "Validation failed: status must be a string")
+    spoiler_text = params.get("spoiler_text") or ""
+    if not isinstance(spoiler_text, str):
+        raise ActionError(422, "Validation failed: spoiler_text must be a string")
+    language = params.get("language") or None
+    if language is not None and (not isinstance(language, str) or len(language) > 16):
+        raise ActionError(
+            422, f"Validation failed: invalid language {str(language)[:40]!r}"
+        )
+    return NewStatus(
+        text=text,
+        visibility=str(params.get("visibility") or "public"),
+        spoiler_text=spoiler_text,
+        sensitive=_flag(params.get("sensitive", False)),
+        language=language,
+        in_reply_to_id=_int_param(params, "in_reply_to_id"),
+    )
+
+
 @blueprint.post("/api/v1/statuses")
 @authenticated
 async def create_status() -> Response:
-    params = await _params()
     runtime = runtime_of(current_app)
-    text = params.get("status")
-    if not isinstance(text, str):
-        return error_response(422, "Validation failed: Text can't be blank")
-    visibility = params.get("visibility") or "public"
-    reply_to = _int_param(params, "in_reply_to_id")
-    if reply_to is not None:
-        await _status_param(str(reply_to), g.account)
-    new = NewStatus(
-        text=text,
-        visibility=str(visibility),
-        spoiler_text=str(params.get("spoiler_text") or ""),
-        sensitive=_flag(params.get("sensitive", False)),
-        language=(str(params["language"])[:16] if params.get("language") else None),
-        in_reply_to_id=reply_to,
-    )
+    new = _new_status(await _params())
+    if new.in_reply_to_id is not None:
+        await _status_param(str(new.in_reply_to_id), g.account)
     status = await Actions(runtime).post_status(g.account, new)
     return _json(await status_json(runtime, status, g.account))
 
@@ -496,8 +558,10 @@ async def delete_status(status_id: str) -> Response:
     runtime = runtime_of(current_app)
     row = await _status_param(status_id, g.account)
     if row["account_id"] != g.account["id"]:
-        return error_response(403, "This action is not allowed")
+        return _rejected(403, "This action is not allowed")
     document = await status_json(runtime, row, g.account)
+    # Mastodon returns the source text of a deleted status so a client can
+    # offer to redraft it.
     document["text"] = row["source_text"]
     await Actions(runtime).delete_status(g.account, row)
     return _json(document)
@@ -510,55 +574,65 @@ async def status_context(status_id: str) -> Response:
     runtime = runtime_of(current_app)
     ancestors_rows = await runtime.pool.fetch(
         "WITH RECURSIVE up AS (SELECT s.*, 0 AS depth FROM statuses s WHERE s.id = $1"
-        " UNION ALL SELECT p.*, up.depth + 1 FROM statuses p JOIN up ON p.id = up.in_reply_to_id"
-        " WHERE up.depth < 40) SELECT * FROM up WHERE id <> $1 AND deleted_at IS NULL ORDER BY id",
+        " UNION ALL SELECT p.*, up.depth + 1 FROM statuses p"
+        " JOIN up ON p.id = up.in_reply_to_id WHERE up.depth < 40)"
+        " SELECT * FROM up WHERE id <> $1 AND deleted_at IS NULL ORDER BY id",
         row["id"],
     )
     descendant_rows = await runtime.pool.fetch(
-        "WITH RECURSIVE down AS (SELECT s.*, 0 AS depth FROM statuses s WHERE s.in_reply_to_id = $1"
-        " UNION ALL SELECT c.*, down.depth + 1 FROM statuses c JOIN down ON c.in_reply_to_id = down.id"
-        " WHERE down.depth < 40) SELECT * FROM down WHERE deleted_at IS NULL ORDER BY id LIMIT 200",
+        "WITH RECURSIVE down AS (SELECT s.*, 0 AS depth FROM statuses s"
+        " WHERE s.in_reply_to_id = $1"
+        " UNION ALL SELECT c.*, down.depth + 1 FROM statuses c"
+        " JOIN down ON c.in_reply_to_id = down.id WHERE down.depth < 40)"
+        " SELECT * FROM down WHERE deleted_at IS NULL ORDER BY id LIMIT 200",
         row["id"],
     )
     visible_up = [r for r in ancestors_rows if await _can_see(r, viewer)]
     visible_down = [r for r in descendant_rows if await _can_see(r, viewer)]
-    presenter = StatusPresenter(runtime, viewer)
     return _json(
         {
-            "ancestors": await presenter.render(_plain(visible_up)),
-            "descendants": await StatusPresenter(runtime, viewer).render(_plain(visible_down)),
+            "ancestors": await StatusPresenter(runtime, viewer).render(
+                _plain(visible_up)
+            ),
+            "descendants": await StatusPresenter(runtime, viewer).render(
+                _plain(visible_down)
+            ),
         }
     )
 
 
 def _plain(rows: list[Any]) -> list[dict[str, Any]]:
-    return [{key: value for key, value in dict(row).items() if key != "depth"} for row in rows]
+    return [
+        {key: value for key, value in dict(row).items() if key != "depth"}
+        for row in rows
+    ]
 
 
-async def _status_action(status_id: str, action: str) -> Response:
-    runtime = runtime_of(current_app)
-    row = await _status_param(status_id, g.account)
-    actions = Actions(runtime)
-    if action == "favourite":
-        await actions.favourite(g.account, row)
-    elif action == "unfavourite":
-        await actions.unfavourite(g.account, row)
-    elif action == "reblog":
-        reblog = await actions.reblog(g.account, row)
-        row = await statuses.by_id(runtime.pool, row["id"])
-        return _json(await status_json(runtime, reblog, g.account))
-    elif action == "unreblog":
-        await actions.unreblog(g.account, row)
-    row = await statuses.by_id(runtime.pool, row["id"])
-    return _json(await status_json(runtime, row, g.account))
+STATUS_ACTIONS = ("favourite", "unfavourite", "reblog", "unreblog")
 
 
 @blueprint.post("/api/v1/statuses/<status_id>/<action>")
 @authenticated
 async def status_action(status_id: str, action: str) -> Response:
-    if action not in ("favourite", "unfavourite", "reblog", "unreblog"):
+    if action not in STATUS_ACTIONS:
         raise FederationError(404, "Record not found")
-    return await _status_action(status_id, action)
+    runtime = runtime_of(current_app)
+    row = await _status_param(status_id, g.account)
+    if row["reblog_of_id"] is not None:
+        # Mastodon applies these actions to the boosted status, not to the boost.
+        row = await _status_param(str(row["reblog_of_id"]), g.account)
+    actions = Actions(runtime)
+    if action == "reblog":
+        reblog = await actions.reblog(g.account, row)
+        return _json(await status_json(runtime, reblog, g.account))
+    if action == "favourite":
+        await actions.favourite(g.account, row)
+    elif action == "unfavourite":
+        await actions.unfavourite(g.account, row)
+    else:
+        await actions.unreblog(g.account, row)
+    row = await statuses.by_id(runtime.pool, row["id"])
+    return _json(await status_json(runtime, row, g.account))
 
 
 # Timelines and notifications
@@ -568,86 +642,63 @@ async def status_action(status_id: str, action: str) -> Response:
 @authenticated
 async def home_timeline() -> Response:
     runtime = runtime_of(current_app)
-    params = dict(request.args)
-    min_id = _int_param(params, "min_id")
-    order = "ASC" if min_id is not None else "DESC"
+    page = _page(dict(request.args))
     rows = await runtime.pool.fetch(
         "SELECT s.* FROM home_feed h JOIN statuses s ON s.id = h.status_id"
         " WHERE h.account_id = $1 AND s.deleted_at IS NULL"
         " AND ($2::bigint IS NULL OR h.status_id < $2)"
         " AND ($3::bigint IS NULL OR h.status_id > $3)"
-        f" ORDER BY h.status_id {order} LIMIT $4",
+        f" ORDER BY h.status_id {page.order} LIMIT $4",
         g.account["id"],
-        _int_param(params, "max_id"),
-        min_id if min_id is not None else _int_param(params, "since_id"),
-        _limit(params),
+        page.max_id,
+        page.after_id,
+        page.limit,
     )
-    rows = sorted(rows, key=lambda r: r["id"], reverse=True)
-    rendered = await StatusPresenter(runtime, g.account).render(rows)
-    return _json(rendered, link=_link_header([r["id"] for r in rows], params))
+    return await _status_page(runtime, g.account, list(rows), page)
 
 
 @blueprint.get("/api/v1/timelines/public")
 async def public_timeline() -> Response:
     runtime = runtime_of(current_app)
     params = dict(request.args)
+    page = _page(params)
     viewer = await _token_account()
-    local_only = _flag(params.get("local", "false"))
-    remote_only = _flag(params.get("remote", "false"))
     rows = await runtime.pool.fetch(
         "SELECT * FROM statuses WHERE visibility = 'public' AND deleted_at IS NULL"
         " AND reblog_of_id IS NULL"
         " AND ($1::bigint IS NULL OR id < $1) AND ($2::bigint IS NULL OR id > $2)"
         " AND (NOT $3 OR local) AND (NOT $4 OR NOT local)"
-        " ORDER BY id DESC LIMIT $5",
-        _int_param(params, "max_id"),
-        _int_param(params, "since_id") or _int_param(params, "min_id"),
-        local_only,
-        remote_only,
-        _limit(params),
+        f" ORDER BY id {page.order} LIMIT $5",
+        page.max_id,
+        page.after_id,
+        _flag(params.get("local", "false")),
+        _flag(params.get("remote", "false")),
+        page.limit,
     )
-    rendered = await StatusPresenter(runtime, viewer).render(list(rows))
-    return _json(rendered, link=_link_header([r["id"] for r in rows], params))
+    return await _status_page(runtime, viewer, list(rows), page)
 
 
 @blueprint.get("/api/v1/notifications")
 @authenticated
 async def notifications() -> Response:
     runtime = runtime_of(current_app)
-    params = dict(request.args)
-    types = request.args.getlist("types[]") or None
+    page = _page(dict(request.args))
+    types = request.args.getlist("types[]") or request.args.getlist("types") or None
+    excluded = request.args.getlist("exclude_types[]") or request.args.getlist(
+        "exclude_types"
+    )
     rows = await runtime.pool.fetch(
         "SELECT * FROM notifications WHERE account_id = $1"
         " AND ($2::bigint IS NULL OR id < $2) AND ($3::bigint IS NULL OR id > $3)"
-        " AND ($4::text[] IS NULL OR type = ANY($4)) ORDER BY id DESC LIMIT $5",
+        " AND ($4::text[] IS NULL OR type = ANY($4)) AND NOT type = ANY($5::text[])"
+        f" ORDER BY id {page.order} LIMIT $6",
         g.account["id"],
-        _int_param(params, "max_id"),
-        _int_param(params, "since_id") or _int_param(params, "min_id"),
+        page.max_id,
+        page.after_id,
         types,
-        _limit(params),
+        excluded,
+        page.limit,
     )
-    status_rows = await runtime.pool.fetch(
-        "SELECT * FROM statuses WHERE id = ANY($1::bigint[])",
-        [row["status_id"] for row in rows if row["status_id"]],
-    )
-    rendered = await StatusPresenter(runtime, g.account).render(list(status_rows))
-    by_id = {int(item["id"]): item for item in rendered}
-    senders = {
-        row["id"]: row
-        for row in await runtime.pool.fetch(
-            "SELECT * FROM accounts WHERE id = ANY($1::bigint[])", [row["from_account_id"] for row in rows]
-        )
-    }
-    from web.presenters import iso_millis
-
-    result = [
-        {
-            "id": str(row["id"]),
-            "type": row["type"],
-            "created_at": iso_millis(row["created_at"]),
-            "account": account_json(runtime, senders[row["from_account_id"]]),
-            "status": by_id.get(row["status_id"]) if row["status_id"] else None,
-        }
-        for row in rows
-    ]
-    return _json(result, link=_link_header([r["id"] for r in rows], params))
+    rows = _newest_first(list(rows))
+    rendered = await notifications_json(runtime, g.account, rows)
+    return _json(rendered, link=_link_header([row["id"] for row in rows], page))

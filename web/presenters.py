@@ -1,35 +1,89 @@
-"""Mastodon client API shapes of accounts and statuses, loaded in batches."""
+"""Mastodon client API entities, rendered in batches with one query per table.
+
+Field names, types and nulls follow Mastodon 4.3's entities (Account, Status,
+Relationship, Notification, Instance v1 and v2): ids are strings, times are ISO
+8601 in UTC with milliseconds, and fields Mastodon omits for anonymous viewers
+are omitted here too.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from actors.note import render_note
-from storage import accounts, statuses
+from federation.sanitize import plain_text
+from outbox.actions import MAX_STATUS_CHARACTERS
+from pedagogue import MASTODON_COMPAT_VERSION, __version__
+from storage import statuses
 
 if TYPE_CHECKING:
+    from pedagogue.config import Settings
     from pedagogue.runtime import Runtime
+
+# Mastodon 4.3 servers report API version 2 in api_versions. Mastodon.py 2.3
+# warns when a server with a 4.3 version string leaves it out.
+MASTODON_API_VERSION = 2
+
+# Notification types whose entity carries the status acted on.
+STATUS_NOTIFICATIONS = frozenset(
+    {"mention", "status", "reblog", "favourite", "poll", "update"}
+)
 
 
 def iso_millis(moment: datetime | None) -> str | None:
+    """Return Mastodon's datetime form, ``2024-05-01T09:30:00.123Z``."""
     if moment is None:
         return None
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+def iso_day(moment: datetime | None) -> str | None:
+    """Return the UTC date alone, as Mastodon writes ``last_status_at``."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def iso_midnight(moment: datetime) -> str:
+    """Return the UTC midnight of a time, as Mastodon writes account ``created_at``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT00:00:00.000Z")
+
+
+def version_string() -> str:
+    """Return the instance version in the form Mastodon clients parse."""
+    return f"{MASTODON_COMPAT_VERSION} (compatible; Pedagogue {__version__})"
+
+
 def acct(account: Any) -> str:
-    return account["username"] if account["domain"] is None else f"{account['username']}@{account['domain']}"
+    if account["domain"] is None:
+        return account["username"]
+    return f"{account['username']}@{account['domain']}"
 
 
-def account_json(runtime: Runtime, account: Any, counts: dict[str, int] | None = None) -> dict[str, Any]:
-    """Return the Mastodon Account entity of an account row."""
+# Accounts
+
+
+def account_json(
+    runtime: Runtime, account: Any, stats: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the Mastodon Account entity of an account row.
+
+    ``stats`` comes from :func:`account_stats`. Without it the counts are 0.
+    """
     urls = runtime.urls
     local = account["domain"] is None
-    url = urls.profile(account["username"]) if local else (account["url"] or account["actor_id"])
+    url = (
+        urls.profile(account["username"])
+        if local
+        else (account["url"] or account["actor_id"])
+    )
+    # NOTE: no image is served at these default paths yet, so clients show a
+    # broken image for accounts without an icon of their own.
     avatar = account["icon_url"] or f"{urls.base}/static/avatar.png"
-    counts = counts or {}
+    header = f"{urls.base}/static/header.png"
+    stats = stats or {}
     return {
         "id": str(account["id"]),
         "username": account["username"],
@@ -38,36 +92,140 @@ def account_json(runtime: Runtime, account: Any, counts: dict[str, int] | None =
         "locked": account["manually_approves_followers"],
         "bot": account["actor_type"] in ("Service", "Application"),
         "discoverable": True,
+        "indexable": False,
         "group": account["actor_type"] == "Group",
-        "created_at": iso_millis(account["created_at"]),
+        # Mastodon 3.4 and later publish the day of sign-up, not the moment.
+        "created_at": iso_midnight(account["created_at"]),
         "note": account["summary"],
         "url": url,
         "uri": account["actor_id"],
         "avatar": avatar,
         "avatar_static": avatar,
-        "header": f"{urls.base}/static/header.png",
-        "header_static": f"{urls.base}/static/header.png",
-        "followers_count": counts.get("followers", 0),
-        "following_count": counts.get("following", 0),
-        "statuses_count": counts.get("statuses", 0),
-        "last_status_at": None,
+        "header": header,
+        "header_static": header,
+        "followers_count": stats.get("followers", 0),
+        "following_count": stats.get("following", 0),
+        "statuses_count": stats.get("statuses", 0),
+        "last_status_at": iso_day(stats.get("last_status_at")),
+        "hide_collections": None,
+        "noindex": False,
         "emojis": [],
+        "roles": [],
         "fields": [],
     }
 
 
-async def account_counts(runtime: Runtime, account_id: int) -> dict[str, int]:
-    row = await runtime.pool.fetchrow(
-        "SELECT (SELECT count(*) FROM follows WHERE target_account_id = $1 AND accepted) AS followers,"
-        " (SELECT count(*) FROM follows WHERE account_id = $1 AND accepted) AS following,"
-        " (SELECT count(*) FROM statuses WHERE account_id = $1 AND deleted_at IS NULL) AS statuses",
-        account_id,
+async def account_stats(
+    runtime: Runtime, account_ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    """Return follower, following and status counts and the last status time.
+
+    NOTE: the counts are computed on each request from follows and statuses. An
+    account with many thousands of statuses makes this slower, and a counter
+    table kept up to date on write would then be needed.
+    """
+    if not account_ids:
+        return {}
+    rows = await runtime.pool.fetch(
+        "SELECT a.id,"
+        " (SELECT count(*) FROM follows f WHERE f.target_account_id = a.id"
+        "  AND f.accepted)"
+        "  AS followers,"
+        " (SELECT count(*) FROM follows f WHERE f.account_id = a.id AND f.accepted)"
+        "  AS following,"
+        " (SELECT count(*) FROM statuses s WHERE s.account_id = a.id"
+        "  AND s.deleted_at IS NULL) AS statuses,"
+        " (SELECT s.created_at FROM statuses s WHERE s.account_id = a.id"
+        "  AND s.deleted_at IS NULL ORDER BY s.id DESC LIMIT 1) AS last_status_at"
+        " FROM unnest($1::bigint[]) AS a(id)",
+        list(set(account_ids)),
     )
-    return dict(row)
+    return {row["id"]: dict(row) for row in rows}
+
+
+async def accounts_json(runtime: Runtime, rows: list[Any]) -> list[dict[str, Any]]:
+    """Return Account entities for many rows with one statistics query."""
+    stats = await account_stats(runtime, [row["id"] for row in rows])
+    return [account_json(runtime, row, stats.get(row["id"])) for row in rows]
 
 
 async def full_account_json(runtime: Runtime, account: Any) -> dict[str, Any]:
-    return account_json(runtime, account, await account_counts(runtime, account["id"]))
+    return (await accounts_json(runtime, [account]))[0]
+
+
+async def credential_account_json(runtime: Runtime, account: Any) -> dict[str, Any]:
+    """Return the CredentialAccount entity: the account with its editable source."""
+    document = await full_account_json(runtime, account)
+    pending = await runtime.pool.fetchval(
+        "SELECT count(*) FROM follows WHERE target_account_id = $1 AND NOT accepted",
+        account["id"],
+    )
+    document["source"] = {
+        "note": plain_text(account["summary"] or ""),
+        "fields": [],
+        "privacy": "public",
+        "sensitive": False,
+        "language": "",
+        "follow_requests_count": pending,
+    }
+    # Mastodon sends this placeholder role to accounts without a staff role.
+    document["role"] = {
+        "id": "-99",
+        "name": "",
+        "permissions": "0",
+        "color": "",
+        "highlighted": False,
+    }
+    return document
+
+
+async def relationships_json(
+    runtime: Runtime, viewer: Any, target_ids: list[int]
+) -> list[dict[str, Any]]:
+    """Return Relationship entities, in request order, for the targets that exist."""
+    rows = await runtime.pool.fetch(
+        "SELECT t.id, mine.accepted AS mine, theirs.accepted AS theirs,"
+        " EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = $1"
+        "  AND b.target_account_id = t.id) AS blocking,"
+        " EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = t.id"
+        "  AND b.target_account_id = $1) AS blocked_by"
+        " FROM unnest($2::bigint[]) WITH ORDINALITY AS t(id, position)"
+        " JOIN accounts a ON a.id = t.id AND a.deleted_at IS NULL"
+        " LEFT JOIN follows mine ON mine.account_id = $1"
+        "  AND mine.target_account_id = t.id"
+        " LEFT JOIN follows theirs ON theirs.account_id = t.id"
+        "  AND theirs.target_account_id = $1"
+        " ORDER BY t.position",
+        viewer["id"],
+        target_ids,
+    )
+    return [_relationship(row) for row in rows]
+
+
+def _relationship(row: Any) -> dict[str, Any]:
+    # A follows row with accepted = false is a pending request.
+    following = row["mine"] is True
+    requested = row["mine"] is False
+    return {
+        "id": str(row["id"]),
+        "following": following,
+        "showing_reblogs": following or requested,
+        "notifying": False,
+        "languages": None,
+        "followed_by": row["theirs"] is True,
+        "blocking": row["blocking"],
+        "blocked_by": row["blocked_by"],
+        "muting": False,
+        "muting_notifications": False,
+        "requested": requested,
+        "requested_by": row["theirs"] is False,
+        "domain_blocking": False,
+        "endorsed": False,
+        "note": "",
+    }
+
+
+# Statuses
 
 
 class StatusPresenter:
@@ -76,113 +234,292 @@ class StatusPresenter:
     def __init__(self, runtime: Runtime, viewer: Any | None) -> None:
         self.runtime = runtime
         self.viewer = viewer
-
-    async def render(self, rows: list[Any]) -> list[dict[str, Any]]:
-        """Return Mastodon Status entities for ``rows``, reblogs with their originals."""
-        pool = self.runtime.pool
-        reblog_ids = [row["reblog_of_id"] for row in rows if row["reblog_of_id"]]
-        originals = {}
-        if reblog_ids:
-            fetched = await pool.fetch("SELECT * FROM statuses WHERE id = ANY($1::bigint[])", reblog_ids)
-            originals = {row["id"]: row for row in fetched}
-        every = list(rows) + list(originals.values())
-        ids = [row["id"] for row in every]
-        account_rows = await pool.fetch(
-            "SELECT * FROM accounts WHERE id = ANY($1::bigint[])", list({row["account_id"] for row in every})
-        )
-        self.accounts = {row["id"]: row for row in account_rows}
+        self.accounts: dict[int, Any] = {}
+        self.account_stats: dict[int, dict[str, Any]] = {}
         self.mentions: dict[int, list[Any]] = {}
-        for row in await statuses.mentions_of(pool, ids):
-            self.mentions.setdefault(row["status_id"], []).append(row)
         self.tags: dict[int, list[str]] = {}
-        for row in await statuses.tags_of(pool, ids):
-            self.tags.setdefault(row["status_id"], []).append(row["name"])
         self.media: dict[int, list[Any]] = {}
-        for row in await statuses.attachments_of(pool, ids):
-            self.media.setdefault(row["status_id"], []).append(row)
         self.favourited: set[int] = set()
         self.reblogged: set[int] = set()
-        if self.viewer is not None:
-            favs = await pool.fetch(
-                "SELECT status_id FROM favourites WHERE account_id = $1 AND status_id = ANY($2::bigint[])",
-                self.viewer["id"], ids,
-            )
-            self.favourited = {row["status_id"] for row in favs}
-            boosts = await pool.fetch(
-                "SELECT reblog_of_id FROM statuses WHERE account_id = $1 AND deleted_at IS NULL"
-                " AND reblog_of_id = ANY($2::bigint[])",
-                self.viewer["id"], ids,
-            )
-            self.reblogged = {row["reblog_of_id"] for row in boosts}
+
+    async def render(self, rows: list[Any]) -> list[dict[str, Any]]:
+        """Return Status entities for ``rows``, reblogs with their originals."""
+        originals = await self._originals(rows)
+        every = list(rows) + list(originals.values())
+        await self._load(every)
         result = []
         for row in rows:
-            original = originals.get(row["reblog_of_id"]) if row["reblog_of_id"] else None
             entity = self._status(row)
+            original = (
+                originals.get(row["reblog_of_id"]) if row["reblog_of_id"] else None
+            )
             if original is not None:
                 entity["reblog"] = self._status(original)
             result.append(entity)
         return result
 
+    async def _originals(self, rows: list[Any]) -> dict[int, Any]:
+        reblog_ids = [row["reblog_of_id"] for row in rows if row["reblog_of_id"]]
+        if not reblog_ids:
+            return {}
+        fetched = await self.runtime.pool.fetch(
+            "SELECT * FROM statuses WHERE id = ANY($1::bigint[])", reblog_ids
+        )
+        return {row["id"]: row for row in fetched}
+
+    async def _load(self, rows: list[Any]) -> None:
+        pool = self.runtime.pool
+        ids = [row["id"] for row in rows]
+        account_ids = list({row["account_id"] for row in rows})
+        account_rows = await pool.fetch(
+            "SELECT * FROM accounts WHERE id = ANY($1::bigint[])", account_ids
+        )
+        self.accounts = {row["id"]: row for row in account_rows}
+        self.account_stats = await account_stats(self.runtime, account_ids)
+        for row in await statuses.mentions_of(pool, ids):
+            self.mentions.setdefault(row["status_id"], []).append(row)
+        for row in await statuses.tags_of(pool, ids):
+            self.tags.setdefault(row["status_id"], []).append(row["name"])
+        for row in await statuses.attachments_of(pool, ids):
+            self.media.setdefault(row["status_id"], []).append(row)
+        if self.viewer is not None:
+            await self._load_viewer_state(self.viewer, ids)
+
+    async def _load_viewer_state(self, viewer: Any, ids: list[int]) -> None:
+        pool = self.runtime.pool
+        favourites = await pool.fetch(
+            "SELECT status_id FROM favourites"
+            " WHERE account_id = $1 AND status_id = ANY($2::bigint[])",
+            viewer["id"],
+            ids,
+        )
+        self.favourited = {row["status_id"] for row in favourites}
+        boosts = await pool.fetch(
+            "SELECT reblog_of_id FROM statuses WHERE account_id = $1"
+            " AND deleted_at IS NULL"
+            " AND reblog_of_id = ANY($2::bigint[])",
+            viewer["id"],
+            ids,
+        )
+        self.reblogged = {row["reblog_of_id"] for row in boosts}
+
     def _status(self, row: Any) -> dict[str, Any]:
         author = self.accounts[row["account_id"]]
-        runtime = self.runtime
-        return {
+        urls = self.runtime.urls
+        entity: dict[str, Any] = {
             "id": str(row["id"]),
             "uri": row["uri"],
             "url": row["url"] or row["uri"],
             "created_at": iso_millis(row["created_at"]),
             "edited_at": iso_millis(row["edited_at"]),
-            "account": account_json(runtime, author),
+            "account": account_json(
+                self.runtime, author, self.account_stats.get(author["id"])
+            ),
             "content": row["content"],
-            "text": row["source_text"] if self.viewer and self.viewer["id"] == author["id"] else None,
             "visibility": row["visibility"],
             "sensitive": row["sensitive"],
             "spoiler_text": row["spoiler_text"],
             "language": row["language"],
-            "in_reply_to_id": str(row["in_reply_to_id"]) if row["in_reply_to_id"] else None,
-            "in_reply_to_account_id": (
-                str(row["in_reply_to_account_id"]) if row["in_reply_to_account_id"] else None
-            ),
+            "in_reply_to_id": _string_id(row["in_reply_to_id"]),
+            "in_reply_to_account_id": _string_id(row["in_reply_to_account_id"]),
             "reblog": None,
             "replies_count": row["replies_count"],
             "reblogs_count": row["reblogs_count"],
             "favourites_count": row["favourites_count"],
-            "favourited": row["id"] in self.favourited,
-            "reblogged": row["id"] in self.reblogged,
-            "muted": False,
-            "bookmarked": False,
-            "pinned": False,
-            "media_attachments": [self._media(item) for item in self.media.get(row["id"], [])],
-            "mentions": [
-                {"id": str(m["id"]), "username": m["username"], "acct": acct(m), "url": m["url"] or m["actor_id"]}
-                for m in self.mentions.get(row["id"], [])
+            "media_attachments": [
+                _media(item) for item in self.media.get(row["id"], [])
             ],
+            "mentions": [_mention(m) for m in self.mentions.get(row["id"], [])],
             "tags": [
-                {"name": name, "url": runtime.urls.tag(name)} for name in self.tags.get(row["id"], [])
+                {"name": name, "url": urls.tag(name)}
+                for name in self.tags.get(row["id"], [])
             ],
             "emojis": [],
             "card": None,
             "poll": None,
-            "application": None,
-            "filtered": [],
         }
+        if row["local"]:
+            # Statuses posted with `pedagogue token create` tokens have no
+            # registered application; Mastodon omits the key for remote ones.
+            entity["application"] = None
+        if self.viewer is not None:
+            self._add_viewer_state(entity, row, author, self.viewer)
+        return entity
 
-    @staticmethod
-    def _media(item: Any) -> dict[str, Any]:
-        return {
-            "id": str(item["id"]),
-            "type": item["media_type"],
-            "url": item["remote_url"],
-            "preview_url": item["remote_url"],
-            "remote_url": item["remote_url"],
-            "description": item["description"],
-            "blurhash": item["blurhash"],
-            "meta": {},
-        }
+    def _add_viewer_state(
+        self, entity: dict[str, Any], row: Any, author: Any, viewer: Any
+    ) -> None:
+        entity["favourited"] = row["id"] in self.favourited
+        entity["reblogged"] = row["id"] in self.reblogged
+        entity["muted"] = False
+        entity["bookmarked"] = False
+        entity["filtered"] = []
+        # Mastodon sends "pinned" only on statuses the viewer could pin.
+        own = author["id"] == viewer["id"]
+        if own and row["reblog_of_id"] is None and row["visibility"] != "direct":
+            entity["pinned"] = False
+
+
+def _string_id(value: int | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _mention(account: Any) -> dict[str, Any]:
+    return {
+        "id": str(account["id"]),
+        "username": account["username"],
+        "acct": acct(account),
+        "url": account["url"] or account["actor_id"],
+    }
+
+
+def _media(item: Any) -> dict[str, Any]:
+    return {
+        "id": str(item["id"]),
+        "type": item["media_type"],
+        "url": item["remote_url"],
+        "preview_url": item["remote_url"],
+        "remote_url": item["remote_url"],
+        "preview_remote_url": None,
+        "text_url": None,
+        "meta": {},
+        "description": item["description"],
+        "blurhash": item["blurhash"],
+    }
 
 
 async def status_json(runtime: Runtime, row: Any, viewer: Any | None) -> dict[str, Any]:
     return (await StatusPresenter(runtime, viewer).render([row]))[0]
+
+
+# Notifications
+
+
+async def notifications_json(
+    runtime: Runtime, viewer: Any, rows: list[Any]
+) -> list[dict[str, Any]]:
+    """Return Notification entities; one whose status is gone is left out."""
+    status_ids = [row["status_id"] for row in rows if row["status_id"]]
+    status_rows = await runtime.pool.fetch(
+        "SELECT * FROM statuses WHERE id = ANY($1::bigint[]) AND deleted_at IS NULL",
+        status_ids,
+    )
+    rendered = await StatusPresenter(runtime, viewer).render(list(status_rows))
+    by_status_id = {int(item["id"]): item for item in rendered}
+    sender_rows = await runtime.pool.fetch(
+        "SELECT * FROM accounts WHERE id = ANY($1::bigint[])",
+        list({row["from_account_id"] for row in rows}),
+    )
+    senders = dict(
+        zip(
+            [r["id"] for r in sender_rows],
+            await accounts_json(runtime, list(sender_rows)),
+        )
+    )
+    result = []
+    for row in rows:
+        entity = {
+            "id": str(row["id"]),
+            "type": row["type"],
+            "group_key": f"ungrouped-{row['id']}",
+            "created_at": iso_millis(row["created_at"]),
+            "account": senders[row["from_account_id"]],
+        }
+        if row["type"] in STATUS_NOTIFICATIONS:
+            status = by_status_id.get(row["status_id"])
+            if status is None:
+                continue
+            entity["status"] = status
+        result.append(entity)
+    return result
+
+
+# Instance
+
+
+def _configuration(settings: Settings) -> dict[str, Any]:
+    # NOTE: media uploads and polls are not supported yet, so no MIME type is
+    # listed and the size limits are 0.
+    return {
+        "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
+        "statuses": {
+            "max_characters": MAX_STATUS_CHARACTERS,
+            "max_media_attachments": 0,
+            "characters_reserved_per_url": 23,
+        },
+        "media_attachments": {
+            "supported_mime_types": [],
+            "image_size_limit": 0,
+            "image_matrix_limit": 0,
+            "video_size_limit": 0,
+            "video_frame_rate_limit": 0,
+            "video_matrix_limit": 0,
+        },
+        "polls": {
+            "max_options": 0,
+            "max_characters_per_option": 0,
+            "min_expiration": 300,
+            "max_expiration": 2629746,
+        },
+    }
+
+
+def instance_v1_json(settings: Settings, stats: dict[str, int]) -> dict[str, Any]:
+    """Return Mastodon's V1::Instance entity; ``stats`` has the three counts."""
+    instance = settings.instance
+    return {
+        "uri": settings.domain,
+        "title": instance.name,
+        "short_description": instance.description,
+        "description": instance.description,
+        "email": instance.contact_email,
+        "version": version_string(),
+        # NOTE: there is no streaming API yet; an empty URL tells clients so.
+        "urls": {"streaming_api": ""},
+        "stats": stats,
+        "thumbnail": None,
+        "languages": ["en"],
+        "registrations": instance.open_registrations,
+        "approval_required": False,
+        "invites_enabled": False,
+        "configuration": _configuration(settings),
+        "contact_account": None,
+        "rules": [],
+    }
+
+
+def instance_v2_json(settings: Settings, active_users: int) -> dict[str, Any]:
+    """Return Mastodon's Instance entity (``/api/v2/instance``)."""
+    instance = settings.instance
+    configuration = _configuration(settings)
+    configuration["urls"] = {"streaming": ""}
+    configuration["translation"] = {"enabled": False}
+    return {
+        "domain": settings.domain,
+        "title": instance.name,
+        "version": version_string(),
+        # NOTE: the AGPL asks for a link to the running source; there is no
+        # setting for it yet, so the value is empty.
+        "source_url": "",
+        "description": instance.description,
+        "usage": {"users": {"active_month": active_users}},
+        "thumbnail": {"url": f"{settings.base_url}/static/header.png"},
+        "icon": [],
+        "languages": ["en"],
+        "configuration": configuration,
+        "registrations": {
+            "enabled": instance.open_registrations,
+            "approval_required": False,
+            "message": None,
+            "url": None,
+        },
+        "api_versions": {"mastodon": MASTODON_API_VERSION},
+        "contact": {"email": instance.contact_email, "account": None},
+        "rules": [],
+    }
+
+
+# ActivityStreams
 
 
 async def note_of(runtime: Runtime, status: Any, account: Any) -> dict[str, Any]:
@@ -193,12 +530,12 @@ async def note_of(runtime: Runtime, status: Any, account: Any) -> dict[str, Any]
     return render_note(
         status,
         actor_id=account["actor_id"],
-        url=status["url"] or runtime.urls.status_page(account["username"], status["id"]),
+        url=status["url"]
+        or runtime.urls.status_page(account["username"], status["id"]),
         in_reply_to_uri=status["in_reply_to_uri"],
-        mentions=[(m["actor_id"], f"@{m['username']}@{m['domain'] or domain}") for m in mentions],
+        mentions=[
+            (m["actor_id"], f"@{m['username']}@{m['domain'] or domain}")
+            for m in mentions
+        ],
         tags=[(name, runtime.urls.tag(name)) for name in tags],
     )
-
-
-async def load_account(runtime: Runtime, account_id: int) -> Any:
-    return await accounts.by_id(runtime.pool, account_id)
