@@ -316,7 +316,8 @@ async def account_statuses(account_id: str) -> Response:
     rows = await runtime.pool.fetch(
         "SELECT * FROM statuses WHERE account_id = $1 AND deleted_at IS NULL"
         " AND visibility IN ('public', 'unlisted')"
-        " AND ($2::bigint IS NULL OR id < $2) AND ($3::bigint IS NULL OR id > $3)"
+        " AND id < coalesce($2::bigint, 9223372036854775807)"
+        " AND id > coalesce($3::bigint, 0)"
         " AND (NOT $4 OR in_reply_to_id IS NULL AND in_reply_to_uri IS NULL)"
         " AND (NOT $5 OR reblog_of_id IS NULL)"
         f" ORDER BY id {page.order} LIMIT $6",
@@ -638,6 +639,11 @@ async def status_action(status_id: str, action: str) -> Response:
 # Timelines and notifications
 
 
+# Cursors are compared through coalesce() rather than "$n IS NULL OR ...": with
+# the OR form, PostgreSQL's generic plan for the prepared statement cannot use
+# the index range and reads the whole feed.
+
+
 @blueprint.get("/api/v1/timelines/home")
 @authenticated
 async def home_timeline() -> Response:
@@ -646,8 +652,8 @@ async def home_timeline() -> Response:
     rows = await runtime.pool.fetch(
         "SELECT s.* FROM home_feed h JOIN statuses s ON s.id = h.status_id"
         " WHERE h.account_id = $1 AND s.deleted_at IS NULL"
-        " AND ($2::bigint IS NULL OR h.status_id < $2)"
-        " AND ($3::bigint IS NULL OR h.status_id > $3)"
+        " AND h.status_id < coalesce($2::bigint, 9223372036854775807)"
+        " AND h.status_id > coalesce($3::bigint, 0)"
         f" ORDER BY h.status_id {page.order} LIMIT $4",
         g.account["id"],
         page.max_id,
@@ -666,7 +672,8 @@ async def public_timeline() -> Response:
     rows = await runtime.pool.fetch(
         "SELECT * FROM statuses WHERE visibility = 'public' AND deleted_at IS NULL"
         " AND reblog_of_id IS NULL"
-        " AND ($1::bigint IS NULL OR id < $1) AND ($2::bigint IS NULL OR id > $2)"
+        " AND id < coalesce($1::bigint, 9223372036854775807)"
+        " AND id > coalesce($2::bigint, 0)"
         " AND (NOT $3 OR local) AND (NOT $4 OR NOT local)"
         f" ORDER BY id {page.order} LIMIT $5",
         page.max_id,
@@ -689,7 +696,8 @@ async def notifications() -> Response:
     )
     rows = await runtime.pool.fetch(
         "SELECT * FROM notifications WHERE account_id = $1"
-        " AND ($2::bigint IS NULL OR id < $2) AND ($3::bigint IS NULL OR id > $3)"
+        " AND id < coalesce($2::bigint, 9223372036854775807)"
+        " AND id > coalesce($3::bigint, 0)"
         " AND ($4::text[] IS NULL OR type = ANY($4)) AND NOT type = ANY($5::text[])"
         f" ORDER BY id {page.order} LIMIT $6",
         g.account["id"],
