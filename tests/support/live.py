@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import socket
@@ -248,13 +249,15 @@ class Teacher:
                 ssl=self.instance.ssl_context(),
                 **kwargs,
             ) as response:
-                text = await response.text()
+                raw = await response.read()
                 try:
-                    import json
-
-                    return response.status, json.loads(text)
+                    return response.status, json.loads(raw)
                 except ValueError:
-                    return response.status, text
+                    # Not JSON: text pages come back as str, images as bytes.
+                    try:
+                        return response.status, raw.decode()
+                    except UnicodeDecodeError:
+                        return response.status, raw
 
     async def get(self, path: str, **kwargs: Any) -> Any:
         status, body = await self.request("GET", path, **kwargs)
