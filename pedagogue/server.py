@@ -10,6 +10,7 @@ from hypercorn.config import Config as HypercornConfig
 
 from inbox.worker import InboxWorker, listen_for_wakeups
 from outbox.deliver import DeliveryWorker
+from outbox.events import EventReminders
 from pedagogue.config import Settings, parse_listen
 from pedagogue.runtime import Runtime
 from storage.migrate import migrate
@@ -38,12 +39,38 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
         config.keyfile = settings.server.tls_key
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
-    config.graceful_timeout = 5
-    config.keep_alive_timeout = 30
+    config.graceful_timeout = 3
+    config.keep_alive_timeout = 5
     return config
 
 
 ROLES = ("all", "web", "worker")
+# Seconds to wait for open connections after a stop signal. A TLS client that
+# keeps an idle connection and never answers close_notify would otherwise hold
+# the process for asyncio's 30-second TLS shutdown timeout.
+SHUTDOWN_GRACE = 1.0
+
+
+async def _serve_until_stopped(
+    app: Any, config: HypercornConfig, stopping: asyncio.Event
+) -> None:
+    server = asyncio.ensure_future(serve(app, config, shutdown_trigger=stopping.wait))
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({server, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if not server.done():
+            await asyncio.wait(
+                {server}, timeout=config.graceful_timeout + SHUTDOWN_GRACE
+            )
+        if not server.done():
+            log.warning(
+                "closing connections still open %.0f s after the stop signal",
+                config.graceful_timeout + SHUTDOWN_GRACE,
+            )
+            server.cancel()
+        await asyncio.gather(server, return_exceptions=True)
+    finally:
+        stop.cancel()
 
 
 async def run_instance(settings: Settings, dsn: str, *, role: str = "all") -> None:
@@ -69,6 +96,7 @@ async def run_instance(settings: Settings, dsn: str, *, role: str = "all") -> No
         for _ in range(max(1, settings.federation.inbox_workers)):
             tasks.append(asyncio.create_task(InboxWorker(runtime).run(stopping)))
         tasks.append(asyncio.create_task(DeliveryWorker(runtime).run(stopping)))
+        tasks.append(asyncio.create_task(EventReminders(runtime).run(stopping)))
         log.info("workers started for %s", settings.base_url)
 
     try:
@@ -78,7 +106,7 @@ async def run_instance(settings: Settings, dsn: str, *, role: str = "all") -> No
             app = create_app(runtime)
             log.info("serving %s on %s", settings.base_url, settings.server.listen)
             config = hypercorn_config(settings)
-            await serve(app, config, shutdown_trigger=stopping.wait)  # type: ignore[arg-type]
+            await _serve_until_stopped(app, config, stopping)
     finally:
         stopping.set()
         results = await asyncio.gather(*tasks, return_exceptions=True)

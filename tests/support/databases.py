@@ -66,6 +66,7 @@ class DatabaseFactory:
     async def drop(self, dsn: str) -> None:
         """Drop a database in the background; ``drop_all`` waits for it."""
         name = dsn.rpartition("/")[2]
+        self.created.remove(name)
         task = asyncio.ensure_future(
             self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         )
