@@ -1,0 +1,599 @@
+"""Local event actions: creating events, joining and leaving them, deciding
+participation requests, and the reminders sent before an event starts.
+
+RSVP uses the activities Mobilizon uses: Join (with ``participationMessage``)
+of the Event, Accept or Reject of that Join by the organiser, and Leave of the
+Event. A Join past the capacity is rejected, because there is no waiting list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from actors import text as text_format
+from actors.event import (
+    EVENT_CONTEXT,
+    JOIN_MODES,
+    PLACE_TEXT_FIELDS,
+    EventFields,
+    is_web_url,
+    render_event,
+    zone_of,
+)
+from actors.visibility import addressing
+from federation.errors import FederationError
+from outbox.actions import ActionError, Actions
+from storage import accounts, social, statuses
+from storage import events as event_store
+
+if TYPE_CHECKING:
+    from pedagogue.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_NAME = 200
+MAX_DESCRIPTION = 20_000
+MAX_MESSAGE = 1000
+MAX_CAPACITY = 1_000_000
+
+
+class EventError(ActionError):
+    """Invalid event input, naming the field at fault."""
+
+    def __init__(self, status: int, field_name: str, message: str) -> None:
+        super().__init__(status, f"{field_name}: {message}")
+        self.field = field_name
+
+
+@dataclass
+class NewEvent:
+    """Client input for a new event, not yet checked."""
+
+    name: Any = None
+    description: Any = ""
+    starts_at: Any = None
+    ends_at: Any = None
+    timezone: Any = "UTC"
+    online_url: Any = None
+    place: Any = None
+    capacity: Any = None
+    join_mode: Any = "free"
+    registration_open: Any = True
+    visibility: Any = "public"
+    group_id: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(value: Any, name: str, limit: int, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise EventError(422, name, "must be text")
+    value = value.strip()
+    if required and not value:
+        raise EventError(422, name, "can't be blank")
+    if len(value) > limit:
+        raise EventError(422, name, f"is over {limit} characters")
+    return value
+
+
+def _time(value: Any, name: str, zone: Any) -> datetime:
+    if value in (None, ""):
+        raise EventError(422, name, "can't be blank")
+    if not isinstance(value, str):
+        raise EventError(422, name, "must be an ISO 8601 date and time")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise EventError(422, name, f"{value[:40]!r} is not an ISO 8601 date and time")
+    if moment.tzinfo is None:
+        # A time without an offset is wall-clock time in the event's zone.
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise EventError(422, name, "must be true or false")
+
+
+def _place(value: Any) -> dict[str, Any] | None:
+    if value in (None, "", {}):
+        return None
+    if not isinstance(value, dict):
+        raise EventError(422, "place", "must be an object")
+    place: dict[str, Any] = {}
+    for key in PLACE_TEXT_FIELDS:
+        if value.get(key) is not None:
+            place[key] = _text(value[key], f"place.{key}", 500)
+    for key, bound in (("latitude", 90.0), ("longitude", 180.0)):
+        number = value.get(key)
+        if number is None:
+            continue
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise EventError(422, f"place.{key}", "must be a number")
+        if abs(number) > bound:
+            raise EventError(422, f"place.{key}", f"must be within ±{bound:g}")
+        place[key] = float(number)
+    unknown = set(value) - set(PLACE_TEXT_FIELDS) - {"latitude", "longitude"}
+    if unknown:
+        raise EventError(422, "place", f"unknown key {min(unknown)!r}")
+    return place or None
+
+
+def validate(new: NewEvent, uri: str = "") -> tuple[EventFields, str, str]:
+    """Check client input; return the fields, the description and the visibility.
+
+    Raises EventError (422) naming the first field at fault.
+    """
+    name = _text(new.name, "name", MAX_NAME, required=True)
+    description = _text(new.description, "description", MAX_DESCRIPTION)
+    zone_name = _text(new.timezone or "UTC", "timezone", 64)
+    zone = zone_of(zone_name)
+    if zone is None:
+        raise EventError(422, "timezone", f"{zone_name!r} is not an IANA time zone")
+    starts_at = _time(new.starts_at, "starts_at", zone)
+    ends_at = _time(new.ends_at, "ends_at", zone)
+    if ends_at < starts_at:
+        raise EventError(422, "ends_at", "the event ends before it starts")
+    online_url = None
+    if new.online_url not in (None, ""):
+        if not is_web_url(new.online_url):
+            raise EventError(422, "online_url", "must be an http or https URL")
+        online_url = new.online_url
+    capacity = None
+    if new.capacity not in (None, ""):
+        try:
+            capacity = int(new.capacity)
+        except (TypeError, ValueError):
+            raise EventError(422, "capacity", "must be a whole number")
+        if isinstance(new.capacity, (bool, float)) or not 0 < capacity <= MAX_CAPACITY:
+            raise EventError(422, "capacity", f"must be from 1 to {MAX_CAPACITY}")
+    join_mode = new.join_mode or "free"
+    if join_mode not in JOIN_MODES:
+        raise EventError(422, "join_mode", f"must be one of {', '.join(JOIN_MODES)}")
+    visibility = new.visibility or "public"
+    if visibility not in ("public", "unlisted"):
+        raise EventError(422, "visibility", "must be public or unlisted")
+    fields = EventFields(
+        uri=uri,
+        name=name,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        timezone=zone_name,
+        online_url=online_url,
+        place=_place(new.place),
+        capacity=capacity,
+        join_mode=join_mode,
+        registration_open=_flag(new.registration_open, "registration_open"),
+    )
+    return fields, description, visibility
+
+
+class EventActions(Actions):
+    """Event actions of the client API, and the responses to remote RSVPs."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+
+    # Creating
+
+    async def create_event(self, account: Any, new: NewEvent) -> asyncpg.Record:
+        """Store an event with its status and deliver its Create to followers.
+
+        Raises EventError (422) for invalid input, before anything is stored.
+        """
+        fields, description, visibility = validate(new)
+        group = await self._group(new.group_id)
+        content = text_format.render_text(
+            description, mention_url=lambda user, host: None, tag_url=self.urls.tag
+        )
+        to, cc = addressing(visibility, self.urls.followers(account["username"]), [])
+        if group is not None:
+            fields.group = group["actor_id"]
+            cc.append(group["actor_id"])
+        async with accounts.transaction(self.runtime.pool) as connection:
+            status = await statuses.insert(
+                connection,
+                uri=None,
+                uri_for_id=lambda sid: self.urls.status(account["username"], sid),
+                account_id=account["id"],
+                local=True,
+                object_type="Event",
+                name=fields.name,
+                content=content,
+                source_text=description,
+                visibility=visibility,
+                to_uris=to,
+                cc_uris=cc,
+            )
+            assert status is not None
+            url = self.urls.status_page(account["username"], status["id"])
+            await connection.execute(
+                "UPDATE statuses SET url = $2 WHERE id = $1", status["id"], url
+            )
+            status = await statuses.by_id(connection, status["id"])
+            fields.uri = status["uri"]
+            event = await event_store.insert(
+                connection,
+                status["id"],
+                True,
+                fields,
+                account["id"],
+                group["id"] if group is not None else None,
+            )
+            await self._distribute_locally(connection, account, status, [])
+            document = self.render_event(status, event, account, 0)
+            inboxes = await self._inboxes_for(connection, account, visibility, [])
+            if group is not None and group["domain"] is not None:
+                inboxes.append(group["shared_inbox_url"] or group["inbox_url"])
+            body = await self._send(
+                connection,
+                account,
+                lambda uri: _activity(
+                    "Create", uri, account["actor_id"], document, to=to, cc=cc
+                ),
+                inboxes,
+            )
+            await connection.execute(
+                "UPDATE statuses SET activity_uri = $2 WHERE id = $1",
+                status["id"],
+                body["id"],
+            )
+        log.info("event %s created by %s", status["uri"], account["actor_id"])
+        return event
+
+    async def _group(self, group_id: Any) -> Any:
+        if group_id in (None, ""):
+            return None
+        try:
+            number = int(group_id)
+        except (TypeError, ValueError):
+            raise EventError(422, "group_id", "must be a group's account id")
+        group = await accounts.by_id(self.runtime.pool, number)
+        if group is None or group["actor_type"] != "Group" or group["deleted_at"]:
+            raise EventError(422, "group_id", "no group has that id")
+        return group
+
+    def render_event(self, status: Any, event: Any, account: Any, count: int) -> dict:
+        """Return the Event of a local event, without @context."""
+        return render_event(
+            status,
+            {**dict(event), "place": event_store.place_of(event)},
+            organiser_id=account["actor_id"],
+            url=status["url"]
+            or self.urls.status_page(account["username"], status["id"]),
+            participant_count=count,
+        )
+
+    # Joining
+
+    async def join(self, account: Any, event: Any, message: str = "") -> asyncpg.Record:
+        """Ask to take part in an event.
+
+        A local event decides at once; a remote one gets a Join and the
+        participation stays pending until its Accept or Reject arrives. Raises
+        ActionError 422 when the organiser joins their own event.
+        """
+        message = _text(message, "message", MAX_MESSAGE)
+        if event["account_id"] == account["id"]:
+            raise ActionError(422, "you organise this event")
+        async with accounts.transaction(self.runtime.pool) as connection:
+            if event["local"]:
+                await self.admit(connection, event, account, None, message)
+                return await event_store.participant(
+                    connection, event["status_id"], account["id"]
+                )
+            organiser = await accounts.by_id(connection, event["account_id"])
+            body = await self._send(
+                connection,
+                account,
+                lambda uri: _activity(
+                    "Join",
+                    uri,
+                    account["actor_id"],
+                    event["uri"],
+                    to=[organiser["actor_id"]],
+                    participationMessage=message or None,
+                ),
+                [organiser["inbox_url"]],
+            )
+            return await event_store.upsert_participant(
+                connection,
+                event["status_id"],
+                account["id"],
+                body["id"],
+                "pending",
+                message,
+            )
+
+    async def admit(
+        self,
+        connection: asyncpg.Connection,
+        event: Any,
+        joiner: Any,
+        join_uri: str | None,
+        message: str,
+    ) -> tuple[str, str]:
+        """Decide a Join of a local event, store it and tell who needs to know.
+
+        Returns (state, reason). A remote joiner gets Accept or Reject now, or
+        later for a restricted event, when the organiser decides.
+        """
+        event = await event_store.lock(connection, event["status_id"])
+        existing = await event_store.participant(
+            connection, event["status_id"], joiner["id"]
+        )
+        if existing is not None and existing["state"] == "accepted":
+            state, reason = "accepted", "already accepted"
+        else:
+            state, reason = await self._decide(connection, event)
+        participant = await event_store.upsert_participant(
+            connection, event["status_id"], joiner["id"], join_uri, state, message
+        )
+        organiser = await accounts.by_id(connection, event["account_id"])
+        kind = "event_join" if state == "accepted" else "event_join_request"
+        if state != "rejected":
+            await social.notify(
+                connection, organiser["id"], kind, joiner["id"], event["status_id"]
+            )
+        if joiner["domain"] is not None and state != "pending":
+            await self._answer_join(
+                connection, organiser, joiner, participant, event, state == "accepted"
+            )
+        if state == "accepted":
+            await self._send_update(connection, organiser, event)
+        log.info(
+            "Join %s of %s by %s: %s (%s)",
+            join_uri,
+            event["uri"],
+            joiner["actor_id"],
+            state,
+            reason,
+        )
+        return state, reason
+
+    async def _decide(
+        self, connection: asyncpg.Connection, event: Any
+    ) -> tuple[str, str]:
+        if not event["registration_open"] or event["join_mode"] == "invite":
+            return "rejected", "registration is closed"
+        if event["status"] == "CANCELLED":
+            return "rejected", "the event is cancelled"
+        if event["capacity"] is not None:
+            taken = await event_store.accepted_count(connection, event["status_id"])
+            if taken >= event["capacity"]:
+                return "rejected", "the event is full"
+        if event["join_mode"] == "restricted":
+            return "pending", "the organiser approves participants"
+        return "accepted", "open registration"
+
+    async def answer(
+        self, organiser: Any, event: Any, joiner_id: int, accept: bool
+    ) -> str:
+        """Accept or reject a pending participant of the organiser's event.
+
+        Raises ActionError 403 for anyone but the organiser, 404 when the
+        account has not asked to join, 422 when accepting would pass capacity.
+        """
+        if event["account_id"] != organiser["id"] or not event["local"]:
+            raise ActionError(
+                403, "only the organiser may accept or reject participants"
+            )
+        async with accounts.transaction(self.runtime.pool) as connection:
+            event = await event_store.lock(connection, event["status_id"])
+            participant = await event_store.participant(
+                connection, event["status_id"], joiner_id
+            )
+            if participant is None:
+                raise ActionError(404, "that account has not asked to join")
+            if accept and participant["state"] != "accepted" and event["capacity"]:
+                taken = await event_store.accepted_count(connection, event["status_id"])
+                if taken >= event["capacity"]:
+                    raise EventError(422, "capacity", "the event is full")
+            state = "accepted" if accept else "rejected"
+            await event_store.set_state(connection, participant["id"], state)
+            joiner = await accounts.by_id(connection, joiner_id)
+            await social.remove_notification(
+                connection,
+                organiser["id"],
+                "event_join_request",
+                joiner_id,
+                event["status_id"],
+            )
+            if joiner["domain"] is not None:
+                await self._answer_join(
+                    connection, organiser, joiner, participant, event, accept
+                )
+            if accept:
+                await self._send_update(connection, organiser, event)
+        log.info(
+            "participant %s of %s %s by the organiser",
+            joiner["actor_id"],
+            event["uri"],
+            state,
+        )
+        return state
+
+    async def _answer_join(
+        self,
+        connection: asyncpg.Connection,
+        organiser: Any,
+        joiner: Any,
+        participant: Any,
+        event: Any,
+        accept: bool,
+    ) -> None:
+        # The Join is embedded, as Mobilizon embeds it, so the joiner's server
+        # need not fetch it.
+        join = {
+            "type": "Join",
+            "id": participant["uri"]
+            or f"{joiner['actor_id']}#join-{event['status_id']}",
+            "actor": joiner["actor_id"],
+            "object": event["uri"],
+        }
+        await self._send(
+            connection,
+            organiser,
+            lambda uri: _activity(
+                "Accept" if accept else "Reject",
+                uri,
+                organiser["actor_id"],
+                join,
+                to=[joiner["actor_id"]],
+            ),
+            [joiner["inbox_url"]],
+        )
+
+    async def _send_update(
+        self, connection: asyncpg.Connection, organiser: Any, event: Any
+    ) -> None:
+        """Send the Event with its new participant count to followers and
+        remote participants."""
+        status = await statuses.by_id(connection, event["status_id"])
+        count = await event_store.accepted_count(connection, event["status_id"])
+        document = self.render_event(status, event, organiser, count)
+        inboxes = await self._inboxes_for(
+            connection, organiser, status["visibility"], []
+        )
+        inboxes += await event_store.participant_inboxes(connection, event["status_id"])
+        await self._send(
+            connection,
+            organiser,
+            lambda uri: _activity(
+                "Update",
+                uri,
+                organiser["actor_id"],
+                document,
+                to=document["to"],
+                cc=document["cc"],
+            ),
+            inboxes,
+        )
+
+    async def leave(self, account: Any, event: Any) -> None:
+        """Stop taking part; a remote organiser gets Leave. Raises ActionError 404
+        when the account takes no part."""
+        async with accounts.transaction(self.runtime.pool) as connection:
+            removed = await event_store.remove_participant(
+                connection, event["status_id"], account["id"]
+            )
+            if removed is None:
+                raise ActionError(404, "you take no part in this event")
+            organiser = await accounts.by_id(connection, event["account_id"])
+            if event["local"]:
+                if removed["state"] == "accepted":
+                    await self._send_update(connection, organiser, event)
+                return
+            await self._send(
+                connection,
+                account,
+                lambda uri: _activity(
+                    "Leave",
+                    uri,
+                    account["actor_id"],
+                    event["uri"],
+                    to=[organiser["actor_id"]],
+                ),
+                [organiser["inbox_url"]],
+            )
+
+    async def remote_left(
+        self, connection: asyncpg.Connection, event: Any, account: Any
+    ) -> bool:
+        """Remove a remote participant who sent Leave; True when one was removed."""
+        removed = await event_store.remove_participant(
+            connection, event["status_id"], account["id"]
+        )
+        if removed is None:
+            return False
+        if event["local"] and removed["state"] == "accepted":
+            organiser = await accounts.by_id(connection, event["account_id"])
+            await self._send_update(connection, organiser, event)
+        return True
+
+
+def _activity(kind: str, uri: str, actor_id: str, obj: Any, **extra: Any) -> dict:
+    body = {
+        "@context": EVENT_CONTEXT,
+        "id": uri,
+        "type": kind,
+        "actor": actor_id,
+        "object": obj,
+    }
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return body
+
+
+# Reminders
+
+
+class EventReminders:
+    """Notifies accepted local participants once, shortly before an event starts."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings.events
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Check for due reminders every ``events.reminder_interval`` seconds."""
+        while not stopping.is_set():
+            try:
+                await self.run_once()
+            except (asyncpg.PostgresError, OSError) as error:
+                log.warning("event reminders failed this round: %r", error)
+            try:
+                await asyncio.wait_for(stopping.wait(), self.settings.reminder_interval)
+            except TimeoutError:
+                pass
+
+    async def run_once(self) -> int:
+        """Create the reminders now due; return how many were created."""
+        minutes = self.settings.reminder_minutes
+        if minutes <= 0:
+            return 0
+        due = await event_store.due_reminders(self.runtime.pool, minutes)
+        created = 0
+        for row in due:
+            async with accounts.transaction(self.runtime.pool) as connection:
+                # The mark and the notification commit together: a participant
+                # is reminded once even with several worker processes.
+                if not await event_store.mark_reminded(connection, row["id"]):
+                    continue
+                await social.notify(
+                    connection,
+                    row["account_id"],
+                    "event_reminder",
+                    row["organiser_id"],
+                    row["status_id"],
+                )
+            created += 1
+            log.info(
+                "reminded account %s of event status %s",
+                row["account_id"],
+                row["status_id"],
+            )
+        return created
+
+
+async def event_document(runtime: Runtime, status: Any, account: Any) -> dict[str, Any]:
+    """Return the Event of a local event status, with @context, for fetches."""
+    event = await event_store.by_status_id(runtime.pool, status["id"])
+    if event is None:
+        raise FederationError(404, "event not found")
+    count = await event_store.accepted_count(runtime.pool, status["id"])
+    document = EventActions(runtime).render_event(status, event, account, count)
+    return {"@context": EVENT_CONTEXT, **document}

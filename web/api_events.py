@@ -1,0 +1,416 @@
+"""Events in Pedagogue's client API (``/api/pedagogue/v1/events``) and their
+iCalendar feeds (``/ical/...``), documented in ``web/openapi/events.yaml``.
+
+Errors are ``{"error": message}``; invalid input adds ``"field"``, the name of
+the field at fault.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import icalendar
+from quart import Blueprint, Response, current_app, g, jsonify, request
+
+from actors.event import local_iso, render_place
+from federation.errors import FederationError
+from federation.sanitize import plain_text
+from outbox.actions import ActionError
+from outbox.events import EventActions, EventError, NewEvent
+from storage import accounts, statuses
+from storage import events as event_store
+from web.api import _can_see, _int_param, _params, _token_account, authenticated
+from web.app import error_response, runtime_of
+from web.presenters import account_json, accounts_json, iso_millis
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("api_events", __name__)
+
+PREFIX = "/api/pedagogue/v1/events"
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 40
+# How long an iCalendar feed keeps past events.
+FEED_PAST_DAYS = 30
+FEED_LIMIT = 500
+
+
+def _rejected(status: int, message: str, field: str | None = None) -> Response:
+    account = g.get("account")
+    log.info(
+        "rejected %s %s from account %s: %s %s",
+        request.method,
+        request.path,
+        account["id"] if account is not None else None,
+        status,
+        message,
+    )
+    response = error_response(status, message)
+    if field is not None:
+        document = {"error": message, "field": field}
+        response = jsonify(document)
+        response.status_code = status
+    return response
+
+
+async def _event_error(error: EventError) -> Response:
+    return _rejected(error.status, error.message, error.field)
+
+
+async def _action_error(error: ActionError) -> Response:
+    if isinstance(error, EventError):
+        return await _event_error(error)
+    return _rejected(error.status, error.message)
+
+
+async def _federation_error(error: FederationError) -> Response:
+    return _rejected(error.status, error.message)
+
+
+blueprint.register_error_handler(ActionError, _action_error)
+blueprint.register_error_handler(FederationError, _federation_error)
+
+
+# Presenting
+
+
+async def events_json(runtime: Any, rows: list[Any], viewer: Any | None) -> list[dict]:
+    """Return Event entities for event rows, with one query per table."""
+    if not rows:
+        return []
+    ids = [row["status_id"] for row in rows]
+    status_rows = {
+        row["id"]: row
+        for row in await runtime.pool.fetch(
+            "SELECT * FROM statuses WHERE id = ANY($1::bigint[])", ids
+        )
+    }
+
+    account_ids = {row["account_id"] for row in rows}
+    account_ids |= {row["group_account_id"] for row in rows if row["group_account_id"]}
+    account_rows = list(
+        await runtime.pool.fetch(
+            "SELECT * FROM accounts WHERE id = ANY($1::bigint[])", list(account_ids)
+        )
+    )
+    rendered = dict(
+        zip(
+            [row["id"] for row in account_rows],
+            await accounts_json(runtime, account_rows),
+        )
+    )
+
+    counts = await event_store.participant_counts(runtime.pool, ids)
+
+    mine: dict[int, Any] = {}
+    if viewer is not None:
+        for row in await runtime.pool.fetch(
+            "SELECT * FROM event_participants WHERE account_id = $1"
+            " AND event_id = ANY($2::bigint[])",
+            viewer["id"],
+            ids,
+        ):
+            mine[row["event_id"]] = row
+
+    return [
+        _event(
+            row,
+            status_rows[row["status_id"]],
+            rendered,
+            counts,
+            mine.get(row["status_id"]),
+        )
+        for row in rows
+    ]
+
+
+def participant_count(event: Any, counts: dict[int, int]) -> int:
+    """Return the accepted participants: counted here for local events, as the
+    organiser's server last reported for remote ones."""
+    counted = counts.get(event["status_id"], 0)
+    if event["local"] or event["remote_participant_count"] is None:
+        return counted
+    return max(int(event["remote_participant_count"]), counted)
+
+
+def _event(
+    event: Any, status: Any, rendered: dict[int, Any], counts: dict[int, int], mine: Any
+) -> dict[str, Any]:
+    count = participant_count(event, counts)
+    capacity = event["capacity"]
+    group = (
+        rendered.get(event["group_account_id"]) if event["group_account_id"] else None
+    )
+    place = event_store.place_of(event)
+    return {
+        "id": str(event["status_id"]),
+        "uri": event["uri"],
+        "url": status["url"] or event["uri"],
+        "name": event["name"],
+        "description": status["content"],
+        "starts_at": local_iso(event["starts_at"], event["timezone"]),
+        "ends_at": local_iso(event["ends_at"], event["timezone"]),
+        "timezone": event["timezone"],
+        "online_url": event["online_url"],
+        "place": render_place(place) if place else None,
+        "capacity": capacity,
+        "remaining_capacity": max(capacity - count, 0) if capacity else None,
+        "participants_count": count,
+        "join_mode": event["join_mode"],
+        "registration_open": event["registration_open"],
+        "status": event["status"],
+        "visibility": status["visibility"],
+        "local": event["local"],
+        "organiser": rendered[event["account_id"]],
+        "group": group,
+        "group_uri": event["group_uri"],
+        "created_at": iso_millis(status["created_at"]),
+        "participation": _participation(mine) if mine is not None else None,
+    }
+
+
+def _participation(row: Any) -> dict[str, Any]:
+    return {
+        "state": row["state"],
+        "message": row["message"],
+        "created_at": iso_millis(row["created_at"]),
+    }
+
+
+async def _event_param(event_id: str, viewer: Any | None) -> Any:
+    """Return the event with that id, when ``viewer`` may see its status.
+
+    Raises FederationError 404 otherwise, as for an unknown id.
+    """
+    if not event_id.isdigit():
+        raise FederationError(404, "Record not found")
+    pool = runtime_of(current_app).pool
+    event = await event_store.by_status_id(pool, int(event_id))
+    status = await statuses.by_id(pool, int(event_id)) if event is not None else None
+    if status is None or not await _can_see(status, viewer):
+        raise FederationError(404, "Record not found")
+    return event
+
+
+def _json(document: Any, status: int = 200) -> Response:
+    response = jsonify(document)
+    response.status_code = status
+    return response
+
+
+# Endpoints
+
+
+def _new_event(params: dict[str, Any]) -> NewEvent:
+    known = {name for name in NewEvent.__dataclass_fields__ if name != "extra"}
+    values = {name: params[name] for name in known if name in params}
+    return NewEvent(**values)
+
+
+@blueprint.post(PREFIX)
+@authenticated
+async def create_event() -> Response:
+    runtime = runtime_of(current_app)
+    event = await EventActions(runtime).create_event(
+        g.account, _new_event(await _params())
+    )
+    return _json((await events_json(runtime, [event], g.account))[0])
+
+
+@blueprint.get(PREFIX)
+async def list_events() -> Response:
+    """Upcoming public events, soonest first; ``q`` searches their names."""
+    runtime = runtime_of(current_app)
+    viewer = await _token_account()
+    params = dict(request.args)
+    query = params.get("q") or None
+    if query is not None and len(query) > 200:
+        raise EventError(422, "q", "is over 200 characters")
+    limit = max(1, min(_int_param(params, "limit") or DEFAULT_LIMIT, MAX_LIMIT))
+    offset = max(0, _int_param(params, "offset") or 0)
+    rows = await event_store.upcoming(
+        runtime.pool,
+        query=query,
+        local_only=str(params.get("local", "")).lower() in ("1", "true"),
+        limit=limit,
+        offset=offset,
+    )
+    return _json(await events_json(runtime, list(rows), viewer))
+
+
+@blueprint.get(f"{PREFIX}/<event_id>")
+async def get_event(event_id: str) -> Response:
+    runtime = runtime_of(current_app)
+    viewer = await _token_account()
+    event = await _event_param(event_id, viewer)
+    return _json((await events_json(runtime, [event], viewer))[0])
+
+
+@blueprint.post(f"{PREFIX}/<event_id>/join")
+@authenticated
+async def join_event(event_id: str) -> Response:
+    runtime = runtime_of(current_app)
+    event = await _event_param(event_id, g.account)
+    params = await _params()
+    row = await EventActions(runtime).join(
+        g.account, event, params.get("message") or ""
+    )
+    return _json(_participation(row))
+
+
+@blueprint.post(f"{PREFIX}/<event_id>/leave")
+@authenticated
+async def leave_event(event_id: str) -> Response:
+    runtime = runtime_of(current_app)
+    event = await _event_param(event_id, g.account)
+    await EventActions(runtime).leave(g.account, event)
+    event = await _event_param(event_id, g.account)
+    return _json((await events_json(runtime, [event], g.account))[0])
+
+
+@blueprint.get(f"{PREFIX}/<event_id>/participants")
+@authenticated
+async def list_participants(event_id: str) -> Response:
+    runtime = runtime_of(current_app)
+    event = await _event_param(event_id, g.account)
+    if event["account_id"] != g.account["id"]:
+        raise ActionError(403, "only the organiser sees the participants")
+    rows = await event_store.participants(runtime.pool, event["status_id"])
+    return _json(
+        [
+            {
+                "account": account_json(runtime, row),
+                "state": row["state"],
+                "message": row["message"],
+                "created_at": iso_millis(row["joined_at"]),
+            }
+            for row in rows
+        ]
+    )
+
+
+@blueprint.post(f"{PREFIX}/<event_id>/participants/<account_id>/<decision>")
+@authenticated
+async def answer_participant(event_id: str, account_id: str, decision: str) -> Response:
+    runtime = runtime_of(current_app)
+    if decision not in ("authorize", "reject") or not account_id.isdigit():
+        raise FederationError(404, "Record not found")
+    event = await _event_param(event_id, g.account)
+    state = await EventActions(runtime).answer(
+        g.account, event, int(account_id), decision == "authorize"
+    )
+    row = await event_store.participant(
+        runtime.pool, event["status_id"], int(account_id)
+    )
+    return _json(_participation(row) if row is not None else {"state": state})
+
+
+# iCalendar feeds (RFC 5545)
+
+
+@blueprint.get("/ical/instance.ics")
+async def instance_feed() -> Response:
+    runtime = runtime_of(current_app)
+    rows = await event_store.upcoming(
+        runtime.pool, local_only=True, since_days=FEED_PAST_DAYS, limit=FEED_LIMIT
+    )
+    return await _feed(runtime, runtime.settings.instance.name, list(rows))
+
+
+@blueprint.get("/ical/users/<username>.ics")
+async def user_feed(username: str) -> Response:
+    runtime = runtime_of(current_app)
+    account = await accounts.local_by_username(runtime.pool, username)
+    if account is None or account["actor_type"] not in ("Person", "Service"):
+        raise FederationError(404, f"no teacher {username} on this instance")
+    rows = await event_store.upcoming(
+        runtime.pool,
+        account_id=account["id"],
+        since_days=FEED_PAST_DAYS,
+        limit=FEED_LIMIT,
+    )
+    title = (
+        f"{account['display_name'] or account['username']} ({runtime.settings.domain})"
+    )
+    return await _feed(runtime, title, list(rows))
+
+
+@blueprint.get("/ical/groups/<name>.ics")
+async def group_feed(name: str) -> Response:
+    runtime = runtime_of(current_app)
+    group = await accounts.local_by_username(runtime.pool, name)
+    if group is None or group["actor_type"] != "Group":
+        raise FederationError(404, f"no group {name} on this instance")
+    rows = await event_store.upcoming(
+        runtime.pool,
+        group_account_id=group["id"],
+        since_days=FEED_PAST_DAYS,
+        limit=FEED_LIMIT,
+    )
+    title = f"{group['display_name'] or group['username']} ({runtime.settings.domain})"
+    return await _feed(runtime, title, list(rows))
+
+
+async def _feed(runtime: Any, title: str, rows: list[Any]) -> Response:
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//Pedagogue//Events//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", title)
+    status_rows = {
+        row["id"]: row
+        for row in await runtime.pool.fetch(
+            "SELECT id, url, content, created_at FROM statuses WHERE id = ANY($1::bigint[])",
+            [row["status_id"] for row in rows],
+        )
+    }
+    now = datetime.now(UTC)
+    for event in rows:
+        calendar.add_component(_vevent(event, status_rows[event["status_id"]], now))
+    # RFC 5545 section 3.6.5: each TZID used needs its VTIMEZONE.
+    calendar.add_missing_timezones()
+    return Response(
+        calendar.to_ical(),
+        status=200,
+        content_type="text/calendar; charset=utf-8",
+    )
+
+
+def _vevent(event: Any, status: Any, now: datetime) -> icalendar.Event:
+    from actors.event import zone_of
+
+    zone = zone_of(event["timezone"]) or UTC
+    item = icalendar.Event()
+    item.add("uid", event["uri"])
+    item.add("dtstamp", now)
+    item.add("created", status["created_at"])
+    item.add("summary", event["name"])
+    description = plain_text(status["content"] or "")
+    if description:
+        item.add("description", description)
+    item.add("dtstart", event["starts_at"].astimezone(zone))
+    item.add("dtend", event["ends_at"].astimezone(zone))
+    item.add("status", event["status"])
+    item.add("url", status["url"] or event["uri"])
+    place = event_store.place_of(event)
+    location = _place_text(place) if place else None
+    if location or event["online_url"]:
+        item.add("location", location or event["online_url"])
+    if event["online_url"]:
+        # RFC 7986 section 5.11: a conference link.
+        item.add("conference", event["online_url"], parameters={"VALUE": "URI"})
+    return item
+
+
+def _place_text(place: dict[str, Any]) -> str:
+    keys = (
+        "name",
+        "streetAddress",
+        "postalCode",
+        "addressLocality",
+        "addressRegion",
+        "addressCountry",
+    )
+    return ", ".join(str(place[key]) for key in keys if place.get(key))
