@@ -1,0 +1,244 @@
+"""Queries on groups: their profiles, moderators, members and announced posts.
+
+A group is an accounts row with actor_type 'Group'; its members are the
+accounts whose follow of it is accepted.
+"""
+
+import asyncpg
+
+Connection = asyncpg.Connection | asyncpg.Pool
+
+# Columns of a local group: the account with its profile.
+_GROUP_COLUMNS = "a.*, p.description, p.rules, p.subjects, p.grade_levels, p.created_by"
+
+
+async def insert_profile(
+    connection: asyncpg.Connection,
+    account_id: int,
+    *,
+    description: str,
+    rules: str,
+    subjects: list[str],
+    grade_levels: list[str],
+    created_by: int,
+) -> None:
+    """Insert the profile of a new local group."""
+    await connection.execute(
+        "INSERT INTO group_profiles (account_id, description, rules, subjects,"
+        " grade_levels, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+        account_id,
+        description,
+        rules,
+        subjects,
+        grade_levels,
+        created_by,
+    )
+
+
+async def add_moderator(
+    connection: Connection, group_id: int, account_id: int, role: str
+) -> None:
+    """Make a local account a moderator of a group, or change its role."""
+    await connection.execute(
+        "INSERT INTO group_moderators (group_id, account_id, role) VALUES ($1, $2, $3)"
+        " ON CONFLICT (group_id, account_id) DO UPDATE SET role = EXCLUDED.role",
+        group_id,
+        account_id,
+        role,
+    )
+
+
+async def local_group(db: Connection, account_id: int) -> asyncpg.Record | None:
+    """Return a local group with its profile, or None when the id names none."""
+    return await db.fetchrow(
+        f"SELECT {_GROUP_COLUMNS} FROM accounts a"
+        " JOIN group_profiles p ON p.account_id = a.id"
+        " WHERE a.id = $1 AND a.deleted_at IS NULL",
+        account_id,
+    )
+
+
+async def profiles_of(db: Connection, group_ids: list[int]) -> list[asyncpg.Record]:
+    """Return the profiles of the local groups among ``group_ids``."""
+    return list(
+        await db.fetch(
+            "SELECT * FROM group_profiles WHERE account_id = ANY($1::bigint[])",
+            group_ids,
+        )
+    )
+
+
+async def moderators_of(db: Connection, group_ids: list[int]) -> list[asyncpg.Record]:
+    """Return the moderators of several groups with their accounts and
+    ``group_id``, owners first."""
+    return list(
+        await db.fetch(
+            "SELECT m.group_id, m.role, a.* FROM group_moderators m"
+            " JOIN accounts a ON a.id = m.account_id"
+            " WHERE m.group_id = ANY($1::bigint[])"
+            " ORDER BY m.role = 'owner' DESC, m.created_at",
+            group_ids,
+        )
+    )
+
+
+async def member_counts(db: Connection, group_ids: list[int]) -> dict[int, int]:
+    """Count the accepted followers of several groups."""
+    rows = await db.fetch(
+        "SELECT target_account_id, count(*) AS members FROM follows"
+        " WHERE target_account_id = ANY($1::bigint[]) AND accepted"
+        " GROUP BY target_account_id",
+        group_ids,
+    )
+    return {row["target_account_id"]: row["members"] for row in rows}
+
+
+async def local_groups_by_actor_ids(
+    db: Connection, actor_ids: list[str]
+) -> list[asyncpg.Record]:
+    """Return the local groups among ``actor_ids``."""
+    if not actor_ids:
+        return []
+    return list(
+        await db.fetch(
+            f"SELECT {_GROUP_COLUMNS} FROM accounts a"
+            " JOIN group_profiles p ON p.account_id = a.id"
+            " WHERE a.actor_id = ANY($1::text[]) AND a.deleted_at IS NULL",
+            actor_ids[:100],
+        )
+    )
+
+
+async def moderators(db: Connection, group_id: int) -> list[asyncpg.Record]:
+    """Return the moderators of a group with their accounts, owners first."""
+    return list(
+        await db.fetch(
+            "SELECT m.role, a.* FROM group_moderators m"
+            " JOIN accounts a ON a.id = m.account_id"
+            " WHERE m.group_id = $1 ORDER BY m.role = 'owner' DESC, m.created_at",
+            group_id,
+        )
+    )
+
+
+async def moderator_role(db: Connection, group_id: int, account_id: int) -> str | None:
+    """Return 'owner' or 'moderator' for a moderator of the group, else None."""
+    return await db.fetchval(
+        "SELECT role FROM group_moderators WHERE group_id = $1 AND account_id = $2",
+        group_id,
+        account_id,
+    )
+
+
+async def directory(
+    db: Connection,
+    *,
+    limit: int,
+    max_id: int | None,
+    subject: str | None,
+    grade_level: str | None,
+) -> list[asyncpg.Record]:
+    """Return local groups, newest first, optionally with a subject or grade level."""
+    return list(
+        await db.fetch(
+            f"SELECT {_GROUP_COLUMNS} FROM accounts a"
+            " JOIN group_profiles p ON p.account_id = a.id"
+            " WHERE a.deleted_at IS NULL AND ($1::bigint IS NULL OR a.id < $1)"
+            " AND ($2::text IS NULL OR lower($2) = ANY(p.subjects))"
+            " AND ($3::text IS NULL OR lower($3) = ANY(p.grade_levels))"
+            " ORDER BY a.id DESC LIMIT $4",
+            max_id,
+            subject,
+            grade_level,
+            limit,
+        )
+    )
+
+
+async def search(db: Connection, query: str, limit: int) -> list[asyncpg.Record]:
+    """Return known groups, local and remote, whose name or handle contains ``query``.
+
+    Local groups come first, then remote ones, each by name.
+    """
+    pattern = "%" + query.replace("\\", "").replace("%", "").replace("_", r"\_") + "%"
+    return list(
+        await db.fetch(
+            "SELECT a.* FROM accounts a WHERE a.actor_type = 'Group'"
+            " AND a.deleted_at IS NULL"
+            " AND (a.username ILIKE $1 OR a.display_name ILIKE $1"
+            " OR (a.username || '@' || coalesce(a.domain, '')) ILIKE $1)"
+            " ORDER BY a.domain NULLS FIRST, lower(a.username) LIMIT $2",
+            pattern,
+            limit,
+        )
+    )
+
+
+async def members(
+    db: Connection, group_id: int, *, accepted: bool, limit: int, max_id: int | None
+) -> list[asyncpg.Record]:
+    """Return members (or pending requests) with their accounts; the follow id is
+    ``follow_id``, newest first."""
+    return list(
+        await db.fetch(
+            "SELECT f.id AS follow_id, a.* FROM follows f"
+            " JOIN accounts a ON a.id = f.account_id"
+            " WHERE f.target_account_id = $1 AND f.accepted = $2"
+            " AND ($3::bigint IS NULL OR f.id < $3) ORDER BY f.id DESC LIMIT $4",
+            group_id,
+            accepted,
+            max_id,
+            limit,
+        )
+    )
+
+
+async def is_member(db: Connection, group_id: int, account_id: int) -> bool:
+    """Return True when the account's follow of the group is accepted."""
+    return bool(
+        await db.fetchval(
+            "SELECT 1 FROM follows WHERE account_id = $1 AND target_account_id = $2"
+            " AND accepted",
+            account_id,
+            group_id,
+        )
+    )
+
+
+async def record_post(
+    connection: asyncpg.Connection,
+    group_id: int,
+    status_id: int,
+    announce_status_id: int,
+) -> bool:
+    """Record that a group announced a status; return False if it already had."""
+    inserted = await connection.fetchval(
+        "INSERT INTO group_posts (group_id, status_id, announce_status_id)"
+        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
+        group_id,
+        status_id,
+        announce_status_id,
+    )
+    return bool(inserted)
+
+
+async def post(db: Connection, group_id: int, status_id: int) -> asyncpg.Record | None:
+    """Return the group's record of announcing a status, removed or not."""
+    return await db.fetchrow(
+        "SELECT * FROM group_posts WHERE group_id = $1 AND status_id = $2",
+        group_id,
+        status_id,
+    )
+
+
+async def mark_post_removed(
+    connection: asyncpg.Connection, group_id: int, status_id: int, removed_by: int
+) -> None:
+    """Record that a moderator took an announced status out of the group."""
+    await connection.execute(
+        "UPDATE group_posts SET removed_at = now(), removed_by = $3"
+        " WHERE group_id = $1 AND status_id = $2",
+        group_id,
+        status_id,
+        removed_by,
+    )
