@@ -34,6 +34,7 @@ AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_V1_CONTEXT = "https://w3id.org/security/v1"
 AS_NAMESPACE = "https://www.w3.org/ns/activitystreams#"
 LITEPUB_PATH = "/schemas/litepub-0.1.jsonld"
+SCHEMA_ORG_FILE = "schema-org-lrmi.json"
 
 # Context URL -> file in federation/contexts/. contexts/README.md names the
 # source of each file.
@@ -50,16 +51,23 @@ BUNDLED_CONTEXTS: dict[str, str] = {
     # in their @context (GoToSocial before 0.16, Bonfire). The bundled document
     # defines the toot: terms Mastodon inlines in its own activities.
     "http://joinmastodon.org/ns": "joinmastodon.json",
+    # A trimmed schema.org context with the CreativeWork and learning-resource
+    # (LRMI) terms that lesson plans use; the full document is about 200 kB.
+    "https://schema.org/": SCHEMA_ORG_FILE,
 }
 # Spellings of a bundled URL that peers send. The ActivityStreams namespace
 # document is the same over http, and older software writes it that way.
 CONTEXT_ALIASES: dict[str, str] = {
     "http://www.w3.org/ns/activitystreams": AS_CONTEXT,
+    # schema.org serves its context at each of these spellings.
+    "https://schema.org": "https://schema.org/",
+    "http://schema.org": "https://schema.org/",
+    "http://schema.org/": "https://schema.org/",
 }
 LITEPUB_FILE = "litepub-0.1.json"
-# NOTE: "http://schema.org" (sent as a context URL by GoToSocial before 0.16) is
-# not bundled: the schema.org context is about 200 kB. Documents that name it
-# raise ContextNotBundled, so callers must fall back to reading the plain JSON.
+# NOTE: the bundled schema.org context defines only the terms listed in
+# contexts/schema-org-lrmi.json. Other schema.org terms in a document that names
+# it expand to nothing and are dropped, as pyld drops any undefined term.
 
 
 class ContextNotBundled(Exception):

@@ -1,0 +1,674 @@
+"""Lesson plans: licences, field rules, the Article form and reading LRMI terms.
+
+A plan federates as an ActivityStreams Article whose extra fields are schema.org
+learning-resource terms (LRMI). Pedagogue reads them back from the JSON-LD
+expanded form, so a peer may bind the terms to any prefix it likes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.vocabulary import AS_CONTEXT, SECURITY_CONTEXT
+
+SCHEMA_CONTEXT = "https://schema.org/"
+PLAN_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, SCHEMA_CONTEXT]
+AS_NS = "https://www.w3.org/ns/activitystreams#"
+# Peers write the schema.org namespace in all of these forms (Mastodon's own
+# context binds "schema" to the "#" one).
+SCHEMA_NAMESPACES = ("http://schema.org/", "https://schema.org/", "http://schema.org#")
+RESOURCE_TYPE = "lesson plan"
+
+MAX_TITLE = 200
+MAX_SUMMARY = 1000
+MAX_BODY = 100_000
+MAX_LIST_ITEMS = 50
+MAX_ITEM = 500
+
+
+class InvalidPlan(Exception):
+    """A lesson plan field that cannot be stored, with the field's name."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+@dataclass(frozen=True)
+class License:
+    key: str
+    name: str
+    url: str | None
+    derivatives: bool = True
+    share_alike: bool = False
+    non_commercial: bool = False
+
+
+LICENSES: dict[str, License] = {
+    item.key: item
+    for item in (
+        License(
+            "CC-BY-4.0", "CC BY 4.0", "https://creativecommons.org/licenses/by/4.0/"
+        ),
+        License(
+            "CC-BY-SA-4.0",
+            "CC BY-SA 4.0",
+            "https://creativecommons.org/licenses/by-sa/4.0/",
+            share_alike=True,
+        ),
+        License(
+            "CC-BY-NC-4.0",
+            "CC BY-NC 4.0",
+            "https://creativecommons.org/licenses/by-nc/4.0/",
+            non_commercial=True,
+        ),
+        License(
+            "CC-BY-NC-SA-4.0",
+            "CC BY-NC-SA 4.0",
+            "https://creativecommons.org/licenses/by-nc-sa/4.0/",
+            share_alike=True,
+            non_commercial=True,
+        ),
+        License(
+            "CC-BY-ND-4.0",
+            "CC BY-ND 4.0",
+            "https://creativecommons.org/licenses/by-nd/4.0/",
+            derivatives=False,
+        ),
+        License(
+            "CC-BY-NC-ND-4.0",
+            "CC BY-NC-ND 4.0",
+            "https://creativecommons.org/licenses/by-nc-nd/4.0/",
+            derivatives=False,
+            non_commercial=True,
+        ),
+        License(
+            "CC0-1.0", "CC0 1.0", "https://creativecommons.org/publicdomain/zero/1.0/"
+        ),
+        License("all-rights-reserved", "All rights reserved", None, derivatives=False),
+    )
+}
+ALL_RIGHTS_RESERVED = "all-rights-reserved"
+_LICENSE_BY_URL = {item.url: item.key for item in LICENSES.values() if item.url}
+
+
+def license_of(key: Any, field_name: str = "license") -> str:
+    """Return the licence key; raise InvalidPlan for an unknown one."""
+    if isinstance(key, str):
+        for known in LICENSES:
+            if known.lower() == key.strip().lower():
+                return known
+    keys = ", ".join(LICENSES)
+    raise InvalidPlan(
+        field_name, f"unknown licence {str(key)[:60]!r}; use one of {keys}"
+    )
+
+
+def license_from_url(url: str) -> str | None:
+    """Map a Creative Commons licence URL in any of its spellings to a key."""
+    text = url.strip().lower().replace("http://", "https://", 1)
+    text = re.sub(r"(legalcode|deed\.[a-z-]+)(\.[a-z-]+)?$", "", text)
+    if not text.endswith("/"):
+        text += "/"
+    return _LICENSE_BY_URL.get(text)
+
+
+def adaptation_license(original: str | None, requested: str | None) -> str:
+    """Return the licence an adaptation gets; raise InvalidPlan when not allowed.
+
+    NoDerivatives and all-rights-reserved plans cannot be adapted. A ShareAlike
+    plan's adaptation keeps the same licence. A NonCommercial plan's adaptation
+    must stay NonCommercial, because the original's condition still binds
+    anyone who uses the adaptation.
+    """
+    if original is None:
+        raise InvalidPlan("adapted_from", "the original plan names no known licence")
+    source = LICENSES[original]
+    if not source.derivatives:
+        raise InvalidPlan(
+            "adapted_from",
+            f"the original plan's licence ({source.name}) forbids adaptations",
+        )
+    if requested is None:
+        return original
+    target = LICENSES[requested]
+    if source.share_alike and requested != original:
+        raise InvalidPlan(
+            "license", f"an adaptation of a {source.name} plan must keep {source.name}"
+        )
+    if source.non_commercial and not target.non_commercial:
+        raise InvalidPlan(
+            "license", f"an adaptation of a {source.name} plan must stay NonCommercial"
+        )
+    return requested
+
+
+# Grade levels
+
+GRADE_NAMES = {"PK": -1, "K": 0, "HIGHER-EDUCATION": 13, "ADULT": 14}
+_GRADE = r"(PK|K|[1-9]|1[0-2])"
+_GRADE_RANGE = re.compile(rf"^{_GRADE}(?:-{_GRADE})?$")
+
+
+def _grade_number(text: str) -> int:
+    return GRADE_NAMES[text] if text in GRADE_NAMES else int(text)
+
+
+def parse_grade_level(value: Any) -> tuple[str, list[int]]:
+    """Return a grade level in its stored form and the grades it covers.
+
+    Accepts PK, K, 1 to 12, a range such as ``6-8`` or ``K-2``,
+    ``higher-education`` and ``adult``. Raises InvalidPlan otherwise.
+    """
+    text = value.strip().upper().replace("GRADE ", "") if isinstance(value, str) else ""
+    if text in ("HIGHER-EDUCATION", "ADULT"):
+        return text.lower(), [GRADE_NAMES[text]]
+    match = _GRADE_RANGE.match(text)
+    if match is None:
+        raise InvalidPlan(
+            "grade_levels",
+            f"{str(value)[:40]!r} is not a grade level; use PK, K, 1-12, a range"
+            " such as 6-8, higher-education or adult",
+        )
+    low = _grade_number(match.group(1))
+    high = _grade_number(match.group(2)) if match.group(2) else low
+    if high < low:
+        raise InvalidPlan("grade_levels", f"grade range {text!r} ends before it starts")
+    return text, list(range(low, high + 1))
+
+
+def parse_age_range(value: Any) -> tuple[int, int] | None:
+    """Return (minimum, maximum) age from ``"11-14"`` or ``"8"``; None for empty."""
+    if value in (None, ""):
+        return None
+    match = re.match(r"^\s*(\d{1,3})\s*(?:-\s*(\d{1,3}))?\s*$", str(value))
+    if match is None:
+        raise InvalidPlan(
+            "age_range", f"{str(value)[:40]!r} is not an age range like 11-14"
+        )
+    low = int(match.group(1))
+    high = int(match.group(2) or low)
+    if high < low or high > 120:
+        raise InvalidPlan("age_range", f"{str(value)[:40]!r} is not a valid age range")
+    return low, high
+
+
+# Standards
+
+FRAMEWORKS = {
+    "CCSS": "Common Core State Standards",
+    "NGSS": "Next Generation Science Standards",
+}
+_CCSS = re.compile(
+    r"^(?:CCSS\.)?(?:MATH\.CONTENT\.|MATH\.PRACTICE\.|ELA-LITERACY\.)?"
+    r"[A-Z0-9]{1,5}(?:\.[A-Z0-9]{1,5}){0,4}[a-z]?$"
+)
+_NGSS = re.compile(r"^(?:K|[1-5]|MS|HS)-(?:PS|LS|ESS|ETS)[1-4]-\d{1,2}$")
+_OTHER_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_:/]{0,63}$")
+
+
+def framework_key(name: str) -> str:
+    """Return CCSS or NGSS for their names and abbreviations, else the name."""
+    cleaned = name.strip()
+    for key, full in FRAMEWORKS.items():
+        if cleaned.upper() in (key, full.upper(), f"{key} ({full})".upper()):
+            return key
+    return cleaned
+
+
+def parse_alignment(value: Any) -> dict[str, str]:
+    """Return ``{"framework", "code"}`` for a standard; raise InvalidPlan if it
+    does not parse (CCSS and NGSS codes are checked against their formats)."""
+    if not isinstance(value, dict):
+        raise InvalidPlan(
+            "alignments", "each alignment must be an object with framework and code"
+        )
+    framework = value.get("framework")
+    code = value.get("code")
+    if not isinstance(framework, str) or not framework.strip() or len(framework) > 100:
+        raise InvalidPlan(
+            "alignments", "framework is missing or longer than 100 characters"
+        )
+    if not isinstance(code, str) or not code.strip():
+        raise InvalidPlan("alignments", "code is missing")
+    key = framework_key(framework)
+    code = code.strip()
+    if key == "CCSS":
+        valid = bool(_CCSS.match(code.upper() if code[-1:].isupper() else code))
+        valid = valid and any(ch.isdigit() for ch in code)
+    elif key == "NGSS":
+        valid = bool(_NGSS.match(code.upper()))
+        code = code.upper()
+    else:
+        valid = bool(_OTHER_CODE.match(code))
+    if not valid:
+        raise InvalidPlan(
+            "alignments",
+            f"{code[:60]!r} is not a valid {FRAMEWORKS.get(key, key)} code",
+        )
+    return {"framework": key, "code": code}
+
+
+# Durations (ISO 8601 durations, as schema.org's timeRequired uses them)
+
+_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def duration_text(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    return (
+        "PT"
+        + (f"{hours}H" if hours else "")
+        + (f"{rest}M" if rest or not hours else "")
+    )
+
+
+def parse_duration(text: str) -> int | None:
+    """Return the minutes of an ISO 8601 duration such as PT1H30M, or None."""
+    match = _DURATION.match(text.strip().upper())
+    if match is None or text.strip().upper() in ("P", "PT"):
+        return None
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return days * 1440 + hours * 60 + minutes + (1 if seconds and not minutes else 0)
+
+
+# Local input
+
+
+@dataclass
+class PlanFields:
+    """The validated fields of a local plan (create, edit or import)."""
+
+    title: str
+    summary: str = ""
+    body_markdown: str = ""
+    subjects: list[str] = field(default_factory=list)
+    grade_levels: list[str] = field(default_factory=list)
+    grade_numbers: list[int] = field(default_factory=list)
+    age_range: tuple[int, int] | None = None
+    duration_minutes: int | None = None
+    objectives: list[str] = field(default_factory=list)
+    materials: list[str] = field(default_factory=list)
+    alignments: list[dict[str, str]] = field(default_factory=list)
+    license: str | None = None
+
+
+def _text(params: dict[str, Any], name: str, limit: int, required: bool = False) -> str:
+    value = params.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InvalidPlan(name, "is missing")
+        return ""
+    if not isinstance(value, str):
+        raise InvalidPlan(name, "must be a string")
+    if len(value) > limit:
+        raise InvalidPlan(name, f"is over {limit} characters")
+    return value.strip()
+
+
+def _strings(params: dict[str, Any], name: str) -> list[str]:
+    value = params.get(name, params.get(f"{name}[]"))
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidPlan(name, "must be a list of strings")
+    items = [item.strip() for item in value if item.strip()]
+    if len(items) > MAX_LIST_ITEMS:
+        raise InvalidPlan(name, f"has more than {MAX_LIST_ITEMS} items")
+    if any(len(item) > MAX_ITEM for item in items):
+        raise InvalidPlan(name, f"has an item over {MAX_ITEM} characters")
+    return items
+
+
+def _duration(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise InvalidPlan("duration_minutes", "must be a whole number of minutes")
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError):
+        raise InvalidPlan(
+            "duration_minutes", "must be a whole number of minutes"
+        ) from None
+    if not 1 <= minutes <= 100_000:
+        raise InvalidPlan("duration_minutes", "must be between 1 and 100000")
+    return minutes
+
+
+def parse_fields(
+    params: dict[str, Any], *, partial_of: PlanFields | None = None
+) -> PlanFields:
+    """Validate client input into PlanFields; raise InvalidPlan naming the field.
+
+    With ``partial_of`` (an edit), fields not given keep their value there.
+    """
+    base = partial_of
+
+    def given(name: str) -> bool:
+        return base is None or name in params or f"{name}[]" in params
+
+    fields = PlanFields(title=base.title if base else "")
+    if given("title"):
+        fields.title = _text(params, "title", MAX_TITLE, required=True)
+    fields.summary = (
+        _text(params, "summary", MAX_SUMMARY) if given("summary") else base.summary
+    )
+    fields.body_markdown = (
+        _text(params, "body", MAX_BODY) if given("body") else base.body_markdown
+    )
+    for name in ("subjects", "objectives", "materials"):
+        setattr(
+            fields, name, _strings(params, name) if given(name) else getattr(base, name)
+        )
+    if given("grade_levels"):
+        levels = [parse_grade_level(item) for item in _strings(params, "grade_levels")]
+        fields.grade_levels = [text for text, _ in levels]
+        fields.grade_numbers = sorted({n for _, numbers in levels for n in numbers})
+    else:
+        fields.grade_levels, fields.grade_numbers = (
+            base.grade_levels,
+            base.grade_numbers,
+        )
+    fields.age_range = (
+        parse_age_range(params.get("age_range"))
+        if given("age_range")
+        else base.age_range
+    )
+    fields.duration_minutes = (
+        _duration(params.get("duration_minutes"))
+        if given("duration_minutes")
+        else base.duration_minutes
+    )
+    if given("alignments"):
+        raw = params.get("alignments") or []
+        if not isinstance(raw, list) or len(raw) > MAX_LIST_ITEMS:
+            raise InvalidPlan(
+                "alignments", "must be a list of {framework, code} objects"
+            )
+        fields.alignments = [parse_alignment(item) for item in raw]
+    else:
+        fields.alignments = base.alignments
+    if params.get("license") not in (None, ""):
+        fields.license = license_of(params.get("license"))
+    elif base is not None:
+        fields.license = base.license
+    return fields
+
+
+# The Article
+
+
+def license_value(key: str | None) -> Any:
+    if key is None:
+        return None
+    item = LICENSES[key]
+    if item.url:
+        return item.url
+    # schema.org's license is a URL or a CreativeWork; "all rights reserved"
+    # has no URL, so it goes as a named CreativeWork.
+    return {"type": "CreativeWork", "name": item.name}
+
+
+def render_article(
+    plan: Any, status: Any, *, actor_id: str, attachments: list[Any]
+) -> dict:
+    """Return the Article of a local plan (without @context)."""
+    article: dict[str, Any] = {
+        "id": plan["uri"],
+        "type": "Article",
+        "attributedTo": actor_id,
+        "name": plan["title"],
+        "summary": plan["summary"] or None,
+        "content": plan["body_html"],
+        "mediaType": "text/html",
+        "source": {
+            "content": plan["body_markdown"] or "",
+            "mediaType": "text/markdown",
+        },
+        "url": status["url"] or plan["uri"],
+        "published": _iso(plan["created_at"]),
+        "to": list(status["to_uris"]),
+        "cc": list(status["cc_uris"]),
+        "attachment": [
+            {
+                "type": "Document",
+                "mediaType": item["mime_type"],
+                "url": item["url"],
+                "name": item["file_name"],
+            }
+            for item in attachments
+        ],
+        "learningResourceType": RESOURCE_TYPE,
+        "about": list(plan["subjects"]),
+        "educationalLevel": list(plan["grade_levels"]),
+        "teaches": list(plan["objectives"]),
+        "material": list(plan["materials"]),
+        "educationalAlignment": [
+            {
+                "type": "AlignmentObject",
+                "alignmentType": "teaches",
+                "educationalFramework": FRAMEWORKS.get(
+                    item["framework"], item["framework"]
+                ),
+                "targetName": item["code"],
+            }
+            for item in _json_list(plan["alignments"])
+        ],
+    }
+    if plan["age_min"] is not None:
+        article["typicalAgeRange"] = f"{plan['age_min']}-{plan['age_max']}"
+    if plan["duration_minutes"]:
+        article["timeRequired"] = duration_text(plan["duration_minutes"])
+    if plan["license"]:
+        article["license"] = license_value(plan["license"])
+    chain = _json_list(plan["attribution"])
+    if chain:
+        article["isBasedOn"] = [
+            {
+                "id": item["uri"],
+                "type": "CreativeWork",
+                "name": item.get("title") or "",
+                "author": item.get("author_uri"),
+            }
+            for item in chain
+        ]
+    if plan["updated_at"]:
+        article["updated"] = _iso(plan["updated_at"])
+    return article
+
+
+def _iso(moment: Any) -> str:
+    from actors.note import iso
+
+    return iso(moment)
+
+
+def _json_list(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        import json
+
+        value = json.loads(value)
+    return list(value or [])
+
+
+# Reading a received Article
+
+
+@dataclass
+class RemotePlan:
+    """The LRMI fields read from a received Article; ``rejected`` names fields
+    that had the wrong types or values Pedagogue does not know, left out."""
+
+    subjects: list[str] = field(default_factory=list)
+    grade_levels: list[str] = field(default_factory=list)
+    grade_numbers: list[int] = field(default_factory=list)
+    age_range: tuple[int, int] | None = None
+    duration_minutes: int | None = None
+    objectives: list[str] = field(default_factory=list)
+    materials: list[str] = field(default_factory=list)
+    alignments: list[dict[str, str]] = field(default_factory=list)
+    license: str | None = None
+    attribution: list[dict[str, Any]] = field(default_factory=list)
+    is_plan: bool = False
+    rejected: list[str] = field(default_factory=list)
+
+
+def _values(node: dict[str, Any], term: str) -> list[Any] | None:
+    for namespace in SCHEMA_NAMESPACES:
+        found = node.get(namespace + term)
+        if found is not None:
+            return list(found)
+    return None
+
+
+class _WrongType(Exception):
+    pass
+
+
+def _plain_strings(values: list[Any]) -> list[str]:
+    result = []
+    for item in values:
+        if not isinstance(item, dict) or not isinstance(item.get("@value"), str):
+            raise _WrongType()
+        result.append(item["@value"].strip()[:MAX_ITEM])
+    return [item for item in result if item][:MAX_LIST_ITEMS]
+
+
+def _one_string(values: list[Any]) -> str:
+    strings = _plain_strings(values)
+    if len(strings) != 1:
+        raise _WrongType()
+    return strings[0]
+
+
+def _node_string(node: dict[str, Any], *iris: str) -> str | None:
+    for iri in iris:
+        for item in node.get(iri, []):
+            if isinstance(item, dict) and isinstance(item.get("@value"), str):
+                return str(item["@value"])
+    return None
+
+
+def _schema_iris(term: str) -> list[str]:
+    return [namespace + term for namespace in SCHEMA_NAMESPACES]
+
+
+def _alignments(values: list[Any]) -> list[dict[str, str]]:
+    result = []
+    for item in values:
+        if not isinstance(item, dict) or "@value" in item:
+            raise _WrongType()
+        code = _node_string(item, *_schema_iris("targetName"))
+        framework = _node_string(item, *_schema_iris("educationalFramework"))
+        if code is None or framework is None:
+            raise _WrongType()
+        try:
+            result.append(parse_alignment({"framework": framework, "code": code}))
+        except InvalidPlan:
+            raise _WrongType() from None
+    return result[:MAX_LIST_ITEMS]
+
+
+def _license(values: list[Any]) -> str | None:
+    if len(values) != 1 or not isinstance(values[0], dict):
+        raise _WrongType()
+    item = values[0]
+    if isinstance(item.get("@id"), str) and not item["@id"].startswith("_:"):
+        key = license_from_url(item["@id"])
+        if key is None:
+            raise _WrongType()
+        return key
+    name = _node_string(item, AS_NS + "name", *_schema_iris("name"))
+    if name is not None and name.strip().lower() == "all rights reserved":
+        return ALL_RIGHTS_RESERVED
+    raise _WrongType()
+
+
+def _attribution(values: list[Any]) -> list[dict[str, Any]]:
+    chain = []
+    for item in values:
+        uri = item.get("@id") if isinstance(item, dict) else None
+        if not isinstance(uri, str) or not uri.startswith(("https://", "http://")):
+            raise _WrongType()
+        authors = [
+            a.get("@id") for a in _values(item, "author") or [] if isinstance(a, dict)
+        ]
+        chain.append(
+            {
+                "uri": uri,
+                "title": (
+                    _node_string(item, AS_NS + "name", *_schema_iris("name")) or ""
+                )[:MAX_TITLE],
+                "author_uri": next((a for a in authors if isinstance(a, str)), None),
+            }
+        )
+    return chain[:MAX_LIST_ITEMS]
+
+
+def _grades(values: list[Any]) -> tuple[list[str], list[int]]:
+    levels, numbers = [], set()
+    for text in _plain_strings(values):
+        try:
+            level, covered = parse_grade_level(text)
+        except InvalidPlan:
+            raise _WrongType() from None
+        levels.append(level)
+        numbers.update(covered)
+    return levels, sorted(numbers)
+
+
+def read_lrmi(expanded: dict[str, Any]) -> RemotePlan:
+    """Read the LRMI terms of one expanded Article node.
+
+    A term is left out and named in ``rejected`` when it has the wrong shape or
+    a value that does not parse: a grade level, a standard's code, a duration
+    or a licence URL that Pedagogue does not know. The plan is stored without
+    that term.
+    """
+    plan = RemotePlan()
+    readers: dict[str, Any] = {
+        "about": lambda v: setattr(plan, "subjects", _plain_strings(v)),
+        "teaches": lambda v: setattr(plan, "objectives", _plain_strings(v)),
+        "material": lambda v: setattr(plan, "materials", _plain_strings(v)),
+        "educationalLevel": lambda v: _set_grades(plan, _grades(v)),
+        "typicalAgeRange": lambda v: _set_age(plan, _one_string(v)),
+        "timeRequired": lambda v: _set_duration(plan, _one_string(v)),
+        "educationalAlignment": lambda v: setattr(plan, "alignments", _alignments(v)),
+        "license": lambda v: setattr(plan, "license", _license(v)),
+        "isBasedOn": lambda v: setattr(plan, "attribution", _attribution(v)),
+        "learningResourceType": lambda v: _plain_strings(v),
+    }
+    for term, reader in readers.items():
+        values = _values(expanded, term)
+        if values is None:
+            continue
+        plan.is_plan = True
+        try:
+            reader(values)
+        except _WrongType:
+            plan.rejected.append(term)
+    return plan
+
+
+def _set_grades(plan: RemotePlan, grades: tuple[list[str], list[int]]) -> None:
+    plan.grade_levels, plan.grade_numbers = grades
+
+
+def _set_age(plan: RemotePlan, text: str) -> None:
+    try:
+        plan.age_range = parse_age_range(text)
+    except InvalidPlan:
+        raise _WrongType() from None
+
+
+def _set_duration(plan: RemotePlan, text: str) -> None:
+    minutes = parse_duration(text)
+    if minutes is None:
+        raise _WrongType()
+    plan.duration_minutes = minutes

@@ -1,0 +1,405 @@
+"""Queries on lesson plans, their revisions, adaptations, attachments and
+collections. A plan's row shares its id with its status row."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from storage.ids import new_id
+
+Connection = asyncpg.Connection | asyncpg.Pool
+
+# Plans whose status is deleted are deleted plans.
+_LIVE = "JOIN statuses s ON s.id = p.status_id AND s.deleted_at IS NULL"
+
+_SEARCH_VECTOR = (
+    "setweight(to_tsvector('english', title), 'A')"
+    " || setweight(to_tsvector('english', summary), 'B')"
+    " || setweight(to_tsvector('english', array_to_string(subjects, ' ')), 'B')"
+    " || setweight(to_tsvector('english', array_to_string(objectives, ' ')), 'C')"
+    " || setweight(to_tsvector('english',"
+    " regexp_replace(body_html, '<[^>]*>', ' ', 'g')),"
+    " 'D')"
+)
+
+COLUMNS = (
+    "title",
+    "summary",
+    "body_markdown",
+    "body_html",
+    "subjects",
+    "grade_levels",
+    "grade_numbers",
+    "age_min",
+    "age_max",
+    "duration_minutes",
+    "objectives",
+    "materials",
+    "alignments",
+    "license",
+    "based_on_uri",
+    "attribution",
+)
+
+
+def _encoded(values: dict[str, Any]) -> list[Any]:
+    row = []
+    for column in COLUMNS:
+        value = values.get(column)
+        if column in ("alignments", "attribution"):
+            # The pool's jsonb codec encodes Python values (storage.pool).
+            value = list(value or [])
+        elif column in (
+            "subjects",
+            "grade_levels",
+            "grade_numbers",
+            "objectives",
+            "materials",
+        ):
+            value = list(value or [])
+        elif column in ("summary", "body_html", "title"):
+            value = value or ""
+        row.append(value)
+    return row
+
+
+async def insert(
+    db: asyncpg.Connection, *, status: Any, local: bool, values: dict[str, Any]
+) -> asyncpg.Record:
+    """Insert the plan of a status just stored; ``values`` is keyed by COLUMNS."""
+    placeholders = ", ".join(f"${n}" for n in range(5, 5 + len(COLUMNS)))
+    await db.execute(
+        "INSERT INTO lesson_plans (status_id, uri, account_id, local,"
+        f" {', '.join(COLUMNS)},"
+        f" created_at) VALUES ($1, $2, $3, $4, {placeholders}, ${5 + len(COLUMNS)})",
+        status["id"],
+        status["uri"],
+        status["account_id"],
+        local,
+        *_encoded(values),
+        status["created_at"],
+    )
+    await _refresh_search(db, status["id"])
+    row = await by_id(db, status["id"])
+    assert row is not None
+    return row
+
+
+async def update(
+    db: asyncpg.Connection, status_id: int, values: dict[str, Any]
+) -> None:
+    """Replace a plan's fields (all of COLUMNS) and mark it edited."""
+    assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(COLUMNS, 2))
+    await db.execute(
+        f"UPDATE lesson_plans SET {assignments}, updated_at = now()"
+        " WHERE status_id = $1",
+        status_id,
+        *_encoded(values),
+    )
+    await _refresh_search(db, status_id)
+
+
+async def _refresh_search(db: asyncpg.Connection, status_id: int) -> None:
+    await db.execute(
+        f"UPDATE lesson_plans SET search = {_SEARCH_VECTOR} WHERE status_id = $1",
+        status_id,
+    )
+
+
+async def by_id(db: Connection, status_id: int) -> asyncpg.Record | None:
+    """Return a plan that is not deleted, with its author's actor id, or None."""
+    return await db.fetchrow(
+        f"SELECT p.*, a.actor_id AS author_uri FROM lesson_plans p {_LIVE}"
+        " JOIN accounts a ON a.id = p.account_id WHERE p.status_id = $1",
+        status_id,
+    )
+
+
+async def by_uri(db: Connection, uri: str) -> asyncpg.Record | None:
+    row = await db.fetchval("SELECT status_id FROM lesson_plans WHERE uri = $1", uri)
+    return await by_id(db, row) if row is not None else None
+
+
+def values_of(plan: Any) -> dict[str, Any]:
+    """Return a stored plan's COLUMNS as plain values."""
+    values = {column: plan[column] for column in COLUMNS}
+    for column in ("alignments", "attribution"):
+        if isinstance(values[column], str):
+            values[column] = json.loads(values[column])
+    return values
+
+
+# Revisions
+
+
+async def add_revision(db: asyncpg.Connection, status_id: int, snapshot: dict) -> None:
+    await db.execute(
+        "INSERT INTO lesson_plan_revisions (id, status_id, snapshot)"
+        " VALUES ($1, $2, $3)",
+        new_id(),
+        status_id,
+        snapshot,
+    )
+
+
+async def revisions(db: Connection, status_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT * FROM lesson_plan_revisions WHERE status_id = $1 ORDER BY id DESC",
+        status_id,
+    )
+
+
+# Adaptations
+
+
+async def add_adaptation(
+    db: asyncpg.Connection, original_uri: str, adaptation_uri: str, account_id: int
+) -> bool:
+    """Record an adaptation; return False when it was already recorded."""
+    result = await db.execute(
+        "INSERT INTO lesson_plan_adaptations (original_uri, adaptation_uri, account_id)"
+        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        original_uri,
+        adaptation_uri,
+        account_id,
+    )
+    return result.endswith(" 1")
+
+
+async def adaptations_of(db: Connection, original_uri: str) -> list[asyncpg.Record]:
+    """Return the live adaptations of a plan, newest first, with their authors."""
+    return await db.fetch(
+        "SELECT d.adaptation_uri, d.created_at, s.id AS status_id, p.title, a.*"
+        " FROM lesson_plan_adaptations d JOIN accounts a ON a.id = d.account_id"
+        " LEFT JOIN statuses s ON s.uri = d.adaptation_uri"
+        " LEFT JOIN lesson_plans p ON p.status_id = s.id"
+        " WHERE d.original_uri = $1 AND (s.id IS NULL OR s.deleted_at IS NULL)"
+        " ORDER BY d.created_at DESC LIMIT 200",
+        original_uri,
+    )
+
+
+async def count_adaptations(db: Connection, uris: list[str]) -> dict[str, int]:
+    rows = await db.fetch(
+        "SELECT d.original_uri, count(*) AS n FROM lesson_plan_adaptations d"
+        " LEFT JOIN statuses s ON s.uri = d.adaptation_uri"
+        " WHERE d.original_uri = ANY($1::text[])"
+        " AND (s.id IS NULL OR s.deleted_at IS NULL)"
+        " GROUP BY d.original_uri",
+        uris,
+    )
+    return {row["original_uri"]: row["n"] for row in rows}
+
+
+# Attachments
+
+
+async def add_attachment(
+    db: Connection,
+    *,
+    account_id: int,
+    file_name: str,
+    mime_type: str,
+    size: int,
+    status_id: int | None = None,
+    remote_url: str | None = None,
+    position: int = 0,
+    attachment_id: int | None = None,
+) -> asyncpg.Record:
+    return await db.fetchrow(
+        "INSERT INTO lesson_plan_attachments (id, account_id, status_id, file_name,"
+        " mime_type, size, remote_url, position)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " RETURNING *",
+        attachment_id or new_id(),
+        account_id,
+        status_id,
+        file_name,
+        mime_type,
+        size,
+        remote_url,
+        position,
+    )
+
+
+async def claim_attachments(
+    db: asyncpg.Connection, account_id: int, status_id: int, ids: list[int]
+) -> int:
+    """Attach uploads of ``account_id`` that no plan uses yet, in the given order;
+    return how many were claimed."""
+    claimed = 0
+    for position, attachment_id in enumerate(ids):
+        result = await db.execute(
+            "UPDATE lesson_plan_attachments SET status_id = $3, position = $4"
+            " WHERE id = $1 AND account_id = $2"
+            " AND (status_id IS NULL OR status_id = $3)",
+            attachment_id,
+            account_id,
+            status_id,
+            position,
+        )
+        claimed += result.endswith(" 1")
+    return claimed
+
+
+async def attachments_of(db: Connection, status_ids: list[int]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT * FROM lesson_plan_attachments WHERE status_id = ANY($1::bigint[])"
+        " ORDER BY position, id",
+        status_ids,
+    )
+
+
+async def attachment(db: Connection, attachment_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT * FROM lesson_plan_attachments WHERE id = $1", attachment_id
+    )
+
+
+# Collections
+
+
+async def create_collection(
+    db: Connection, account_id: int, name: str
+) -> asyncpg.Record | None:
+    """Create a named collection; return None when the teacher already has one
+    of that name (names compare without case)."""
+    return await db.fetchrow(
+        "INSERT INTO lesson_plan_collections (id, account_id, name) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING *",
+        new_id(),
+        account_id,
+        name,
+    )
+
+
+async def collection(db: Connection, collection_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT c.*, a.username FROM lesson_plan_collections c"
+        " JOIN accounts a ON a.id = c.account_id WHERE c.id = $1",
+        collection_id,
+    )
+
+
+async def collections_of(db: Connection, account_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT c.*, a.username FROM lesson_plan_collections c"
+        " JOIN accounts a ON a.id = c.account_id WHERE c.account_id = $1"
+        " ORDER BY lower(c.name)",
+        account_id,
+    )
+
+
+async def collection_items(db: Connection, collection_id: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        f"SELECT p.*, i.added_at FROM lesson_plan_collection_items i"
+        f" JOIN lesson_plans p ON p.status_id = i.status_id {_LIVE}"
+        " WHERE i.collection_id = $1 ORDER BY i.added_at DESC LIMIT 500",
+        collection_id,
+    )
+
+
+async def add_to_collection(db: Connection, collection_id: int, status_id: int) -> None:
+    await db.execute(
+        "INSERT INTO lesson_plan_collection_items (collection_id, status_id)"
+        " VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        collection_id,
+        status_id,
+    )
+
+
+async def remove_from_collection(
+    db: Connection, collection_id: int, status_id: int
+) -> None:
+    await db.execute(
+        "DELETE FROM lesson_plan_collection_items"
+        " WHERE collection_id = $1 AND status_id = $2",
+        collection_id,
+        status_id,
+    )
+
+
+# Preferences
+
+
+async def preferred_license(db: Connection, account_id: int) -> str | None:
+    return await db.fetchval(
+        "SELECT default_license FROM lesson_plan_preferences WHERE account_id = $1",
+        account_id,
+    )
+
+
+async def set_preferred_license(
+    db: Connection, account_id: int, license_key: str
+) -> None:
+    await db.execute(
+        "INSERT INTO lesson_plan_preferences (account_id, default_license)"
+        " VALUES ($1, $2) ON CONFLICT (account_id)"
+        " DO UPDATE SET default_license = excluded.default_license",
+        account_id,
+        license_key,
+    )
+
+
+# Search
+
+
+async def search(
+    db: Connection,
+    *,
+    text: str | None,
+    subject: str | None,
+    grade: int | None,
+    standard: str | None,
+    license_key: str | None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    """Return public plans, local and remote, that match every filter given,
+    best match first when ``text`` is given, else newest first."""
+    return await db.fetch(
+        "SELECT p.*, a.actor_id AS author_uri,"
+        " CASE WHEN $1::text IS NULL THEN 0"
+        " ELSE ts_rank_cd(p.search, websearch_to_tsquery('english', $1)) END AS rank"
+        f" FROM lesson_plans p {_LIVE} JOIN accounts a ON a.id = p.account_id"
+        " WHERE s.visibility = 'public'"
+        " AND ($1::text IS NULL OR p.search @@ websearch_to_tsquery('english', $1))"
+        " AND ($2::text IS NULL OR EXISTS"
+        " (SELECT 1 FROM unnest(p.subjects) subject WHERE lower(subject) = lower($2)))"
+        " AND ($3::integer IS NULL OR p.grade_numbers @> ARRAY[$3::integer])"
+        " AND ($4::jsonb IS NULL OR p.alignments @> $4::jsonb)"
+        " AND ($5::text IS NULL OR p.license = $5)"
+        " ORDER BY rank DESC, p.status_id DESC LIMIT $6 OFFSET $7",
+        text,
+        subject,
+        grade,
+        [{"code": standard}] if standard else None,
+        license_key,
+        limit,
+        offset,
+    )
+
+
+async def by_author(
+    db: Connection, account_id: int, limit: int
+) -> list[asyncpg.Record]:
+    return await db.fetch(
+        f"SELECT p.*, a.actor_id AS author_uri FROM lesson_plans p {_LIVE}"
+        " JOIN accounts a ON a.id = p.account_id"
+        " WHERE p.account_id = $1 ORDER BY p.status_id DESC LIMIT $2",
+        account_id,
+        limit,
+    )
+
+
+async def cards_of(db: Connection, status_ids: list[int]) -> dict[int, asyncpg.Record]:
+    """Return the title and summary of the plans among ``status_ids``, by id."""
+    rows = await db.fetch(
+        "SELECT status_id, uri, title, summary FROM lesson_plans"
+        " WHERE status_id = ANY($1::bigint[])",
+        status_ids,
+    )
+    return {row["status_id"]: row for row in rows}
