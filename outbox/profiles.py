@@ -1,0 +1,304 @@
+"""Local profile changes: display name, note, profile fields with ``rel="me"``
+link verification, Pedagogue profile data and avatar and header images. A
+change is stored and sent to followers as Update(Person) in one transaction."""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from actors import text as text_format
+from actors.person import render_person
+from federation.errors import FederationError
+from outbox import activities as build
+from outbox.actions import ActionError, Actions
+from storage import accounts, social
+
+if TYPE_CHECKING:
+    from pedagogue.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_FIELDS = 4
+MAX_FIELD_NAME = 255
+MAX_FIELD_VALUE = 2047
+MAX_DISPLAY_NAME = 100
+MAX_NOTE = 1000
+MAX_IMAGE_PIXELS = 40_000_000
+# File signatures (magic numbers) of the image types accepted for uploads.
+IMAGE_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+    (b"GIF87a", "image/gif", "gif"),
+    (b"GIF89a", "image/gif", "gif"),
+)
+PILLOW_FORMATS = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+}
+MEDIA_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+}
+
+
+@dataclass
+class ProfileChange:
+    """The parts of a profile a request changes; None leaves a part as it is."""
+
+    display_name: str | None = None
+    note: str | None = None
+    fields: list[tuple[str, str]] | None = None
+    subjects: list[str] | None = None
+    grade_levels: list[str] | None = None
+    school: str | None = None
+    teacher_role: str | None = None
+    pronouns: str | None = None
+    avatar: bytes | None = None
+    header: bytes | None = None
+
+
+def sniff_image(data: bytes) -> tuple[str, str] | None:
+    """Return (media type, file extension) of PNG, JPEG, GIF or WebP bytes."""
+    for signature, media_type, extension in IMAGE_SIGNATURES:
+        if data.startswith(signature):
+            return media_type, extension
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp", "webp"
+    return None
+
+
+def strip_metadata(data: bytes, media_type: str, field: str) -> bytes:
+    """Re-encode an image without its metadata (EXIF, text chunks, ICC).
+
+    Raises ActionError(422) when the bytes do not decode as the sniffed type.
+    Without Pillow the image is stored as uploaded.
+    """
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:  # pragma: no cover - Pillow is a declared dependency
+        log.warning("Pillow is missing: %s stored with its metadata", field)
+        return data
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ActionError(422, f"{field} is over {MAX_IMAGE_PIXELS} pixels")
+            if Image.MIME.get(image.format or "") != media_type:
+                raise ActionError(422, f"{field} is not a valid {media_type} image")
+            output = io.BytesIO()
+            fmt = PILLOW_FORMATS[media_type]
+            if fmt == "GIF" and getattr(image, "n_frames", 1) > 1:
+                image.save(output, format=fmt, save_all=True)
+            else:
+                image.load()
+                image.save(output, format=fmt)
+            return output.getvalue()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise ActionError(422, f"{field} is not a valid image: {error}") from None
+
+
+def render_field_value(value: str) -> str:
+    """Return the HTML of a local profile field value: a link for a URL."""
+    value = value.strip()
+    if text_format.URL.fullmatch(value):
+        parts = urlsplit(value)
+        display_text = html.escape(parts.netloc + parts.path.rstrip("/"))
+        return (
+            f'<a href="{html.escape(value)}" target="_blank"'
+            f' rel="nofollow noopener noreferrer me" translate="no">{display_text}</a>'
+        )
+    return html.escape(value, quote=False)
+
+
+class _RelMeLinks(HTMLParser):
+    """Collect the hrefs of ``<a>`` and ``<link>`` elements with rel="me"."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ("a", "link"):
+            return
+        values = dict(attrs)
+        rels = (values.get("rel") or "").lower().split()
+        if "me" in rels and values.get("href"):
+            self.hrefs.add(values["href"].strip())
+
+
+class ProfileActions:
+    """Profile changes of the client API."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.urls = runtime.urls
+
+    async def update(self, account: Any, change: ProfileChange) -> Any:
+        """Apply a change, store uploaded images, verify link fields and send
+        Update(Person) to followers. Raises ActionError(422) naming a bad field."""
+        values: dict[str, Any] = {}
+        if change.display_name is not None:
+            values["display_name"] = _bounded(
+                change.display_name, "display_name", MAX_DISPLAY_NAME
+            )
+        if change.note is not None:
+            note = _bounded(change.note, "note", MAX_NOTE)
+            values["summary"] = text_format.render_text(
+                note, mention_url=lambda user, host: None, tag_url=self.urls.tag
+            )
+        if change.fields is not None:
+            values["fields"] = await self._fields(account, change.fields)
+        for name in ("subjects", "grade_levels", "school", "teacher_role", "pronouns"):
+            value = getattr(change, name)
+            if value is not None:
+                values[name] = value
+        if change.avatar is not None:
+            values["icon_url"] = self._store_image(change.avatar, "avatar")
+        if change.header is not None:
+            values["header_url"] = self._store_image(change.header, "header")
+        if not values:
+            return account
+
+        columns = list(values)
+        assignments = ", ".join(
+            f"{column} = ${i + 2}" for i, column in enumerate(columns)
+        )
+        async with accounts.transaction(self.runtime.pool) as connection:
+            row = await connection.fetchrow(
+                f"UPDATE accounts SET {assignments} WHERE id = $1 RETURNING *",
+                account["id"],
+                *[values[column] for column in columns],
+            )
+            await self._send_update(connection, row)
+        log.info("profile of %s updated: %s", row["actor_id"], ", ".join(columns))
+        return row
+
+    async def _send_update(self, connection: Any, account: Any) -> None:
+        key = await accounts.local_key(connection, account["id"])
+        person = render_person(account, key["public_key_pem"], self.urls)
+        person.pop("@context", None)
+        person["to"] = ["https://www.w3.org/ns/activitystreams#Public"]
+        person["cc"] = [self.urls.followers(account["username"])]
+        inboxes = await social.follower_inboxes(connection, account["id"])
+
+        def builder(uri: str) -> dict[str, Any]:
+            body = build.build_update(uri, account["actor_id"], person)
+            body["@context"] = person_context()
+            return body
+
+        await Actions(self.runtime)._send(connection, account, builder, inboxes)
+
+    async def _fields(self, account: Any, pairs: list[tuple[str, str]]) -> list[dict]:
+        if len(pairs) > MAX_FIELDS:
+            raise ActionError(
+                422, f"fields_attributes may have at most {MAX_FIELDS} fields"
+            )
+        previous = {
+            (item["name"], item.get("source")): item.get("verified_at")
+            for item in account["fields"] or []
+        }
+        fields = []
+        for position, (name, value) in enumerate(pairs):
+            name = _bounded(
+                name, f"fields_attributes[{position}][name]", MAX_FIELD_NAME
+            )
+            value = _bounded(
+                value, f"fields_attributes[{position}][value]", MAX_FIELD_VALUE
+            )
+            if not name and not value:
+                continue
+            verified_at = previous.get((name, value))
+            if verified_at is None and text_format.URL.fullmatch(value.strip()):
+                verified_at = await self.verify_link(account, value.strip())
+            fields.append(
+                {
+                    "name": name,
+                    "value": render_field_value(value),
+                    "source": value,
+                    "verified_at": verified_at,
+                }
+            )
+        return fields
+
+    async def verify_link(self, account: Any, url: str) -> str | None:
+        """Return the verification time when the page at ``url`` links back to
+        the teacher's profile or actor with rel="me", else None.
+
+        The page is fetched through the guarded fetcher, so a link to a private
+        address or an oversized page is not followed.
+        """
+        targets = {self.urls.profile(account["username"]), account["actor_id"]}
+        try:
+            response = await self.runtime.fetcher.request(
+                "GET", url, headers={"Accept": "text/html"}
+            )
+        except FederationError as error:
+            log.info(
+                "rel=me check of %s for %s failed: %s",
+                url,
+                account["actor_id"],
+                error.message,
+            )
+            return None
+        if not 200 <= response.status < 300:
+            log.info(
+                "rel=me check of %s for %s: status %s",
+                url,
+                account["actor_id"],
+                response.status,
+            )
+            return None
+        parser = _RelMeLinks()
+        parser.feed(response.body.decode("utf-8", errors="replace"))
+        if not parser.hrefs & targets:
+            log.info(
+                "rel=me check of %s for %s: no link back", url, account["actor_id"]
+            )
+            return None
+        log.info("rel=me link %s verified for %s", url, account["actor_id"])
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    def _store_image(self, data: bytes, field: str) -> str:
+        limit = self.runtime.settings.instance.profile_image_max_bytes
+        if len(data) > limit:
+            raise ActionError(422, f"{field} is over the limit of {limit} bytes")
+        sniffed = sniff_image(data)
+        if sniffed is None:
+            raise ActionError(422, f"{field} must be a PNG, JPEG, GIF or WebP image")
+        media_type, extension = sniffed
+        data = strip_metadata(data, media_type, field)
+        directory = media_directory(self.runtime)
+        directory.mkdir(parents=True, exist_ok=True)
+        name = f"{secrets.token_hex(16)}.{extension}"
+        (directory / name).write_bytes(data)
+        return f"{self.urls.base}/media/{name}"
+
+
+def media_directory(runtime: Any) -> Any:
+    return runtime.settings.data_path / "media"
+
+
+def person_context() -> list[Any]:
+    from actors.pedagogue import full_context
+
+    return full_context()
+
+
+def _bounded(value: Any, name: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ActionError(422, f"{name} must be a string")
+    if len(value) > limit:
+        raise ActionError(422, f"{name} must be at most {limit} characters")
+    return value.strip()

@@ -1,0 +1,280 @@
+"""Pedagogue's client API for mentorship: mentoring offers, the mentor
+directory, requests and their answers, and the pair's private thread."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from quart import Blueprint, Response, current_app, g, jsonify, request
+
+from actors.pedagogue import context_document
+from federation.errors import FederationError
+from outbox.actions import ActionError
+from outbox.mentorship import MentorOffer, MentorshipActions
+from storage import accounts, mentorship
+from web.api import _flag, _int_param, _params, _rejected, authenticated
+from web.app import runtime_of
+from web.presenters import StatusPresenter, accounts_json, iso_millis
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("api_mentorship", __name__)
+
+PREFIX = "/api/pedagogue/v1"
+MAX_ITEMS = 20
+MAX_ITEM_LENGTH = 100
+MAX_MESSAGE = 5000
+MAX_NOTE = 1000
+DIRECTORY_LIMIT = 40
+
+
+async def _action_error(error: ActionError) -> Response:
+    return _rejected(error.status, error.message)
+
+
+async def _federation_error(error: FederationError) -> Response:
+    return _rejected(error.status, error.message)
+
+
+blueprint.register_error_handler(ActionError, _action_error)
+blueprint.register_error_handler(FederationError, _federation_error)
+
+
+def list_param(params: dict[str, Any], name: str) -> list[str]:
+    """Read a list of short strings given as JSON array, ``name[]`` form fields
+    or one comma-separated string. Raises ActionError(422) naming the field."""
+    value = params.get(f"{name}[]", params.get(name, []))
+    if isinstance(value, str):
+        value = [item for item in value.split(",")]
+    if not isinstance(value, list):
+        raise ActionError(422, f"{name} must be a list of strings")
+    items = []
+    for item in value:
+        if not isinstance(item, str):
+            raise ActionError(422, f"{name} must be a list of strings")
+        if len(item.strip()) > MAX_ITEM_LENGTH:
+            raise ActionError(
+                422, f"{name} items must be at most {MAX_ITEM_LENGTH} characters"
+            )
+        if item.strip():
+            items.append(item.strip())
+    if len(items) > MAX_ITEMS:
+        raise ActionError(422, f"{name} may have at most {MAX_ITEMS} items")
+    return list(dict.fromkeys(items))
+
+
+def text_param(params: dict[str, Any], name: str, limit: int) -> str:
+    value = params.get(name) or ""
+    if not isinstance(value, str):
+        raise ActionError(422, f"{name} must be a string")
+    if len(value) > limit:
+        raise ActionError(422, f"{name} must be at most {limit} characters")
+    return value.strip()
+
+
+def _json(document: Any, status: int = 200) -> Response:
+    response = jsonify(document)
+    response.status_code = status
+    return response
+
+
+def _mentor_json(profile: Any) -> dict[str, Any]:
+    return {
+        "open": profile["open"],
+        "subjects": list(profile["subjects"]),
+        "grade_levels": list(profile["grade_levels"]),
+        "capacity": profile["capacity"],
+        "note": profile["note"],
+    }
+
+
+async def _mentorships_json(runtime: Any, viewer: Any, rows: list[Any]) -> list[dict]:
+    ids = {row["mentor_id"] for row in rows} | {row["mentee_id"] for row in rows}
+    account_rows = await runtime.pool.fetch(
+        "SELECT * FROM accounts WHERE id = ANY($1::bigint[])", list(ids)
+    )
+    rendered = await accounts_json(runtime, list(account_rows))
+    by_id = {int(item["id"]): item for item in rendered}
+    return [
+        {
+            "id": str(row["id"]),
+            "uri": row["uri"],
+            "state": row["state"],
+            "role": "mentor" if row["mentor_id"] == viewer["id"] else "mentee",
+            "mentor": by_id[row["mentor_id"]],
+            "mentee": by_id[row["mentee_id"]],
+            "message": row["message"],
+            "subjects": list(row["subjects"]),
+            "created_at": iso_millis(row["created_at"]),
+            "answered_at": iso_millis(row["answered_at"]),
+        }
+        for row in rows
+    ]
+
+
+# Mentoring offers and the directory
+
+
+@blueprint.get(f"{PREFIX}/mentoring")
+@authenticated
+async def get_mentoring() -> Response:
+    runtime = runtime_of(current_app)
+    profile = await mentorship.mentor_profile(runtime.pool, g.account["id"])
+    if profile is None:
+        return _json(
+            {
+                "open": False,
+                "subjects": [],
+                "grade_levels": [],
+                "capacity": 0,
+                "note": "",
+            }
+        )
+    return _json(_mentor_json(profile))
+
+
+@blueprint.put(f"{PREFIX}/mentoring")
+@authenticated
+async def put_mentoring() -> Response:
+    params = await _params()
+    capacity = _int_param(params, "capacity")
+    if capacity is None:
+        raise ActionError(422, "capacity is missing")
+    offer = MentorOffer(
+        open=_flag(params.get("open", True)),
+        subjects=list_param(params, "subjects"),
+        grade_levels=list_param(params, "grade_levels"),
+        capacity=capacity,
+        note=text_param(params, "note", MAX_NOTE),
+    )
+    profile = await MentorshipActions(runtime_of(current_app)).open_mentoring(
+        g.account, offer
+    )
+    return _json(_mentor_json(profile))
+
+
+@blueprint.get(f"{PREFIX}/mentors")
+async def mentor_directory() -> Response:
+    runtime = runtime_of(current_app)
+    params = dict(request.args)
+    limit = max(1, min(_int_param(params, "limit") or DIRECTORY_LIMIT, DIRECTORY_LIMIT))
+    offset = max(0, _int_param(params, "offset") or 0)
+    rows = await mentorship.directory(
+        runtime.pool,
+        subject=(params.get("subject") or "").strip() or None,
+        grade_level=(params.get("grade_level") or "").strip() or None,
+        limit=limit,
+        offset=offset,
+    )
+    rendered = await accounts_json(runtime, list(rows))
+    return _json(
+        [
+            {
+                "account": account,
+                "subjects": list(row["mentor_subjects"]),
+                "grade_levels": list(row["mentor_grade_levels"]),
+                "capacity": row["capacity"],
+                "free_places": max(0, row["free_places"]),
+                "note": row["mentor_note"],
+            }
+            for row, account in zip(rows, rendered)
+        ]
+    )
+
+
+# Requests
+
+
+async def _account_param(value: Any, name: str) -> Any:
+    if not isinstance(value, (str, int)) or not str(value).isdigit():
+        raise ActionError(422, f"{name} must be an account id")
+    row = await accounts.by_id(runtime_of(current_app).pool, int(value))
+    if row is None or row["deleted_at"] is not None or row["actor_type"] != "Person":
+        raise FederationError(404, f"{name}: account not found")
+    return row
+
+
+@blueprint.post(f"{PREFIX}/mentorships")
+@authenticated
+async def create_mentorship() -> Response:
+    runtime = runtime_of(current_app)
+    params = await _params()
+    if params.get("mentor_id") in (None, ""):
+        raise ActionError(422, "mentor_id is missing")
+    mentor = await _account_param(params.get("mentor_id"), "mentor_id")
+    row = await MentorshipActions(runtime).offer(
+        g.account,
+        mentor,
+        text_param(params, "message", MAX_MESSAGE),
+        list_param(params, "subjects"),
+    )
+    return _json((await _mentorships_json(runtime, g.account, [row]))[0])
+
+
+@blueprint.get(f"{PREFIX}/mentorships")
+@authenticated
+async def list_mentorships() -> Response:
+    runtime = runtime_of(current_app)
+    state = request.args.get("state") or None
+    if state not in (None, "pending", "accepted", "rejected", "withdrawn"):
+        raise ActionError(
+            422,
+            f"state must be pending, accepted, rejected or withdrawn, not {state!r}",
+        )
+    rows = await mentorship.list_for(runtime.pool, g.account["id"], state)
+    return _json(await _mentorships_json(runtime, g.account, list(rows)))
+
+
+async def _own_mentorship(mentorship_id: str) -> Any:
+    """Return the mentorship if the viewer is its mentor or mentee; 404 otherwise,
+    so that others cannot learn that it exists."""
+    row = None
+    if mentorship_id.isdigit():
+        row = await mentorship.by_id(runtime_of(current_app).pool, int(mentorship_id))
+    if row is None or g.account["id"] not in (row["mentor_id"], row["mentee_id"]):
+        raise FederationError(404, "mentorship not found")
+    return row
+
+
+@blueprint.get(f"{PREFIX}/mentorships/<mentorship_id>")
+@authenticated
+async def get_mentorship(mentorship_id: str) -> Response:
+    row = await _own_mentorship(mentorship_id)
+    runtime = runtime_of(current_app)
+    return _json((await _mentorships_json(runtime, g.account, [row]))[0])
+
+
+@blueprint.post(f"{PREFIX}/mentorships/<mentorship_id>/<action>")
+@authenticated
+async def mentorship_action(mentorship_id: str, action: str) -> Response:
+    if action not in ("accept", "reject", "withdraw"):
+        raise FederationError(404, f"unknown mentorship action {action!r}")
+    row = await _own_mentorship(mentorship_id)
+    runtime = runtime_of(current_app)
+    actions = MentorshipActions(runtime)
+    if action == "withdraw":
+        row = await actions.withdraw(g.account, row)
+    else:
+        row = await actions.answer(g.account, row, action == "accept")
+    return _json((await _mentorships_json(runtime, g.account, [row]))[0])
+
+
+@blueprint.get(f"{PREFIX}/mentorships/<mentorship_id>/thread")
+@authenticated
+async def mentorship_thread(mentorship_id: str) -> Response:
+    row = await _own_mentorship(mentorship_id)
+    runtime = runtime_of(current_app)
+    statuses = await mentorship.thread(runtime.pool, row, 200)
+    return _json(await StatusPresenter(runtime, g.account).render(list(statuses)))
+
+
+# The JSON-LD context of Pedagogue's terms
+
+
+@blueprint.get("/ns/pedagogue.jsonld")
+async def pedagogue_context() -> Response:
+    response = jsonify(context_document())
+    response.headers["Content-Type"] = "application/ld+json"
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -1,0 +1,378 @@
+"""Teacher profiles, followed hashtags and standard codes, tag pages and
+teacher search: Mastodon's endpoints where they exist, Pedagogue's own
+namespace for the rest."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from typing import Any
+
+from quart import Blueprint, Response, current_app, g, jsonify, request, send_file
+
+from federation.errors import FederationError
+from outbox.actions import ActionError
+from outbox.profiles import MEDIA_TYPES, ProfileActions, ProfileChange, media_directory
+from storage import tags
+from web.api import (
+    _account_by_handle,
+    _page,
+    _params,
+    _rejected,
+    _status_page,
+    _token_account,
+    authenticated,
+)
+from web.api_mentorship import list_param, text_param
+from web.app import runtime_of
+from web.html import page
+from web.presenters import (
+    StatusPresenter,
+    accounts_json,
+    credential_account_json,
+    full_account_json,
+)
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("api_profiles", __name__)
+
+PREFIX = "/api/pedagogue/v1"
+HASHTAG_NAME = re.compile(r"^\w{1,100}$", re.UNICODE)
+# Standard codes as frameworks write them: CCSS.MATH.CONTENT.6.RP.A.1, HS-LS1-1.
+STANDARD_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_:/]{0,99}$")
+MEDIA_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|gif|webp)$")
+SEARCH_LIMIT = 40
+
+
+async def _action_error(error: ActionError) -> Response:
+    return _rejected(error.status, error.message)
+
+
+async def _federation_error(error: FederationError) -> Response:
+    return _rejected(error.status, error.message)
+
+
+blueprint.register_error_handler(ActionError, _action_error)
+blueprint.register_error_handler(FederationError, _federation_error)
+
+
+def _json(document: Any, status: int = 200) -> Response:
+    response = jsonify(document)
+    response.status_code = status
+    return response
+
+
+# Profiles
+
+
+def _field_pairs(params: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """Read ``fields_attributes`` as a JSON list or object, or as the form keys
+    ``fields_attributes[N][name]`` and ``fields_attributes[N][value]``."""
+    value = params.get("fields_attributes")
+    if isinstance(value, dict):
+        value = [
+            value[key]
+            for key in sorted(value, key=lambda k: int(k) if str(k).isdigit() else 0)
+        ]
+    if isinstance(value, list):
+        pairs = []
+        for position, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise ActionError(
+                    422, f"fields_attributes[{position}] must be an object"
+                )
+            pairs.append((item.get("name", ""), item.get("value", "")))
+        return pairs
+    if value is not None:
+        raise ActionError(422, "fields_attributes must be a list of name and value")
+    form_keys = re.compile(r"^fields_attributes\[(\d+)\]\[(name|value)\]$")
+    found: dict[int, dict[str, Any]] = {}
+    for key, item in params.items():
+        match = form_keys.match(key)
+        if match:
+            found.setdefault(int(match.group(1)), {})[match.group(2)] = item
+    if not found:
+        return None
+    return [
+        (found[i].get("name", ""), found[i].get("value", "")) for i in sorted(found)
+    ]
+
+
+async def _uploaded(name: str) -> bytes | None:
+    if request.mimetype != "multipart/form-data":
+        return None
+    files = await request.files
+    upload = files.get(name)
+    if upload is None:
+        return None
+    return upload.read()
+
+
+@blueprint.patch("/api/v1/accounts/update_credentials")
+@authenticated
+async def update_credentials() -> Response:
+    runtime = runtime_of(current_app)
+    params = await _params()
+    change = ProfileChange(
+        display_name=params.get("display_name"),
+        note=params.get("note"),
+        fields=_field_pairs(params),
+        avatar=await _uploaded("avatar"),
+        header=await _uploaded("header"),
+    )
+    row = await ProfileActions(runtime).update(g.account, change)
+    return _json(await credential_account_json(runtime, row))
+
+
+async def _profile_json(runtime: Any, row: Any) -> dict[str, Any]:
+    return {
+        "account": await full_account_json(runtime, row),
+        "subjects": list(row["subjects"]),
+        "grade_levels": list(row["grade_levels"]),
+        "school": row["school"],
+        "role": row["teacher_role"],
+        "pronouns": row["pronouns"],
+    }
+
+
+@blueprint.get(f"{PREFIX}/profile")
+@authenticated
+async def get_profile() -> Response:
+    return _json(await _profile_json(runtime_of(current_app), g.account))
+
+
+@blueprint.patch(f"{PREFIX}/profile")
+@authenticated
+async def patch_profile() -> Response:
+    runtime = runtime_of(current_app)
+    params = await _params()
+
+    def optional_list(name: str) -> list[str] | None:
+        if name not in params and f"{name}[]" not in params:
+            return None
+        return list_param(params, name)
+
+    def optional_text(name: str) -> str | None:
+        return text_param(params, name, 200) if name in params else None
+
+    change = ProfileChange(
+        display_name=params.get("display_name"),
+        note=params.get("note"),
+        fields=_field_pairs(params),
+        subjects=optional_list("subjects"),
+        grade_levels=optional_list("grade_levels"),
+        school=optional_text("school"),
+        teacher_role=optional_text("role"),
+        pronouns=optional_text("pronouns"),
+    )
+    row = await ProfileActions(runtime).update(g.account, change)
+    return _json(await _profile_json(runtime, row))
+
+
+@blueprint.get(f"{PREFIX}/profiles/<account_id>")
+async def get_account_profile(account_id: str) -> Response:
+    runtime = runtime_of(current_app)
+    row = None
+    if account_id.isdigit():
+        row = await runtime.pool.fetchrow(
+            "SELECT * FROM accounts WHERE id = $1 AND deleted_at IS NULL"
+            " AND actor_type <> 'Application'",
+            int(account_id),
+        )
+    if row is None:
+        raise FederationError(404, "account not found")
+    return _json(await _profile_json(runtime, row))
+
+
+@blueprint.get("/media/<name>")
+async def media(name: str) -> Response:
+    match = MEDIA_NAME.match(name)
+    if match is None:
+        raise FederationError(404, "media not found")
+    path = media_directory(runtime_of(current_app)) / name
+    if not path.is_file():
+        raise FederationError(404, "media not found")
+    response = await send_file(path, mimetype=MEDIA_TYPES[match.group(1)])
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# Teacher search
+
+
+@blueprint.get(f"{PREFIX}/teachers")
+async def search_teachers() -> Response:
+    """Find teachers by display name, username or full handle."""
+    runtime = runtime_of(current_app)
+    query = (request.args.get("q") or "").strip()
+    if not query:
+        raise ActionError(422, "q is missing")
+    if len(query) > 200:
+        raise ActionError(422, "q must be at most 200 characters")
+    handle = query.lstrip("@")
+    if "@" in handle:
+        viewer = await _token_account()
+        resolve = viewer is not None and request.args.get("resolve") in ("true", "1")
+        row = await _account_by_handle(runtime, handle, resolve)
+        rows = [row] if row is not None and row["actor_type"] == "Person" else []
+    else:
+        pattern = (
+            "%" + query.replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
+        )
+        rows = await runtime.pool.fetch(
+            "SELECT * FROM accounts WHERE deleted_at IS NULL AND actor_type = 'Person'"
+            " AND (username ILIKE $1 OR display_name ILIKE $1)"
+            " ORDER BY (lower(username) = lower($2)) DESC, domain NULLS FIRST, id"
+            " LIMIT $3",
+            pattern,
+            query,
+            SEARCH_LIMIT,
+        )
+    return _json(
+        await accounts_json(runtime, [r for r in rows if r["deleted_at"] is None])
+    )
+
+
+# Hashtags
+
+
+def _hashtag(name: str) -> str:
+    name = name.lstrip("#")
+    if not HASHTAG_NAME.match(name):
+        raise ActionError(
+            422, f"invalid hashtag {name[:40]!r}: use letters, digits and _"
+        )
+    return name.lower()
+
+
+def _tag_json(runtime: Any, name: str, following: bool | None) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "name": name,
+        "url": runtime.urls.tag(name),
+        "history": [],
+    }
+    if following is not None:
+        document["following"] = following
+    return document
+
+
+@blueprint.get("/api/v1/tags/<name>")
+async def get_tag(name: str) -> Response:
+    runtime = runtime_of(current_app)
+    tag = _hashtag(name)
+    viewer = await _token_account()
+    following = None
+    if viewer is not None:
+        following = await tags.is_following(runtime.pool, viewer["id"], "hashtag", tag)
+    return _json(_tag_json(runtime, tag, following))
+
+
+@blueprint.post("/api/v1/tags/<name>/<action>")
+@authenticated
+async def follow_tag(name: str, action: str) -> Response:
+    if action not in ("follow", "unfollow"):
+        raise FederationError(404, "Record not found")
+    runtime = runtime_of(current_app)
+    tag = _hashtag(name)
+    if action == "follow":
+        await tags.follow(runtime.pool, g.account["id"], "hashtag", tag)
+    else:
+        await tags.unfollow(runtime.pool, g.account["id"], "hashtag", tag)
+    log.info("%s: %s hashtag %s", g.account["actor_id"], action, tag)
+    return _json(_tag_json(runtime, tag, action == "follow"))
+
+
+@blueprint.get("/api/v1/followed_tags")
+@authenticated
+async def followed_tags() -> Response:
+    runtime = runtime_of(current_app)
+    rows = await tags.followed(runtime.pool, g.account["id"], "hashtag")
+    return _json([_tag_json(runtime, row["name"], True) for row in rows])
+
+
+async def _tag_rows(
+    runtime: Any, tag: str, params: dict[str, Any], limit_page: Any
+) -> list:
+    local = params.get("local") in ("true", "1")
+    remote = params.get("remote") in ("true", "1")
+    return list(
+        await runtime.pool.fetch(
+            "SELECT s.* FROM status_tags t JOIN statuses s ON s.id = t.status_id"
+            " WHERE t.name = $1 AND s.visibility = 'public' AND s.deleted_at IS NULL"
+            " AND t.status_id < coalesce($2::bigint, 9223372036854775807)"
+            " AND t.status_id > coalesce($3::bigint, 0)"
+            " AND (NOT $4 OR s.local) AND (NOT $5 OR NOT s.local)"
+            f" ORDER BY t.status_id {limit_page.order} LIMIT $6",
+            tag,
+            limit_page.max_id,
+            limit_page.after_id,
+            local,
+            remote,
+            limit_page.limit,
+        )
+    )
+
+
+@blueprint.get("/api/v1/timelines/tag/<name>")
+async def tag_timeline(name: str) -> Response:
+    runtime = runtime_of(current_app)
+    tag = _hashtag(name)
+    params = dict(request.args)
+    current = _page(params)
+    rows = await _tag_rows(runtime, tag, params, current)
+    return await _status_page(runtime, await _token_account(), rows, current)
+
+
+@blueprint.get("/tags/<name>")
+async def tag_page(name: str) -> Response:
+    runtime = runtime_of(current_app)
+    tag = _hashtag(name)
+    current = _page({"limit": "40"})
+    rows = await _tag_rows(runtime, tag, {}, current)
+    rendered = await StatusPresenter(runtime, None).render(rows)
+    items = "".join(
+        f'<article><p><a href="{html.escape(item["account"]["url"])}">'
+        f"{html.escape(item['account']['display_name'] or item['account']['acct'])}"
+        f"</a></p><div>{item['content']}</div>"
+        f'<p><a href="{html.escape(item["url"] or item["uri"])}">'
+        f"{html.escape(item['created_at'])}</a></p></article>"
+        for item in rendered
+    )
+    body = f"<h1>#{html.escape(tag)}</h1>" + (items or "<p>No public posts yet.</p>")
+    return page(f"#{tag}", body)
+
+
+# Standard codes
+
+
+def _standard(code: str) -> str:
+    code = code.strip()
+    if not STANDARD_CODE.match(code):
+        raise ActionError(422, f"invalid standard code {code[:40]!r}")
+    return code
+
+
+@blueprint.post(f"{PREFIX}/standards/<path:code>/<action>")
+@authenticated
+async def follow_standard(code: str, action: str) -> Response:
+    if action not in ("follow", "unfollow"):
+        raise FederationError(404, "unknown action")
+    runtime = runtime_of(current_app)
+    standard = _standard(code)
+    if action == "follow":
+        await tags.follow(runtime.pool, g.account["id"], "standard", standard)
+    else:
+        await tags.unfollow(runtime.pool, g.account["id"], "standard", standard)
+    log.info("%s: %s standard %s", g.account["actor_id"], action, standard)
+    return _json({"code": standard, "following": action == "follow"})
+
+
+@blueprint.get(f"{PREFIX}/followed_standards")
+@authenticated
+async def followed_standards() -> Response:
+    runtime = runtime_of(current_app)
+    rows = await tags.followed(runtime.pool, g.account["id"], "standard")
+    return _json([{"code": row["name"], "following": True} for row in rows])
