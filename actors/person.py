@@ -4,8 +4,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from actors import pedagogue
 from actors.urls import LocalUrls
-from actors.vocabulary import CONTEXT, as_list, first_id, id_of, text_value
+from actors.vocabulary import CONTEXT, as_list, first_id, id_of, is_http_id, text_value
+from federation.sanitize import plain_text, sanitize_html
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 
@@ -19,7 +21,7 @@ def render_person(account: Any, public_key_pem: str, urls: LocalUrls) -> dict[st
     username = account["username"]
     actor_id = urls.actor(username)
     document: dict[str, Any] = {
-        "@context": CONTEXT,
+        "@context": pedagogue.full_context(),
         "id": actor_id,
         "type": account["actor_type"],
         "preferredUsername": username,
@@ -42,6 +44,11 @@ def render_person(account: Any, public_key_pem: str, urls: LocalUrls) -> dict[st
     }
     if account["icon_url"]:
         document["icon"] = {"type": "Image", "url": account["icon_url"]}
+    if account["header_url"]:
+        document["image"] = {"type": "Image", "url": account["header_url"]}
+    if account["fields"]:
+        document["attachment"] = pedagogue.render_attachment(account["fields"])
+    document.update(pedagogue.render_profile_terms(account))
     return document
 
 
@@ -86,6 +93,14 @@ class RemoteActor:
     icon_url: str | None
     manually_approves_followers: bool
     keys: list[tuple[str, str]] = field(default_factory=list)
+    # Profile data; field values are sanitised HTML.
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    header_url: str | None = None
+    subjects: list[str] = field(default_factory=list)
+    grade_levels: list[str] = field(default_factory=list)
+    school: str = ""
+    teacher_role: str = ""
+    pronouns: str = ""
 
 
 def _keys_of(document: dict[str, Any], actor_id: str) -> list[tuple[str, str]]:
@@ -104,8 +119,8 @@ def _keys_of(document: dict[str, Any], actor_id: str) -> list[tuple[str, str]]:
 
 def _required_url(document: dict[str, Any], key: str) -> str:
     value = id_of(document.get(key))
-    if not value or urlsplit(value).scheme not in ("http", "https"):
-        raise InvalidActor(f"actor {key} missing or not a URL")
+    if not is_http_id(value):
+        raise InvalidActor(f"actor {key} missing or not an http(s) URL")
     return value
 
 
@@ -132,6 +147,9 @@ def parse_actor(document: Any, fetched_from: str | None = None) -> RemoteActor:
     icon = document.get("icon")
     if isinstance(icon, list):
         icon = icon[0] if icon else None
+    image = document.get("image")
+    if isinstance(image, list):
+        image = image[0] if image else None
     return RemoteActor(
         actor_id=actor_id,
         actor_type=types[0],
@@ -148,4 +166,23 @@ def parse_actor(document: Any, fetched_from: str | None = None) -> RemoteActor:
         icon_url=first_id(icon.get("url")) if isinstance(icon, dict) else None,
         manually_approves_followers=document.get("manuallyApprovesFollowers") is True,
         keys=_keys_of(document, actor_id),
+        fields=[
+            {
+                "name": plain_text(item["name"]),
+                "value": sanitize_html(item["value"]),
+                "verified_at": None,
+            }
+            for item in pedagogue.parse_attachment(document)
+        ],
+        header_url=first_id(image.get("url")) if isinstance(image, dict) else None,
+        subjects=pedagogue.clean_list(document.get("teachingSubjects", [])),
+        grade_levels=pedagogue.clean_list(document.get("gradeLevels", [])),
+        school=_short_text(document, "school"),
+        teacher_role=_short_text(document, "teacherRole"),
+        pronouns=_short_text(document, "pronouns"),
     )
+
+
+def _short_text(document: dict[str, Any], key: str) -> str:
+    value = document.get(key)
+    return plain_text(value)[:200] if isinstance(value, str) else ""

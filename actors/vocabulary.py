@@ -4,7 +4,9 @@ Peers send the same property in several shapes: a string or an array, an id or
 an embedded object. These helpers turn each shape into one form.
 """
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
@@ -91,3 +93,19 @@ def language_of(document: dict[str, Any], key: str = "content") -> str | None:
             if isinstance(language, str) and 0 < len(language) <= 16:
                 return language
     return None
+
+
+MAX_ID_LENGTH = 2048
+# Whitespace and control characters never belong in an id; rejecting them also
+# keeps ids safe to write into log lines.
+_BAD_ID_CHARACTER = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def is_http_id(value: Any) -> bool:
+    """Return True when ``value`` is an http(s) URL usable as an object id."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+        return False
+    if _BAD_ID_CHARACTER.search(value):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)

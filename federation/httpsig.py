@@ -76,9 +76,9 @@ RFC9421 = "rfc9421"
 MAX_AGE_SECONDS = 3600.0
 MAX_FUTURE_SECONDS = 300.0
 
-# NOTE: federation is served over HTTPS only, so the verifier rebuilds the
-# RFC 9421 @target-uri and @scheme with this scheme. A peer that signs a plain
-# http:// URL fails RFC 9421 verification here.
+# The scheme the verifier rebuilds the RFC 9421 @target-uri and @scheme with
+# unless the caller passes the scheme the request arrived on. Federation is
+# served over HTTPS except between development instances.
 SERVED_SCHEME = "https"
 
 RFC9421_LABEL = "sig1"
@@ -156,11 +156,13 @@ def verify_request(
     max_age: float = MAX_AGE_SECONDS,
     max_future: float = MAX_FUTURE_SECONDS,
     require_digest: bool = True,
+    scheme: str = SERVED_SCHEME,
 ) -> SignatureInfo:
     """Verify a received request's signature against public_key.
 
-    target is the path plus query string as received. The checks run in this
-    order. The algorithm must fit the key. The signature must cover the method,
+    target is the path plus query string as received, and scheme the one it
+    arrived on (http or https), for RFC 9421 @scheme and @target-uri. The
+    checks run in this order. The algorithm must fit the key. The signature must cover the method,
     target, host and a time (Date or created), plus a digest when the body is
     not empty and require_digest is set. The time must lie in the window. Every
     Digest and Content-Digest must match the body. Last, the signature must
@@ -176,7 +178,7 @@ def verify_request(
     _check_time(parsed, fields, now, max_age, max_future)
     if needs_digest or "digest" in fields or "content-digest" in fields:
         check_body_digest(fields, body or b"")
-    base = _base(parsed, _Request(method, target, fields, SERVED_SCHEME))
+    base = _base(parsed, _Request(method, target, fields, scheme))
     if not any(
         _verify_with(name, public_key, base, parsed.signature) for name in algorithms
     ):
@@ -525,7 +527,8 @@ def _http_date(fields: dict[str, str]) -> float:
         raise _rejected("Date header missing")
     try:
         moment = parsedate_to_datetime(fields["date"])
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
+        # A year past the C long range raises OverflowError, not ValueError.
         raise _rejected("Date header is not a valid HTTP date", str(error)) from error
     # A "-0000" zone parses to a naive datetime, which timestamp() would read as
     # local time. HTTP dates are UTC (RFC 9110 section 5.6.7).

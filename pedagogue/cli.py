@@ -9,6 +9,7 @@ import logging
 import re
 import secrets
 import sys
+import warnings
 from typing import Any
 
 import asyncpg
@@ -19,8 +20,10 @@ from pedagogue.logs import setup_logging, stop_logging
 
 log = logging.getLogger(__name__)
 
-USERNAME = re.compile(r"^[a-z0-9_]{1,30}$", re.IGNORECASE)
+USERNAME = re.compile(r"[a-z0-9_]{1,30}", re.IGNORECASE)
 MIN_PASSWORD_LENGTH = 8
+MAX_DISPLAY_NAME_LENGTH = 100
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class CommandError(Exception):
@@ -36,7 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", help="public URL of the instance, e.g. https://school-a.example")
     parser.add_argument("--data-dir", help="directory for the embedded database, keys and logs")
     parser.add_argument("--database-url", help="PostgreSQL URL; empty uses the embedded server")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="DEBUG, INFO, WARNING or ERROR",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="serve the instance with its background workers")
@@ -59,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     create = user_commands.add_parser("create", help="create a teacher account")
     create.add_argument("name", help="username: letters, digits and underscores")
-    create.add_argument("--display-name", default="", help="name shown on the profile")
+    create.add_argument(
+        "--display-name",
+        default="",
+        help=f"name shown on the profile, at most {MAX_DISPLAY_NAME_LENGTH} characters",
+    )
     create.add_argument(
         "--approve-followers", action="store_true", help="approve each follower by hand"
     )
@@ -91,10 +104,22 @@ def database_dsn(settings: Settings) -> tuple[str, Any]:
     """Return the DSN to use and, for the embedded server, its handle to keep alive."""
     if settings.database.url:
         return settings.database.url, None
+    _silence_runtime_dir_warning()
     from storage.embedded import start_embedded
 
     server, dsn = start_embedded(settings.data_path)
     return dsn, server
+
+
+def _silence_runtime_dir_warning() -> None:
+    # pgserver calls platformdirs.user_runtime_path when it is imported.
+    # Run as root without XDG_RUNTIME_DIR, platformdirs warns and falls back to
+    # a directory that works, so the warning only confuses the operator.
+    try:
+        from platformdirs import RuntimeDirWarning
+    except ImportError:
+        return
+    warnings.filterwarnings("ignore", category=RuntimeDirWarning)
 
 
 def read_password(username: str) -> str:
@@ -105,7 +130,15 @@ def read_password(username: str) -> str:
             raise CommandError("the two passwords differ")
         password = first
     else:
-        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            password = sys.stdin.readline().rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise CommandError("the password is not valid UTF-8 text") from None
+    try:
+        # Under the C locale, undecodable bytes arrive as lone surrogates.
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CommandError("the password is not valid UTF-8 text") from None
     if len(password) < MIN_PASSWORD_LENGTH:
         raise CommandError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     return password
@@ -115,8 +148,18 @@ async def create_user(settings: Settings, dsn: str, args: argparse.Namespace) ->
     from pedagogue.accounts import create_teacher
     from pedagogue.server import apply_migrations
 
-    if not USERNAME.match(args.name):
+    if not USERNAME.fullmatch(args.name):
         raise CommandError("a username has 1 to 30 letters, digits or underscores")
+    if len(args.display_name) > MAX_DISPLAY_NAME_LENGTH:
+        raise CommandError(
+            f"a display name has at most {MAX_DISPLAY_NAME_LENGTH} characters"
+        )
+    if not args.display_name.isprintable():
+        raise CommandError("a display name cannot contain control characters")
+    try:
+        args.display_name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CommandError("the display name is not valid UTF-8 text") from None
     password = read_password(args.name)
     await apply_migrations(dsn)
     connection = await asyncpg.connect(dsn)

@@ -7,6 +7,7 @@ example ``PEDAGOGUE_DATABASE__URL`` or ``PEDAGOGUE_FEDERATION__DEV=true``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ class InstanceSettings:
     contact_email: str = ""
     data_dir: str = "./pedagogue-data"
     open_registrations: bool = False
+    # Largest avatar or header image a teacher may upload, in bytes.
+    profile_image_max_bytes: int = 1_000_000
 
 
 @dataclass
@@ -61,10 +64,30 @@ class FederationSettings:
     signature_max_age: float = 3600.0
     signature_max_future: float = 300.0
     delivery_deadline: float = 172_800.0
-    delivery_concurrency: int = 16
+    delivery_concurrency: int = 64
     inbox_workers: int = 2
     unreachable_after_failures: int = 10
     user_agent_contact: str = ""
+
+
+@dataclass
+class EventSettings:
+    # Minutes before an event starts when accepted participants are reminded.
+    reminder_minutes: int = 60
+    # Seconds between two checks for due reminders.
+    reminder_interval: float = 30.0
+
+
+@dataclass
+class LessonPlanSettings:
+    # Licence of new plans when the teacher has chosen none (a key of
+    # actors.lesson_plan.LICENSES, such as CC-BY-4.0 or all-rights-reserved).
+    default_license: str = "CC-BY-4.0"
+    # Largest attachment file, in bytes. Uploads are also bounded by
+    # server.max_body_bytes.
+    max_attachment_bytes: int = 1_000_000
+    # Comma-separated MIME types accepted, detected from the file's content.
+    attachment_types: str = "image/png,image/jpeg,application/pdf,text/plain"
 
 
 @dataclass
@@ -73,6 +96,8 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     federation: FederationSettings = field(default_factory=FederationSettings)
+    lesson_plans: LessonPlanSettings = field(default_factory=LessonPlanSettings)
+    events: EventSettings = field(default_factory=EventSettings)
 
     @property
     def base_url(self) -> str:
@@ -137,6 +162,9 @@ def _apply(section: Any, values: dict[str, Any], origin: str) -> None:
         elif type(value) is not type(current):
             expected = type(current).__name__
             raise ConfigError(f"{origin}.{key}: expected {expected}, got {value!r}")
+        # float() and TOML both accept nan and inf, which no timeout or limit means.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{origin}.{key}: expected a finite number, got {value!r}")
         setattr(section, key, value)
 
 
@@ -170,6 +198,11 @@ def load_settings(
             raise ConfigError(f"configuration file not found: {path}") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{path}: invalid TOML: {error}") from None
+        except UnicodeDecodeError as error:
+            # TOML files are UTF-8 (TOML 1.0, "Spec").
+            raise ConfigError(f"{path}: not UTF-8 text: {error}") from None
+        except OSError as error:
+            raise ConfigError(f"cannot read {path}: {error.strerror}") from None
     layers.append(("environment", _environment_overrides(dict(environ or os.environ))))
     layers.append(("command line", overrides or {}))
 
@@ -199,12 +232,28 @@ def validate(settings: Settings) -> None:
         raise ConfigError("server.tls_cert and server.tls_key must be set together")
     if settings.server.max_body_bytes <= 0:
         raise ConfigError("server.max_body_bytes must be positive")
+    # Only the scheme is shown, because the URL may contain a password.
+    database_scheme = urlsplit(settings.database.url).scheme
+    if settings.database.url and database_scheme not in ("postgresql", "postgres"):
+        raise ConfigError(
+            "database.url must be a postgresql:// URL (or empty for the embedded"
+            f" server), not a {database_scheme or 'schemeless'} URL"
+        )
     parse_listen(settings.server.listen)
+    from actors.lesson_plan import LICENSES
+
+    if settings.lesson_plans.default_license not in LICENSES:
+        raise ConfigError(
+            "lesson_plans.default_license must be one of "
+            f"{', '.join(LICENSES)}, got {settings.lesson_plans.default_license!r}"
+        )
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
     """Split ``HOST:PORT`` (``[::1]:8800`` for IPv6) into host and port."""
     host, separator, port = listen.rpartition(":")
-    if not separator or not port.isdigit():
+    if not separator or not port.isascii() or not port.isdigit():
         raise ConfigError(f"listen address must be HOST:PORT, got {listen!r}")
+    if not 1 <= int(port) <= 65535:
+        raise ConfigError(f"listen port must be 1 to 65535, got {port}")
     return host.strip("[]") or "127.0.0.1", int(port)

@@ -129,13 +129,25 @@ async def public_key(db: Connection, key_id: str) -> asyncpg.Record | None:
 async def upsert_remote(db: Connection, actor: RemoteActor) -> asyncpg.Record:
     """Insert or refresh a remote account and replace its keys, atomically."""
     async with _transaction(db) as connection:
+        # A handle on a domain belongs to one actor at a time. When another
+        # actor id holds it (a server reinstalled, a name reused), the stale
+        # row gives the handle up; it gets its own back when it is refreshed.
+        await connection.execute(
+            "UPDATE accounts SET username = username || '~' || id"
+            " WHERE lower(username) = lower($1) AND lower(domain) = lower($2)"
+            " AND actor_id <> $3",
+            actor.username,
+            actor.domain,
+            actor.actor_id,
+        )
         row = await connection.fetchrow(
             "INSERT INTO accounts (id, username, domain, actor_id, actor_type,"
             " display_name, summary, inbox_url, shared_inbox_url, outbox_url,"
             " followers_url, following_url, url, icon_url,"
-            " manually_approves_followers, fetched_at)"
+            " manually_approves_followers, fetched_at, fields, header_url, subjects,"
+            " grade_levels, school, teacher_role, pronouns)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-            " $15, now())"
+            " $15, now(), $16, $17, $18, $19, $20, $21, $22)"
             " ON CONFLICT (actor_id) DO UPDATE SET username = EXCLUDED.username,"
             " actor_type = EXCLUDED.actor_type, display_name = EXCLUDED.display_name,"
             " summary = EXCLUDED.summary, inbox_url = EXCLUDED.inbox_url,"
@@ -145,7 +157,10 @@ async def upsert_remote(db: Connection, actor: RemoteActor) -> asyncpg.Record:
             " following_url = EXCLUDED.following_url, url = EXCLUDED.url,"
             " icon_url = EXCLUDED.icon_url,"
             " manually_approves_followers = EXCLUDED.manually_approves_followers,"
-            " fetched_at = now(), deleted_at = NULL"
+            " fetched_at = now(), deleted_at = NULL, fields = EXCLUDED.fields,"
+            " header_url = EXCLUDED.header_url, subjects = EXCLUDED.subjects,"
+            " grade_levels = EXCLUDED.grade_levels, school = EXCLUDED.school,"
+            " teacher_role = EXCLUDED.teacher_role, pronouns = EXCLUDED.pronouns"
             " WHERE accounts.domain IS NOT NULL"
             " RETURNING *",
             new_id(),
@@ -163,6 +178,13 @@ async def upsert_remote(db: Connection, actor: RemoteActor) -> asyncpg.Record:
             actor.url,
             actor.icon_url,
             actor.manually_approves_followers,
+            actor.fields,
+            actor.header_url,
+            actor.subjects,
+            actor.grade_levels,
+            actor.school,
+            actor.teacher_role,
+            actor.pronouns,
         )
         if row is None:
             raise ValueError(f"{actor.actor_id} names a local account")

@@ -8,6 +8,7 @@ from typing import Any
 from quart import Blueprint, Response, current_app, redirect, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from actors.group import add_group_fields
 from actors.note import render_tombstone, with_context
 from actors.person import render_instance_actor, render_person
 from actors.vocabulary import AS_CONTEXT
@@ -15,7 +16,7 @@ from federation import httpsig
 from federation.errors import FederationError
 from inbox.receive import InboxReceiver, InboxRejection
 from storage import accounts, statuses
-from web.app import error_response, runtime_of
+from web.app import error_response, log_text, parse_id, runtime_of
 from web.json import activity_json
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,12 @@ def wants_activity_json() -> bool:
 
 
 async def _local_account(username: str) -> Any:
+    # PostgreSQL text cannot hold NUL, and no username contains one.
+    if "\x00" in username:
+        raise FederationError(404, "no such account on this instance")
     account = await accounts.local_by_username(runtime_of(current_app).pool, username)
     if account is None or account["actor_type"] == "Application":
-        raise FederationError(404, f"no account {username} on this instance")
+        raise FederationError(404, f"no account {username[:100]} on this instance")
     return account
 
 
@@ -45,7 +49,10 @@ async def actor(username: str) -> Response:
     if not wants_activity_json():
         return redirect(runtime.urls.profile(account["username"]))
     key = await accounts.local_key(runtime.pool, account["id"])
-    return activity_json(render_person(account, key["public_key_pem"], runtime.urls))
+    document = render_person(account, key["public_key_pem"], runtime.urls)
+    if account["actor_type"] == "Group":
+        add_group_fields(document, runtime.urls, account["username"])
+    return activity_json(document)
 
 
 @blueprint.get("/actor")
@@ -55,11 +62,14 @@ async def instance_actor() -> Response:
     return activity_json(render_instance_actor(key["public_key_pem"], runtime.urls, runtime.settings.domain))
 
 
-@blueprint.get("/users/<username>/statuses/<int:status_id>")
-async def status_object(username: str, status_id: int) -> Response:
+@blueprint.get("/users/<username>/statuses/<status_id>")
+async def status_object(username: str, status_id: str) -> Response:
     runtime = runtime_of(current_app)
     account = await _local_account(username)
-    status = await statuses.by_id(runtime.pool, status_id)
+    number = parse_id(status_id)
+    if number is None:
+        raise FederationError(404, "status not found")
+    status = await statuses.by_id(runtime.pool, number)
     if status is None or status["account_id"] != account["id"] or status["reblog_of_id"]:
         raise FederationError(404, "status not found")
     if status["visibility"] not in ("public", "unlisted"):
@@ -67,21 +77,28 @@ async def status_object(username: str, status_id: int) -> Response:
         # serving them to signed fetches from addressed actors needs authorized fetch.
         raise FederationError(404, "status not found")
     if not wants_activity_json():
-        return redirect(status["url"] or runtime.urls.status_page(username, status_id))
+        return redirect(status["url"] or runtime.urls.status_page(username, number))
     if status["deleted_at"] is not None:
         response = activity_json(render_tombstone(status["uri"], status["deleted_at"]))
         response.status_code = 410
         return response
     from web.presenters import note_of
 
+    if status["object_type"] == "Event":
+        from outbox.events import event_document
+
+        return activity_json(await event_document(runtime, status, account))
     return activity_json(with_context(await note_of(runtime, status, account)))
 
 
-@blueprint.get("/activities/<int:activity_id>")
-async def activity(activity_id: int) -> Response:
+@blueprint.get("/activities/<activity_id>")
+async def activity(activity_id: str) -> Response:
     runtime = runtime_of(current_app)
+    number = parse_id(activity_id)
+    if number is None:
+        raise FederationError(404, "activity not found")
     row = await runtime.pool.fetchrow(
-        "SELECT type, body, public FROM activities WHERE id = $1", activity_id
+        "SELECT type, body, public FROM activities WHERE id = $1", number
     )
     if row is None or not _servable(row):
         raise FederationError(404, "activity not found")
@@ -94,9 +111,12 @@ def _servable(row: Any) -> bool:
     # stay hidden until authorized fetch can tell who is asking.
     if row["public"]:
         return True
-    if row["type"] in ("Create", "Update", "Announce", "Block"):
+    if row["type"] in ("Create", "Update", "Announce", "Block", "Offer"):
         return False
     body = row["body"]
+    # A mentorship Offer and its answers carry the mentee's private message.
+    if isinstance(body.get("object"), dict) and body["object"].get("type") == "Offer":
+        return False
     undone = body.get("object") if row["type"] == "Undo" else None
     return not (isinstance(undone, dict) and undone.get("type") == "Block")
 
@@ -136,9 +156,10 @@ def _max_id() -> int | None:
     value = request.args.get("max_id")
     if value is None:
         return None
-    if not value.isdigit():
+    number = parse_id(value)
+    if number is None:
         raise FederationError(400, "max_id must be a number")
-    return int(value)
+    return number
 
 
 @blueprint.get("/users/<username>/outbox")
@@ -219,7 +240,7 @@ async def _receive(recipient: str | None) -> Response:
         message = f"request body is over the limit of {request.max_content_length} bytes"
         log.warning(
             "inbox rejected unknown activity from %s (key %s): %s",
-            request.remote_addr, _key_id_for_log(), message,
+            request.remote_addr, log_text(_key_id_for_log()), message,
         )
         return error_response(413, message)
     try:
@@ -229,8 +250,9 @@ async def _receive(recipient: str | None) -> Response:
     except InboxRejection as error:
         log.warning(
             "inbox rejected %s from %s (key %s): %s [%s]",
-            error.activity_id or "unknown activity", request.remote_addr,
-            error.key_id or "none", error.message, error.cause,
+            log_text(error.activity_id or "unknown activity"), request.remote_addr,
+            log_text(error.key_id or "none"), log_text(error.message),
+            log_text(error.cause),
         )
         return error_response(error.status, error.message)
     return Response("", status=202)

@@ -8,12 +8,13 @@ code, as Mastodon sends them. The entity shapes live in ``web.presenters``.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from quart import Blueprint, Response, current_app, g, jsonify, request
 
@@ -21,7 +22,7 @@ from federation.errors import FederationError
 from federation.webfinger import parse_acct
 from outbox.actions import ActionError, Actions, NewStatus
 from storage import accounts, statuses
-from web.app import error_response, runtime_of
+from web.app import MAX_ROW_ID, error_response, log_text, parse_id, runtime_of
 from web.presenters import (
     StatusPresenter,
     accounts_json,
@@ -41,6 +42,9 @@ blueprint = Blueprint("api", __name__)
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 40
 CURSORS = ("max_id", "min_id", "since_id")
+# Deepest nesting of arrays and objects accepted in a JSON request body. No
+# client API document nests more than a few levels.
+MAX_JSON_DEPTH = 32
 
 
 def hash_token(token: str) -> bytes:
@@ -62,7 +66,9 @@ def authenticated(
         account = await _token_account()
         if account is None:
             log.info(
-                "rejected %s %s: missing or invalid token", request.method, request.path
+                "rejected %s %s: missing or invalid token",
+                request.method,
+                log_text(request.path),
             )
             response = error_response(401, "The access token is invalid")
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
@@ -89,23 +95,111 @@ async def _token_account() -> Any:
 async def _params() -> dict[str, Any]:
     """Merge query, form and JSON parameters. Array parameters arrive as ``name[]``.
 
-    Raises FederationError(400) for a JSON body that does not parse or is not
-    an object.
+    Raises FederationError(400) for a body that is not UTF-8, a JSON body that
+    does not parse, nests too deep or is not an object, and a string with an
+    unpaired surrogate. Raises ActionError(422) for a string containing NUL.
     """
     merged: dict[str, Any] = dict(request.args)
     if request.mimetype == "application/json":
-        data = await request.get_json(silent=True)
-        if data is None and await request.get_data():
-            raise FederationError(400, "request body is not valid JSON")
-        if data is not None and not isinstance(data, dict):
-            raise FederationError(400, "request body must be a JSON object")
-        merged.update(data or {})
+        merged.update(_json_object(await request.get_data()))
+    elif request.mimetype == "application/x-www-form-urlencoded":
+        merged.update(_form_pairs(await request.get_data()))
     else:
         form = await request.form
         for key in form:
             values = form.getlist(key)
             merged[key] = values if key.endswith("[]") else values[-1]
+    _check_text(merged)
     return merged
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    """Parse a JSON request body into an object; raise FederationError(400) if bad.
+
+    RFC 8259 section 8.1 requires UTF-8, so another charset is rejected
+    rather than guessed.
+    """
+    if not body:
+        return {}
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FederationError(400, "request body is not UTF-8") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        # The decoder recurses per nesting level, so a body of brackets reaches
+        # the interpreter's limit well inside the size cap.
+        raise FederationError(
+            400, f"request body nests deeper than {MAX_JSON_DEPTH} levels"
+        ) from None
+    except ValueError:
+        raise FederationError(400, "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise FederationError(400, "request body must be a JSON object")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise FederationError(
+            400, f"request body nests deeper than {MAX_JSON_DEPTH} levels"
+        )
+    return data
+
+
+def _depth(document: Any) -> int:
+    deepest = 0
+    pending = [(document, 1)]
+    while pending:
+        value, level = pending.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                pending.extend((item, level + 1) for item in value)
+    return deepest
+
+
+def _form_pairs(body: bytes) -> dict[str, Any]:
+    """Parse a form-encoded body; raise FederationError(400) unless it is UTF-8."""
+    try:
+        pairs = parse_qsl(
+            body.decode("ascii"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+        )
+    except UnicodeDecodeError:
+        raise FederationError(400, "form body is not UTF-8") from None
+    merged: dict[str, Any] = {}
+    for key, value in pairs:
+        if key.endswith("[]"):
+            merged.setdefault(key, []).append(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_text(params: dict[str, Any]) -> None:
+    """Reject text PostgreSQL cannot store: NUL (422) and unpaired surrogates (400)."""
+    pending: list[tuple[str, Any]] = list(params.items())
+    while pending:
+        name, value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend((name, item) for item in value)
+            pending.extend((name, item) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((name, item) for item in value)
+        elif isinstance(value, str):
+            if "\x00" in value or "\x00" in name:
+                raise ActionError(
+                    422, f"Validation failed: {name[:40]} contains a NUL character"
+                )
+            try:
+                value.encode("utf-8")
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                raise FederationError(
+                    400, f"{name[:40]!r} contains an unpaired UTF-16 surrogate"
+                ) from None
 
 
 def _flag(value: Any) -> bool:
@@ -115,13 +209,29 @@ def _flag(value: Any) -> bool:
 
 
 def _int_param(params: dict[str, Any], name: str) -> int | None:
+    """Return an id, cursor or count parameter as an int.
+
+    Raises FederationError(400) unless the value is a JSON integer or a
+    string of ASCII digits within bigint, so ``1.9`` is rejected, not truncated.
+    """
     value = params.get(name)
     if value in (None, ""):
         return None
-    try:
+    number = _id_value(value)
+    if number is None or number > MAX_ROW_ID:
+        raise FederationError(
+            400, f"{name} must be a number up to {MAX_ROW_ID}, not {str(value)[:40]!r}"
+        )
+    return number
+
+
+def _id_value(value: Any) -> int | None:
+    # bool is an int subclass, but ``true`` is no id.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
-    except (TypeError, ValueError):
-        raise FederationError(400, f"{name} must be a number, not {str(value)[:40]!r}")
+    return None
 
 
 def _json(document: Any, status: int = 200, link: str | None = None) -> Response:
@@ -137,10 +247,10 @@ def _rejected(status: int, message: str) -> Response:
     log.info(
         "rejected %s %s from account %s: %s %s",
         request.method,
-        request.path,
+        log_text(request.path),
         account["id"] if account is not None else None,
         status,
-        message,
+        log_text(message),
     )
     return error_response(status, message)
 
@@ -249,9 +359,10 @@ async def instance_v2() -> Response:
 
 
 async def _account_param(account_id: str) -> Any:
-    if not account_id.isdigit():
+    number = parse_id(account_id)
+    if number is None:
         raise FederationError(404, "Record not found")
-    row = await accounts.by_id(runtime_of(current_app).pool, int(account_id))
+    row = await accounts.by_id(runtime_of(current_app).pool, number)
     if (
         row is None
         or row["deleted_at"] is not None
@@ -270,13 +381,25 @@ async def verify_credentials() -> Response:
 @blueprint.get("/api/v1/accounts/lookup")
 async def lookup_account() -> Response:
     runtime = runtime_of(current_app)
-    handle = request.args.get("acct", "").strip().lstrip("@")
-    if not handle:
+    acct_value = request.args.get("acct", "").strip()
+    if not acct_value:
         raise FederationError(400, "acct parameter is missing")
+    if "\x00" in acct_value:
+        raise FederationError(400, "acct parameter contains a NUL character")
+    handle = acct_value.lstrip("@")
+    if not handle:
+        raise FederationError(
+            400, f"acct must be user or user@domain, not {acct_value[:100]!r}"
+        )
     domain: str | None = None
     username = handle
     if "@" in handle:
-        username, domain = parse_acct(handle)
+        try:
+            username, domain = parse_acct(handle)
+        except FederationError:
+            raise FederationError(
+                400, f"acct must be user or user@domain, not {handle[:100]!r}"
+            ) from None
         if domain == runtime.settings.domain:
             domain = None
     row = await accounts.by_handle(runtime.pool, username, domain)
@@ -289,7 +412,7 @@ async def lookup_account() -> Response:
 @authenticated
 async def relationships() -> Response:
     values = request.args.getlist("id[]") or request.args.getlist("id")
-    ids = [int(value) for value in values if value.isdigit()]
+    ids = [number for value in values if (number := parse_id(value)) is not None]
     return _json(await relationships_json(runtime_of(current_app), g.account, ids))
 
 
@@ -387,6 +510,8 @@ async def answer_follow_request(account_id: str, decision: str) -> Response:
 async def search() -> Response:
     runtime = runtime_of(current_app)
     query = request.args.get("q", "").strip()
+    if "\x00" in query:
+        raise FederationError(400, "q contains a NUL character")
     kind = request.args.get("type") or None
     resolve = _flag(request.args.get("resolve", "false"))
     result: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}
@@ -412,10 +537,12 @@ async def search() -> Response:
 
 async def _search_accounts(runtime: Any, query: str, resolve: bool) -> list[Any]:
     handle = query.lstrip("@")
-    if "@" in handle:
-        row = await _account_by_handle(runtime, handle, resolve)
-    elif query.startswith(("https://", "http://")):
+    # A profile URL such as https://host/@user contains an "@" too, so URLs are
+    # checked before handles.
+    if query.startswith(("https://", "http://")):
         row = await _account_by_url(runtime, query, resolve)
+    elif "@" in handle:
+        row = await _account_by_handle(runtime, handle, resolve)
     else:
         rows = await runtime.pool.fetch(
             "SELECT * FROM accounts WHERE deleted_at IS NULL"
@@ -447,31 +574,52 @@ async def _account_by_handle(runtime: Any, handle: str, resolve: bool) -> Any:
         return await runtime.resolver.actor_by_handle(username, domain)
     except FederationError as error:
         log.info(
-            "search could not resolve @%s: %s (%s)", handle, error.message, error.cause
+            "search could not resolve @%s: %s (%s)",
+            log_text(handle),
+            log_text(error.message),
+            log_text(error.cause),
         )
         return None
 
 
 async def _account_by_url(runtime: Any, url: str, resolve: bool) -> Any:
+    if runtime.urls.is_local(url):
+        return await _local_account_by_url(runtime, url)
     row = await accounts.by_actor_id(runtime.pool, url)
-    if row is not None or not resolve or runtime.urls.is_local(url):
+    # NOTE: a remote profile page URL that differs from the actor id is found
+    # only with resolve=true, because accounts.url has no index to look it up.
+    if row is not None or not resolve:
         return row
     try:
         return await runtime.resolver.actor(url)
     except FederationError as error:
         log.info(
-            "search could not resolve %s: %s (%s)", url, error.message, error.cause
+            "search could not resolve %s: %s (%s)",
+            log_text(url),
+            log_text(error.message),
+            log_text(error.cause),
         )
         return None
+
+
+async def _local_account_by_url(runtime: Any, url: str) -> Any:
+    """Find the local account of a profile URL (``/@user``) or actor id (``/users/user``)."""
+    path = urlsplit(url).path.rstrip("/")
+    for prefix in ("/users/", "/@"):
+        name = path[len(prefix) :] if path.startswith(prefix) else ""
+        if name and "/" not in name:
+            return await accounts.local_by_username(runtime.pool, name)
+    return None
 
 
 # Statuses
 
 
 async def _status_param(status_id: str, viewer: Any | None) -> Any:
-    if not status_id.isdigit():
+    number = parse_id(status_id)
+    if number is None:
         raise FederationError(404, "Record not found")
-    row = await statuses.by_id(runtime_of(current_app).pool, int(status_id))
+    row = await statuses.by_id(runtime_of(current_app).pool, number)
     if row is None or row["deleted_at"] is not None:
         raise FederationError(404, "Record not found")
     if not await _can_see(row, viewer):
@@ -531,8 +679,27 @@ def _new_status(params: dict[str, Any]) -> NewStatus:
         spoiler_text=spoiler_text,
         sensitive=_flag(params.get("sensitive", False)),
         language=language,
-        in_reply_to_id=_int_param(params, "in_reply_to_id"),
+        in_reply_to_id=_reply_to_id(params),
     )
+
+
+def _reply_to_id(params: dict[str, Any]) -> int | None:
+    """Return ``in_reply_to_id``; raise FederationError(400) for a non-integer.
+
+    An integer beyond bigint is well formed but names no status, so it raises
+    FederationError(404) as an unknown id does.
+    """
+    value = params.get("in_reply_to_id")
+    if value in (None, ""):
+        return None
+    number = _id_value(value)
+    if number is None:
+        raise FederationError(
+            400, f"in_reply_to_id must be a status id, not {str(value)[:40]!r}"
+        )
+    if number > MAX_ROW_ID:
+        raise FederationError(404, "Record not found")
+    return number
 
 
 @blueprint.post("/api/v1/statuses")

@@ -21,6 +21,9 @@ def create_app(runtime: Runtime) -> Quart:
     from web import activitypub, api, html, wellknown
 
     app = Quart(__name__)
+    # NOTE: request headers over Hypercorn's h11_max_incomplete_size (16 KiB)
+    # are rejected by Hypercorn before the app runs, with an empty-bodied 431
+    # rather than the JSON error shape of this app.
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.server.max_body_bytes
     app.config["BODY_TIMEOUT"] = runtime.settings.server.request_timeout
     app.config["JSON_SORT_KEYS"] = False
@@ -32,6 +35,15 @@ def create_app(runtime: Runtime) -> Quart:
     app.register_blueprint(activitypub.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(html.blueprint)
+    from web import api_lesson_plans
+    app.register_blueprint(api_lesson_plans.blueprint)
+    from web import api_events
+    app.register_blueprint(api_events.blueprint)
+    from web import api_groups
+    app.register_blueprint(api_groups.blueprint)
+    from web import api_mentorship, api_profiles
+    app.register_blueprint(api_mentorship.blueprint)
+    app.register_blueprint(api_profiles.blueprint)
 
     app.register_error_handler(FederationError, _federation_error)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
@@ -41,6 +53,36 @@ def create_app(runtime: Runtime) -> Quart:
 
 def runtime_of(app: Any) -> Runtime:
     return app.extensions["pedagogue"]
+
+
+# Row ids are PostgreSQL bigint.
+MAX_ROW_ID = 2**63 - 1
+
+
+def parse_id(value: Any) -> int | None:
+    """Return ``value`` as a row id, or None unless it is ASCII digits within bigint.
+
+    ``str.isdigit`` alone accepts digits such as U+00B2 that ``int`` rejects.
+    """
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        return None
+    number = int(value)
+    return number if number <= MAX_ROW_ID else None
+
+
+def log_text(value: Any, limit: int = 300) -> str:
+    """Return request-supplied text for a log line: control characters escaped, capped.
+
+    A raw CR or LF would let a client forge log lines of its own.
+    """
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() else repr(char)[1:-1] for char in text
+    )
 
 
 def error_response(status: int, message: str) -> Response:
@@ -56,7 +98,12 @@ async def _federation_error(error: FederationError) -> Response:
 
 async def _too_large(error: RequestEntityTooLarge) -> Response:
     limit = request.max_content_length
-    log.warning("rejected %s %s: body over %s bytes", request.method, request.path, limit)
+    log.warning(
+        "rejected %s %s: body over %s bytes",
+        request.method,
+        log_text(request.path),
+        limit,
+    )
     return error_response(413, f"request body is over the limit of {limit} bytes")
 
 

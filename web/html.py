@@ -7,7 +7,8 @@ from quart import Blueprint, Response, current_app
 
 from federation.errors import FederationError
 from storage import accounts, statuses
-from web.app import runtime_of
+from web.app import parse_id, runtime_of
+from web.presenters import web_url
 
 blueprint = Blueprint("html", __name__)
 
@@ -49,9 +50,12 @@ async def about() -> Response:
 
 
 async def _profile_account(username: str) -> Any:
+    # PostgreSQL text cannot hold NUL, and no username contains one.
+    if "\x00" in username:
+        raise FederationError(404, "no such account on this instance")
     account = await accounts.local_by_username(runtime_of(current_app).pool, username)
     if account is None or account["actor_type"] == "Application":
-        raise FederationError(404, f"no account {username} on this instance")
+        raise FederationError(404, f"no account {username[:100]} on this instance")
     return account
 
 
@@ -66,6 +70,16 @@ def _status_html(status: Any, link: str) -> str:
         f"<article>{warning}<div>{status['content']}</div>"
         f'<p><a href="{html.escape(link)}"><time>{when}</time></a></p></article>'
     )
+
+
+def _fields_html(account: Any) -> str:
+    # Field values are HTML rendered by us from escaped text; link values carry
+    # rel="me", which other sites read to verify a link back to this profile.
+    rows = "".join(
+        f"<dt>{html.escape(item['name'])}</dt><dd>{item['value']}</dd>"
+        for item in account["fields"] or []
+    )
+    return f"<dl>{rows}</dl>" if rows else ""
 
 
 @blueprint.get("/@<username>")
@@ -83,21 +97,25 @@ async def profile(username: str) -> Response:
     )
     name = account["display_name"] or account["username"]
     handle = f"@{account['username']}@{runtime.settings.domain}"
-    posts = "".join(_status_html(row, row["url"] or row["uri"]) for row in rows)
+    posts = "".join(
+        _status_html(row, web_url(row["url"], row["uri"])) for row in rows
+    )
     body = (
         f"<h1>{html.escape(name)}</h1><p>{html.escape(handle)}</p>"
         f"<div>{account['summary'] if account['summary'] else ''}</div>"
+        f"{_fields_html(account)}"
         f"<h2>Posts</h2>{posts or '<p>No public posts yet.</p>'}"
     )
     head = _alternate(account["actor_id"])
     return page(f"{name} ({handle})", body, head)
 
 
-@blueprint.get("/@<username>/<int:status_id>")
-async def status_page(username: str, status_id: int) -> Response:
+@blueprint.get("/@<username>/<status_id>")
+async def status_page(username: str, status_id: str) -> Response:
     runtime = runtime_of(current_app)
     account = await _profile_account(username)
-    status = await statuses.by_id(runtime.pool, status_id)
+    number = parse_id(status_id)
+    status = None if number is None else await statuses.by_id(runtime.pool, number)
     visible = status is not None and status["visibility"] in ("public", "unlisted")
     if not visible or status["account_id"] != account["id"] or status["deleted_at"]:
         raise FederationError(404, "status not found")
@@ -106,5 +124,6 @@ async def status_page(username: str, status_id: int) -> Response:
     if wants_activity_json():
         return await status_object(account["username"], status_id)
     name = account["display_name"] or account["username"]
-    body = f"<h1>{html.escape(name)}</h1>" + _status_html(status, status["url"] or status["uri"])
+    link = web_url(status["url"], status["uri"])
+    body = f"<h1>{html.escape(name)}</h1>" + _status_html(status, link)
     return page(f"Post by {name}", body, _alternate(status["uri"]))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from actors.note import render_note
 from federation.sanitize import plain_text
 from outbox.actions import MAX_STATUS_CHARACTERS
 from pedagogue import MASTODON_COMPAT_VERSION, __version__
-from storage import statuses
+from storage import lesson_plans, statuses
 
 if TYPE_CHECKING:
     from pedagogue.config import Settings
@@ -25,9 +26,22 @@ if TYPE_CHECKING:
 # warns when a server with a 4.3 version string leaves it out.
 MASTODON_API_VERSION = 2
 
+def web_url(url: str | None, fallback: str) -> str:
+    """Return ``url`` when it is an http(s) URL, else ``fallback``.
+
+    Remote servers choose an object's ``url``, and clients render it as a link,
+    so a ``javascript:`` or ``data:`` URL would run in the reader's browser.
+    """
+    if url and urlsplit(url).scheme.lower() in ("http", "https"):
+        return url
+    return fallback
+
+
 # Notification types whose entity carries the status acted on.
 STATUS_NOTIFICATIONS = frozenset(
     {"mention", "status", "reblog", "favourite", "poll", "update"}
+    | {"event_reminder", "event_join", "event_join_request"}
+    | {"adaptation"}
 )
 
 
@@ -77,11 +91,11 @@ def account_json(
     url = (
         urls.profile(account["username"])
         if local
-        else (account["url"] or account["actor_id"])
+        else web_url(account["url"], account["actor_id"])
     )
     # Accounts without images of their own get the instance's plain defaults.
     avatar = account["icon_url"] or f"{urls.base}/static/avatar.png"
-    header = f"{urls.base}/static/header.png"
+    header = account.get("header_url") or f"{urls.base}/static/header.png"
     stats = stats or {}
     return {
         "id": str(account["id"]),
@@ -110,7 +124,14 @@ def account_json(
         "noindex": False,
         "emojis": [],
         "roles": [],
-        "fields": [],
+        "fields": [
+            {
+                "name": item["name"],
+                "value": item["value"],
+                "verified_at": item.get("verified_at"),
+            }
+            for item in account.get("fields") or []
+        ],
     }
 
 
@@ -161,7 +182,14 @@ async def credential_account_json(runtime: Runtime, account: Any) -> dict[str, A
     )
     document["source"] = {
         "note": plain_text(account["summary"] or ""),
-        "fields": [],
+        "fields": [
+            {
+                "name": item["name"],
+                "value": item.get("source") or plain_text(item["value"]),
+                "verified_at": item.get("verified_at"),
+            }
+            for item in account.get("fields") or []
+        ],
         "privacy": "public",
         "sensitive": False,
         "language": "",
@@ -238,8 +266,10 @@ class StatusPresenter:
         self.mentions: dict[int, list[Any]] = {}
         self.tags: dict[int, list[str]] = {}
         self.media: dict[int, list[Any]] = {}
+        self.events: dict[int, Any] = {}
         self.favourited: set[int] = set()
         self.reblogged: set[int] = set()
+        self.cards: dict[int, Any] = {}
 
     async def render(self, rows: list[Any]) -> list[dict[str, Any]]:
         """Return Status entities for ``rows``, reblogs with their originals."""
@@ -281,6 +311,17 @@ class StatusPresenter:
             self.tags.setdefault(row["status_id"], []).append(row["name"])
         for row in await statuses.attachments_of(pool, ids):
             self.media.setdefault(row["status_id"], []).append(row)
+        articles = [row["id"] for row in rows if row["object_type"] == "Article"]
+        if articles:
+            self.cards = await lesson_plans.cards_of(pool, articles)
+        event_ids = [row["id"] for row in rows if row["object_type"] == "Event"]
+        if event_ids:
+            self.events = {
+                row["status_id"]: row
+                for row in await pool.fetch(
+                    "SELECT * FROM events WHERE status_id = ANY($1::bigint[])", event_ids
+                )
+            }
         if self.viewer is not None:
             await self._load_viewer_state(self.viewer, ids)
 
@@ -308,7 +349,7 @@ class StatusPresenter:
         entity: dict[str, Any] = {
             "id": str(row["id"]),
             "uri": row["uri"],
-            "url": row["url"] or row["uri"],
+            "url": web_url(row["url"], row["uri"]),
             "created_at": iso_millis(row["created_at"]),
             "edited_at": iso_millis(row["edited_at"]),
             "account": account_json(
@@ -334,9 +375,15 @@ class StatusPresenter:
                 for name in self.tags.get(row["id"], [])
             ],
             "emojis": [],
-            "card": None,
+            "card": _plan_card(self.cards.get(row["id"]), author, self.runtime),
             "poll": None,
         }
+        event = self.events.get(row["id"])
+        if event is not None:
+            # Mastodon apps know no events: a card carries the title and time.
+            entity["card"] = _event_card(event, entity["url"])
+            if row["local"]:
+                entity["content"] = _event_heading(event) + entity["content"]
         if row["local"]:
             # Statuses posted with `pedagogue token create` tokens have no
             # registered application; Mastodon omits the key for remote ones.
@@ -359,6 +406,71 @@ class StatusPresenter:
             entity["pinned"] = False
 
 
+def _event_when(event: Any) -> str:
+    from actors.event import zone_of
+
+    zone = zone_of(event["timezone"]) or UTC
+    starts = event["starts_at"].astimezone(zone)
+    ends = event["ends_at"].astimezone(zone)
+    return f"{starts:%Y-%m-%d %H:%M} to {ends:%Y-%m-%d %H:%M} ({zone})"
+
+
+def _event_heading(event: Any) -> str:
+    from html import escape
+
+    return f"<p><strong>{escape(event['name'])}</strong><br>{_event_when(event)}</p>"
+
+
+def _event_card(event: Any, url: str) -> dict[str, Any]:
+    where = "online" if event["online_url"] else "in person"
+    return {
+        "url": url,
+        "title": event["name"],
+        "description": f"Event, {where}: {_event_when(event)}",
+        "language": None,
+        "type": "link",
+        "author_name": "",
+        "author_url": "",
+        "provider_name": "",
+        "provider_url": "",
+        "html": "",
+        "width": 0,
+        "height": 0,
+        "image": None,
+        "image_description": "",
+        "embed_url": "",
+        "blurhash": None,
+        "published_at": None,
+        "authors": [],
+    }
+
+
+def _plan_card(plan: Any, author: Any, runtime: Runtime) -> dict[str, Any] | None:
+    """Return the preview card of a lesson plan's status, so Mastodon apps show
+    the plan's title and summary with its link."""
+    if plan is None:
+        return None
+    return {
+        "url": plan["uri"],
+        "title": plan["title"],
+        "description": plan["summary"],
+        "type": "link",
+        "author_name": author["display_name"] or author["username"],
+        "author_url": web_url(author["url"], author["actor_id"]),
+        "provider_name": runtime.settings.instance.name,
+        "provider_url": runtime.settings.base_url,
+        "html": "",
+        "width": 0,
+        "height": 0,
+        "image": None,
+        "image_description": "",
+        "embed_url": "",
+        "blurhash": None,
+        "language": None,
+        "published_at": None,
+    }
+
+
 def _string_id(value: int | None) -> str | None:
     return str(value) if value is not None else None
 
@@ -368,7 +480,7 @@ def _mention(account: Any) -> dict[str, Any]:
         "id": str(account["id"]),
         "username": account["username"],
         "acct": acct(account),
-        "url": account["url"] or account["actor_id"],
+        "url": web_url(account["url"], account["actor_id"]),
     }
 
 

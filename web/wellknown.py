@@ -1,5 +1,7 @@
 """WebFinger, host-meta and NodeInfo endpoints."""
 
+import re
+
 from quart import Blueprint, Response, current_app, jsonify, request
 
 from federation import webfinger
@@ -10,6 +12,13 @@ from web.app import runtime_of
 
 blueprint = Blueprint("wellknown", __name__)
 
+# A URI scheme prefix (RFC 3986 section 3.1). WebFinger resources here are
+# acct: URIs, http(s) actor or profile URLs, or a bare user@host.
+URI_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+WEBFINGER_SCHEMES = ("acct", "http", "https")
+# Maximum length of a resource echoed back in an error message.
+SHOWN_RESOURCE_LENGTH = 100
+
 
 @blueprint.get("/.well-known/webfinger")
 async def webfinger_route() -> Response:
@@ -17,7 +26,21 @@ async def webfinger_route() -> Response:
     resource = request.args.get("resource", "")
     if not resource:
         raise FederationError(400, "resource parameter missing")
-    username = webfinger.local_username(resource, runtime.settings.domain, runtime.settings.base_url)
+    if "\x00" in resource:
+        raise FederationError(400, "resource parameter contains a NUL character")
+    scheme = URI_SCHEME.match(resource)
+    if scheme and scheme.group()[:-1].lower() not in WEBFINGER_SCHEMES:
+        raise FederationError(
+            400, f"resource must be an acct: or http(s) URI, not {_shown(resource)}"
+        )
+    try:
+        username = webfinger.local_username(
+            resource, runtime.settings.domain, runtime.settings.base_url
+        )
+    except FederationError as error:
+        # The messages contain the whole resource, which may be megabytes long.
+        message = error.message.replace(resource, _shown(resource))
+        raise FederationError(error.status, message, error.cause) from None
     domain = runtime.settings.domain
     if username.lower() == domain:
         document = webfinger.render_webfinger(
@@ -26,7 +49,9 @@ async def webfinger_route() -> Response:
     else:
         account = await accounts.local_by_username(runtime.pool, username)
         if account is None or account["actor_type"] == "Application":
-            raise FederationError(404, f"no account {username} on this instance")
+            raise FederationError(
+                404, f"no account {_shown(username)} on this instance"
+            )
         name = account["username"]
         document = webfinger.render_webfinger(
             f"acct:{name}@{domain}", runtime.urls.actor(name), runtime.urls.profile(name)
@@ -35,6 +60,12 @@ async def webfinger_route() -> Response:
     response.content_type = "application/jrd+json"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def _shown(text: str) -> str:
+    if len(text) <= SHOWN_RESOURCE_LENGTH:
+        return text
+    return text[:SHOWN_RESOURCE_LENGTH] + "..."
 
 
 @blueprint.get("/.well-known/host-meta")

@@ -77,3 +77,21 @@ def test_bad_environment_number_names_variable() -> None:
 def test_example_config_loads() -> None:
     example = Path(__file__).resolve().parents[2] / "config.example.toml"
     assert load_settings(example, environ={}).server.max_body_bytes == 1_048_576
+
+
+def test_example_config_documents_every_key() -> None:
+    import dataclasses
+    import tomllib
+
+    from pedagogue.config import Settings
+
+    example = Path(__file__).resolve().parents[2] / "config.example.toml"
+    documented = tomllib.loads(example.read_text())
+    settings = Settings()
+    missing = [
+        f"{section.name}.{key.name}"
+        for section in dataclasses.fields(settings)
+        for key in dataclasses.fields(getattr(settings, section.name))
+        if key.name not in documented.get(section.name, {})
+    ]
+    assert missing == []

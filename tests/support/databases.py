@@ -32,6 +32,8 @@ class DatabaseFactory:
         self.prefix = f"pedtest_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.template = f"{self.prefix}_template"
         self.created: list[str] = []
+        # Names come from a counter: ``created`` shrinks as databases are dropped.
+        self._clones = 0
         self._spares: list[asyncio.Task[str]] = []
         self._drops: set[asyncio.Task[None]] = set()
 
@@ -52,7 +54,8 @@ class DatabaseFactory:
             await connection.close()
 
     async def _clone(self) -> str:
-        name = f"{self.prefix}_{len(self.created)}"
+        name = f"{self.prefix}_{self._clones}"
+        self._clones += 1
         self.created.append(name)
         await self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         return dsn_for(name)
