@@ -197,6 +197,10 @@ class Fetcher:
                 timeout=timeout,
                 headers={"User-Agent": self.policy.user_agent},
                 auto_decompress=True,
+                # Signed requests carry no session state: cookies a remote
+                # sets are neither kept nor sent to anyone, and no jar is
+                # searched per request.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 

@@ -32,12 +32,22 @@ class SchemeMemory:
     def get(self, host: str) -> str | None:
         return self._schemes.get(host)
 
-    async def remember(self, host: str, scheme: str) -> None:
-        if self._schemes.get(host) == scheme:
-            return
+    def learn(self, host: str, scheme: str) -> bool:
+        """Remember ``scheme`` for ``host`` in memory only; True when it changed."""
+        previous = self._schemes.get(host)
+        if previous == scheme:
+            return False
         self._schemes[host] = scheme
-        log.info("host %s accepts %s signatures", host, scheme)
-        if self.listener is not None:
+        # A first response is routine and comes once per host, so at INFO a
+        # fan-out to many new hosts would log a line per delivery. A host that
+        # changed its response is worth noticing.
+        level = logging.INFO if previous else logging.DEBUG
+        log.log(level, "host %s accepts %s signatures", host, scheme)
+        return True
+
+    async def remember(self, host: str, scheme: str) -> None:
+        """Remember ``scheme`` for ``host`` and persist it through the listener."""
+        if self.learn(host, scheme) and self.listener is not None:
             await self.listener(host, scheme)
 
 
@@ -57,13 +67,21 @@ class SignedClient:
         private_key: Any,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
+        on_learned: Callable[[str, str], None] | None = None,
     ) -> Response:
-        """Send a signed request; raise FederationError on transport failures."""
+        """Send a signed request; raise FederationError on transport failures.
+
+        A scheme the host accepted for the first time is persisted through the
+        memory's listener, or, when ``on_learned`` is given, handed to it as
+        (host, scheme) for the caller to persist with its own writes.
+        """
         host = urlsplit(url).netloc.lower()
         known = self.schemes.get(host)
         scheme = known or httpsig.RFC9421
 
-        def signer(m: str, u: str, h: dict[str, str], b: bytes | None) -> dict[str, str]:
+        def signer(
+            m: str, u: str, h: dict[str, str], b: bytes | None
+        ) -> dict[str, str]:
             return httpsig.sign_request(m, u, h, b, private_key, key_id, scheme=scheme)
 
         response = await self.fetcher.request(
@@ -72,13 +90,18 @@ class SignedClient:
         # A remembered RFC 9421 is retried too: it may have been learned from a
         # 2xx to a public GET whose signature the host never checked.
         if scheme == httpsig.RFC9421 and httpsig.should_fall_back(response.status):
-            log.debug("host %s answered %s to RFC 9421, trying cavage", host, response.status)
+            log.debug(
+                "host %s answered %s to RFC 9421, trying cavage", host, response.status
+            )
             scheme = httpsig.CAVAGE
             response = await self.fetcher.request(
                 method, url, body=body, headers=headers, signer=signer
             )
         if scheme != known and 200 <= response.status < 300:
-            await self.schemes.remember(host, scheme)
+            if on_learned is None:
+                await self.schemes.remember(host, scheme)
+            elif self.schemes.learn(host, scheme):
+                on_learned(host, scheme)
         return response
 
     async def get_json(self, url: str, *, key_id: str, private_key: Any) -> Any:
