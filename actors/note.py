@@ -12,6 +12,7 @@ from actors.vocabulary import (
     has_type,
     id_of,
     ids_of,
+    is_http_id,
     language_of,
     text_value,
 )
@@ -162,8 +163,8 @@ def parse_note(document: Any) -> RemoteNote:
     if not isinstance(document, dict):
         raise InvalidObject("object is not a JSON object")
     uri = id_of(document)
-    if not uri or urlsplit(uri).scheme not in ("http", "https"):
-        raise InvalidObject("object id missing or not a URL")
+    if not is_http_id(uri):
+        raise InvalidObject("object id missing or not an http(s) URL")
     if not has_type(document, *NOTE_TYPES):
         raise InvalidObject(f"object type {document.get('type')!r} is not supported")
     attributed_to = first_id(document.get("attributedTo"))

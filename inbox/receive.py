@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from actors.vocabulary import first_id, id_of
+from actors.vocabulary import first_id, id_of, is_http_id
 from federation import httpsig
 from federation.errors import FederationError
 from inbox.batch import InboxItem
@@ -24,7 +25,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_JSON_DEPTH = 32
-MAX_ID_LENGTH = 2048
+"""Arrays and objects may nest this deep, the activity itself counting as one."""
+
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACES_AS_BRACKETS = str.maketrans("{}", "[]")
 
 
 class InboxRejection(FederationError):
@@ -83,48 +87,87 @@ def parse_body(body: bytes) -> dict[str, Any]:
         raise FederationError(400, "body is not valid JSON", str(error))
     if not isinstance(document, dict):
         raise FederationError(400, "activity must be a JSON object")
-    if _depth(document) > MAX_JSON_DEPTH:
+    if _nested_too_deep(text):
         raise FederationError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     # PostgreSQL text cannot hold U+0000, so such an activity could never be
     # processed. The text search skips the walk for every ordinary body.
-    if "\\u0000" in text and _has_nul(document):
+    if "\\u0000" in text and _any_text(document, _has_nul):
         raise FederationError(400, "JSON contains a NUL character")
+    # An escaped lone surrogate (\ud800) decodes to a str that UTF-8, and so
+    # PostgreSQL, cannot store.
+    if ("\\ud" in text or "\\uD" in text) and _any_text(document, _has_surrogate):
+        raise FederationError(400, "JSON contains an unpaired surrogate")
     return document
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
+def _has_nul(text: str) -> bool:
+    return "\x00" in text
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
     return False
 
 
-def _depth(value: Any, level: int = 1) -> int:
-    # Iterative enough for the cap: stops descending once past the limit.
-    if level > MAX_JSON_DEPTH:
-        return level
+def _any_text(value: Any, test: Any) -> bool:
+    """Return True when ``test`` holds for any key or string in ``value``."""
+    if isinstance(value, str):
+        return bool(test(value))
     if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level)
+        return any(test(key) or _any_text(item, test) for key, item in value.items())
     if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level)
-    return level
+        return any(_any_text(item, test) for item in value)
+    return False
+
+
+def _nested_too_deep(text: str) -> bool:
+    """Return True when arrays and objects in ``text`` nest deeper than the cap.
+
+    ``text`` must be valid JSON. Every step is a C-level string operation, so
+    the check is linear in the body's length times at most MAX_JSON_DEPTH.
+    """
+    # Fewer opening brackets than the cap cannot nest past it. Most activities
+    # stop here.
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    # Valid JSON closes every bracket with its own kind, so measuring the
+    # nesting need not distinguish the kinds.
+    structure = _NOT_BRACKET.sub("", _outside_strings(text))
+    brackets = structure.translate(_BRACES_AS_BRACKETS)
+    # Each pass removes the pairs that were innermost before it, so the pass
+    # that empties the string is the nesting depth.
+    for _ in range(MAX_JSON_DEPTH):
+        brackets = brackets.replace("[]", "")
+        if not brackets:
+            return False
+    return True
+
+
+def _outside_strings(text: str) -> str:
+    # Valid JSON has backslashes only inside strings, where each starts an
+    # escape of one character. Dropping escaped backslashes first and then
+    # escaped quotes leaves only the quotes that open and close strings, so
+    # every second piece between quotes is string content.
+    if "\\" in text:
+        text = text.replace("\\\\", "").replace('\\"', "")
+    return "".join(text.split('"')[::2])
 
 
 def _required_fields(document: dict[str, Any]) -> tuple[str, str, str]:
     activity_id = id_of(document)
     activity_type = document.get("type")
     actor_id = first_id(document.get("actor"))
-    if not activity_id or len(activity_id) > MAX_ID_LENGTH:
-        raise FederationError(400, "activity id missing or too long")
+    if not is_http_id(activity_id):
+        raise FederationError(400, "activity id missing or not an http(s) URL")
     if isinstance(activity_type, list):
         activity_type = next((t for t in activity_type if isinstance(t, str)), None)
     if not isinstance(activity_type, str) or not activity_type:
         raise FederationError(400, "activity type missing")
-    if not actor_id:
-        raise FederationError(400, "activity actor missing")
+    if not is_http_id(actor_id):
+        raise FederationError(400, "activity actor missing or not an http(s) URL")
     if urlsplit(activity_id).netloc.lower() != urlsplit(actor_id).netloc.lower():
         raise FederationError(400, "activity id and actor are on different hosts")
     return activity_id, activity_type, actor_id
@@ -141,6 +184,9 @@ class InboxReceiver:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        # RFC 9421's @target-uri is rebuilt with the scheme of the public URL,
+        # which is right behind a TLS-terminating proxy too.
+        self.served_scheme = urlsplit(runtime.settings.base_url).scheme
 
     async def receive(
         self,
@@ -228,6 +274,7 @@ class InboxReceiver:
                 signer.key,
                 max_age=settings.signature_max_age,
                 max_future=settings.signature_max_future,
+                scheme=self.served_scheme,
             )
             return signer.owner
         except FederationError as error:
@@ -249,6 +296,7 @@ class InboxReceiver:
             signer.key,
             max_age=settings.signature_max_age,
             max_future=settings.signature_max_future,
+            scheme=self.served_scheme,
         )
         return signer.owner
 

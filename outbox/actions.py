@@ -16,7 +16,7 @@ from actors.visibility import VISIBILITIES, addressing
 from federation.errors import FederationError
 from outbox import activities as build
 from outbox.queue import enqueue_deliveries, next_activity_id, store_activity
-from storage import accounts, social, statuses
+from storage import accounts, social, statuses, tags
 
 if TYPE_CHECKING:
     from pedagogue.runtime import Runtime
@@ -233,6 +233,13 @@ class Actions:
             await connection.execute(
                 "UPDATE statuses SET activity_uri = $2 WHERE id = $1", status["id"], body["id"]
             )
+            # Imported here because outbox.groups imports this module.
+            from outbox.groups import GroupActions
+
+            local_mentions = [m["actor_id"] for m in mention_rows if m["domain"] is None]
+            await GroupActions(self.runtime).announce_addressed(
+                connection, status, account, local_mentions, body
+            )
         return status
 
     def render(self, status: Any, account: Any, parent: Any, mentions: list[Any], tags: list[str]) -> dict:
@@ -283,6 +290,8 @@ class Actions:
         readers = [account["id"], *local_mentions]
         if status["visibility"] != "direct":
             readers += await social.local_follower_ids(connection, account["id"])
+        if status["visibility"] == "public":
+            readers += await tags.hashtag_follower_ids(connection, status["id"])
         await social.add_to_home_feeds(connection, status["id"], readers)
         for account_id in local_mentions:
             await social.notify(connection, account_id, "mention", account["id"], status["id"])

@@ -81,6 +81,47 @@ async def add_to_home_feeds(db: Connection, status_id: int, account_ids: list[in
         )
 
 
+async def distribute_status(
+    db: Connection,
+    status_id: int,
+    from_account_id: int,
+    *,
+    readers: list[int],
+    followers_of: int | None,
+    notified: list[int],
+    kind: str = "mention",
+) -> None:
+    """Add a status to home feeds and notify accounts of it, in one round trip.
+
+    The feeds are those of ``readers`` and, unless ``followers_of`` is None, of
+    that account's accepted local followers. ``notified`` get a ``kind``
+    notification from ``from_account_id``, which never notifies itself. A row
+    already stored is skipped.
+    """
+    notified = [account for account in set(notified) if account != from_account_id]
+    await db.execute(
+        "WITH feed AS ("
+        " INSERT INTO home_feed (account_id, status_id)"
+        " SELECT r.account_id, $1::bigint FROM unnest($2::bigint[]) AS r(account_id)"
+        " UNION"
+        " SELECT f.account_id, $1::bigint"
+        " FROM follows f JOIN accounts a ON a.id = f.account_id"
+        " WHERE f.target_account_id = $3::bigint AND f.accepted AND a.domain IS NULL"
+        " ON CONFLICT DO NOTHING)"
+        " INSERT INTO notifications (id, account_id, type, from_account_id, status_id)"
+        " SELECT n.id, n.account_id, $7::text, $4::bigint, $1::bigint"
+        " FROM unnest($5::bigint[], $6::bigint[]) AS n(account_id, id)"
+        " ON CONFLICT DO NOTHING",
+        status_id,
+        list(set(readers)),
+        followers_of,
+        from_account_id,
+        notified,
+        [new_id() for _ in notified],
+        kind,
+    )
+
+
 async def notify(
     db: Connection,
     account_id: int,

@@ -1,6 +1,7 @@
 """Queries on statuses, their mentions, tags and attachments."""
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -34,22 +35,29 @@ async def insert(
     created_at: datetime | None = None,
     status_id: int | None = None,
     uri_for_id: Any = None,
+    mention_ids: Sequence[int] = (),
+    tag_names: Sequence[str] = (),
+    attachments: Sequence[Any] = (),
+    adopt_replies: bool = False,
 ) -> asyncpg.Record | None:
     """Insert a status; return None when its uri is already stored.
 
     ``uri_for_id``, when given, builds the uri from the new id (local statuses).
+    The status's mentions (account ids), hashtags and attachments (objects with
+    the fields that ``add_attachment`` reads), and with ``adopt_replies`` the
+    link of stored replies that arrived before it, go in the same statement, so
+    one round trip stores it all. None of them is stored for a uri already stored.
     """
+    if created_at is not None:
+        # A peer's clock, or a forged date, must not put a status above every
+        # new one: ids order timelines, and clients poll with since_id.
+        created_at = min(created_at, datetime.now(UTC))
     status_id = status_id or new_id(created_at.timestamp() if created_at else None)
     if uri_for_id is not None:
         uri = uri_for_id(status_id)
+    extras = _InsertExtras(mention_ids, tag_names, attachments, adopt_replies)
     return await db.fetchrow(
-        "INSERT INTO statuses (id, uri, url, account_id, local, object_type, name,"
-        " content, source_text, spoiler_text, visibility, sensitive, language,"
-        " in_reply_to_id, in_reply_to_uri, in_reply_to_account_id, reblog_of_id,"
-        " activity_uri, to_uris, cc_uris, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-        " $16, $17, $18, $19, $20, coalesce($21, now()))"
-        " ON CONFLICT (uri) DO NOTHING RETURNING *",
+        extras.statement(),
         status_id,
         uri,
         url,
@@ -71,7 +79,103 @@ async def insert(
         to_uris,
         cc_uris,
         created_at,
+        *extras.arguments(),
     )
+
+
+_INSERT = (
+    "INSERT INTO statuses (id, uri, url, account_id, local, object_type, name,"
+    " content, source_text, spoiler_text, visibility, sensitive, language,"
+    " in_reply_to_id, in_reply_to_uri, in_reply_to_account_id, reblog_of_id,"
+    " activity_uri, to_uris, cc_uris, created_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+    " $16, $17, $18, $19, $20, coalesce($21, now()))"
+    " ON CONFLICT (uri) DO NOTHING RETURNING *"
+)
+# Each part below becomes a data-modifying CTE of ``WITH inserted AS (_INSERT)``.
+# Selecting from ``inserted`` makes a part a no-op when the uri was stored
+# already. Foreign keys are checked at the end of the statement, so the new
+# rows may point at the status inserted beside them.
+_ADOPT_REPLIES = (
+    "UPDATE statuses SET in_reply_to_id = i.id, in_reply_to_account_id = i.account_id"
+    " FROM inserted i"
+    " WHERE statuses.in_reply_to_uri = i.uri AND statuses.in_reply_to_id IS NULL"
+)
+_ADD_MENTIONS = (
+    "INSERT INTO mentions (status_id, account_id)"
+    " SELECT i.id, m.account_id"
+    " FROM inserted i, unnest(${0}::bigint[]) AS m(account_id)"
+    " ON CONFLICT DO NOTHING"
+)
+_ADD_TAGS = (
+    "INSERT INTO status_tags (status_id, name)"
+    " SELECT i.id, t.name FROM inserted i, unnest(${0}::text[]) AS t(name)"
+    " ON CONFLICT DO NOTHING"
+)
+_ADD_ATTACHMENTS = (
+    "INSERT INTO media_attachments (id, status_id, remote_url, media_type,"
+    " mime_type, description, blurhash, position)"
+    " SELECT a.id, i.id, a.url, a.media_type, a.mime_type, a.description,"
+    " a.blurhash, a.position FROM inserted i, unnest(${0}::bigint[], ${1}::text[],"
+    " ${2}::text[], ${3}::text[], ${4}::text[], ${5}::text[], ${6}::int[])"
+    " AS a(id, url, media_type, mime_type, description, blurhash, position)"
+)
+
+
+class _InsertExtras:
+    """The optional parts of ``insert``: their SQL and their arguments."""
+
+    def __init__(
+        self,
+        mention_ids: Sequence[int],
+        tag_names: Sequence[str],
+        attachments: Sequence[Any],
+        adopt_replies: bool,
+    ) -> None:
+        self.mention_ids = list(dict.fromkeys(mention_ids))
+        self.tag_names = list(dict.fromkeys(tag_names))
+        self.attachments = list(attachments)
+        self.adopt_replies = adopt_replies
+
+    def statement(self) -> str:
+        if not (
+            self.mention_ids or self.tag_names or self.attachments or self.adopt_replies
+        ):
+            return _INSERT
+        parts = []
+        # Parameters $1 to $21 are the status's columns.
+        number = 22
+        if self.adopt_replies:
+            parts.append(_ADOPT_REPLIES)
+        if self.mention_ids:
+            parts.append(_ADD_MENTIONS.format(number))
+            number += 1
+        if self.tag_names:
+            parts.append(_ADD_TAGS.format(number))
+            number += 1
+        if self.attachments:
+            parts.append(_ADD_ATTACHMENTS.format(*range(number, number + 7)))
+        ctes = "".join(f", part{n} AS ({sql})" for n, sql in enumerate(parts))
+        return f"WITH inserted AS ({_INSERT}){ctes} SELECT * FROM inserted"
+
+    def arguments(self) -> list[Any]:
+        arguments: list[Any] = []
+        if self.mention_ids:
+            arguments.append(self.mention_ids)
+        if self.tag_names:
+            arguments.append(self.tag_names)
+        if self.attachments:
+            items = self.attachments
+            arguments += [
+                [new_id() for _ in items],
+                [item.url for item in items],
+                [item.media_type for item in items],
+                [item.mime_type for item in items],
+                [item.description for item in items],
+                [item.blurhash for item in items],
+                list(range(len(items))),
+            ]
+        return arguments
 
 
 async def by_id(db: Connection, status_id: int) -> asyncpg.Record | None:
@@ -83,6 +187,8 @@ async def by_uri(db: Connection, uri: str) -> asyncpg.Record | None:
 
 
 async def add_mentions(db: asyncpg.Connection, status_id: int, account_ids: list[int]) -> None:
+    if not account_ids:
+        return
     await db.executemany(
         "INSERT INTO mentions (status_id, account_id) VALUES ($1, $2)"
         " ON CONFLICT DO NOTHING",
@@ -91,6 +197,8 @@ async def add_mentions(db: asyncpg.Connection, status_id: int, account_ids: list
 
 
 async def add_tags(db: asyncpg.Connection, status_id: int, names: list[str]) -> None:
+    if not names:
+        return
     await db.executemany(
         "INSERT INTO status_tags (status_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         [(status_id, name) for name in dict.fromkeys(names)],

@@ -80,8 +80,10 @@ async def dispatch(context: Context) -> None:
         block,
         create,
         delete,
+        event,
         follow,
         like,
+        mentorship,
         response,
         undo,
     )
@@ -97,8 +99,19 @@ async def dispatch(context: Context) -> None:
         "Like": like.handle_like,
         "Announce": announce.handle_announce,
         "Block": block.handle_block,
+        "Join": event.handle_join,
+        "Leave": event.handle_leave,
+        "Offer": mentorship.handle_offer,
+    }
+    mentorship_answers = {
+        "Accept": mentorship.handle_accept,
+        "Reject": mentorship.handle_reject,
+        "Undo": mentorship.handle_undo,
     }
     handler = handlers.get(context.row["activity_type"])
+    if context.row["activity_type"] in mentorship_answers:
+        if await mentorship.concerns_mentorship(context):
+            handler = mentorship_answers[context.row["activity_type"]]
     if handler is None:
         raise UnhandledType(f"type {context.row['activity_type']} is not handled")
     await handler(context)

@@ -99,7 +99,9 @@ async def handle_announce(context: Context) -> None:
             sender["id"],
             original["id"],
         )
-    log.info("%s announced %s (%s)", sender["actor_id"], object_id, context.activity_id)
+    log.debug(
+        "%s announced %s (%s)", sender["actor_id"], object_id, context.activity_id
+    )
 
 
 async def _reblog_of(context: Context, account_id: int, status_id: int) -> Any:

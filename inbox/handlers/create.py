@@ -12,7 +12,10 @@ from actors.vocabulary import has_type, id_of
 from federation.errors import FederationError
 from federation.sanitize import plain_text, sanitize_html
 from inbox.handlers import Context, Ignored
-from storage import accounts, social, statuses
+from inbox.handlers import event
+from inbox.handlers import lesson_plan
+from inbox.handlers.group import announce_to_groups
+from storage import accounts, social, statuses, tags
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,13 @@ async def handle_create(context: Context) -> None:
         raise Ignored(
             f"object {note.uri} is attributed to another host than {context.actor_id}"
         )
-    await store_note(context, note)
+    status = await store_note(context, note)
+    if status is not None and note.object_type == "Event":
+        await event.store_event(context, obj, status)
+    if status is not None and note.object_type == "Article":
+        await lesson_plan.store_remote_plan(context, obj, status)
+    if status is not None:
+        await announce_to_groups(context, obj, status)
 
 
 async def _fetch_created(context: Context, object_id: str) -> Any:
@@ -57,7 +66,7 @@ async def store_note(context: Context, note: RemoteNote) -> asyncpg.Record | Non
     """Store a remote note with its mentions, tags and attachments, and deliver it
     to local home feeds and notifications. Returns None when already stored."""
     connection = context.connection
-    author = await context.runtime.resolver.actor(note.attributed_to)
+    author, mentioned = await _author_and_mentioned(context, note)
     parent = (
         await statuses.by_uri(connection, note.in_reply_to_uri)
         if note.in_reply_to_uri
@@ -83,22 +92,18 @@ async def store_note(context: Context, note: RemoteNote) -> asyncpg.Record | Non
         cc_uris=note.cc,
         activity_uri=context.activity_id,
         created_at=note.published,
+        mention_ids=[row["id"] for row in mentioned],
+        tag_names=note.hashtags,
+        attachments=note.attachments,
+        adopt_replies=True,
     )
     if status is None:
         log.debug("note %s already stored (%s)", note.uri, context.activity_id)
         return None
-    mentioned = await _mentioned_accounts(connection, note.mention_hrefs)
-    await statuses.add_mentions(
-        connection, status["id"], [row["id"] for row in mentioned]
-    )
-    await statuses.add_tags(connection, status["id"], note.hashtags)
-    for position, attachment in enumerate(note.attachments):
-        await statuses.add_attachment(connection, status["id"], position, attachment)
     if parent is not None:
         await statuses.bump_counter(connection, parent["id"], "replies_count", 1)
-    await statuses.adopt_orphan_replies(connection, status)
     await _distribute(connection, author, status, mentioned, parent)
-    log.info(
+    log.debug(
         "stored %s %s by %s (%s)",
         note.object_type,
         note.uri,
@@ -122,17 +127,29 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-async def _mentioned_accounts(
-    connection: asyncpg.Connection, hrefs: list[str]
-) -> list[asyncpg.Record]:
-    if not hrefs:
-        return []
+async def _author_and_mentioned(
+    context: Context, note: RemoteNote
+) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    # One query finds the author and the mentioned accounts that are stored;
+    # only an unknown author is fetched.
+    hrefs = note.mention_hrefs[:100]
     # Mention hrefs are actor ids for most servers and profile URLs for some.
-    return await connection.fetch(
+    rows = await context.connection.fetch(
         "SELECT * FROM accounts WHERE actor_id = ANY($1::text[]) OR"
-        " (domain IS NULL AND url = ANY($1::text[]))",
-        hrefs[:100],
+        " (domain IS NULL AND url = ANY($2::text[]))",
+        [note.attributed_to, *hrefs],
+        hrefs,
     )
+    author = next((row for row in rows if row["actor_id"] == note.attributed_to), None)
+    if author is None:
+        author = await context.runtime.resolver.actor(note.attributed_to)
+    wanted = set(hrefs)
+    mentioned = [
+        row
+        for row in rows
+        if row["actor_id"] in wanted or (row["domain"] is None and row["url"] in wanted)
+    ]
+    return author, mentioned
 
 
 async def _distribute(
@@ -144,24 +161,25 @@ async def _distribute(
 ) -> None:
     local_mentions = [row["id"] for row in mentioned if row["domain"] is None]
     readers = list(local_mentions)
-    if status["visibility"] != "direct":
-        readers += await social.local_follower_ids(connection, author["id"])
-    await social.add_to_home_feeds(connection, status["id"], readers)
-    for account_id in local_mentions:
-        await social.notify(
-            connection, account_id, "mention", author["id"], status["id"]
-        )
+    if status["visibility"] == "public":
+        readers += await tags.hashtag_follower_ids(connection, status["id"])
     # A public reply to a local status reaches its author even without a mention.
-    replied_to = parent is not None and parent["local"]
+    notified = list(local_mentions)
     if (
-        replied_to
-        and parent["account_id"] not in local_mentions
+        parent is not None
+        and parent["local"]
         and status["visibility"] in ("public", "unlisted")
     ):
-        await social.notify(
-            connection, parent["account_id"], "mention", author["id"], status["id"]
-        )
-        await social.add_to_home_feeds(connection, status["id"], [parent["account_id"]])
+        notified.append(parent["account_id"])
+        readers.append(parent["account_id"])
+    await social.distribute_status(
+        connection,
+        status["id"],
+        author["id"],
+        readers=readers,
+        followers_of=author["id"] if status["visibility"] != "direct" else None,
+        notified=notified,
+    )
 
 
 async def handle_update(context: Context) -> None:
@@ -199,7 +217,11 @@ async def handle_update(context: Context) -> None:
         name=plain_text(note.name),
         edited_at=None,
     )
-    log.info("updated %s by %s (%s)", note.uri, context.actor_id, context.activity_id)
+    if note.object_type == "Event":
+        await event.store_event(context, obj, existing)
+    if note.object_type == "Article":
+        await lesson_plan.update_remote_plan(context, obj, existing)
+    log.debug("updated %s by %s (%s)", note.uri, context.actor_id, context.activity_id)
 
 
 async def _update_actor(context: Context, document: dict) -> None:

@@ -27,7 +27,7 @@ async def handle_delete(context: Context) -> None:
         raise Ignored(f"{context.actor_id} does not own {object_id}")
     if status["deleted_at"] is None:
         await statuses.mark_deleted(context.connection, status)
-    log.info("deleted %s by %s (%s)", object_id, context.actor_id, context.activity_id)
+    log.debug("deleted %s by %s (%s)", object_id, context.actor_id, context.activity_id)
 
 
 async def _delete_actor(context: Context) -> None:

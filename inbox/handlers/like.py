@@ -35,4 +35,4 @@ async def handle_like(context: Context) -> None:
         sender["id"],
         status["id"],
     )
-    log.info("%s liked %s (%s)", sender["actor_id"], object_id, context.activity_id)
+    log.debug("%s liked %s (%s)", sender["actor_id"], object_id, context.activity_id)

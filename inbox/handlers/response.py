@@ -4,6 +4,7 @@ import logging
 
 from actors.vocabulary import first_id
 from inbox.handlers import Context, Ignored
+from inbox.handlers import event
 from storage import accounts, social
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ async def handle_accept(context: Context) -> None:
 
     Raises Ignored when no local Follow of the sender matches.
     """
+    if await event.answer_join(context, accept=True):
+        return
     follow = await _our_follow(context)
     await social.accept_follow(context.connection, follow["id"])
     log.info(
@@ -63,6 +66,8 @@ async def handle_reject(context: Context) -> None:
 
     Raises Ignored when no local Follow of the sender matches.
     """
+    if await event.answer_join(context, accept=False):
+        return
     follow = await _our_follow(context)
     await context.connection.execute("DELETE FROM follows WHERE id = $1", follow["id"])
     await context.connection.execute(

@@ -225,8 +225,8 @@ class InboxHarness:
         """Run the inbox worker until the queue has nothing due; return the count."""
         worker = InboxWorker(self.runtime)
         processed = 0
-        while await worker.process_one():
-            processed += 1
+        while claimed := await worker.process_batch():
+            processed += claimed
             assert processed < MAX_PROCESSED, "inbox worker did not drain the queue"
         return processed
 

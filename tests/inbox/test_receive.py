@@ -70,6 +70,67 @@ async def test_inbox_deeply_nested_json_rejected(harness: InboxHarness) -> None:
     await assert_nothing_stored(harness)
 
 
+def nested_arrays(levels: int) -> Any:
+    value: Any = "innermost"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def nested_alternating(levels: int) -> Any:
+    # Arrays and objects in turn, the innermost being an array.
+    value: Any = "innermost"
+    for level in range(levels):
+        value = {"next": value} if level % 2 else [value]
+    return value
+
+
+async def test_inbox_nesting_at_limit_accepted(harness: InboxHarness) -> None:
+    # The activity object is the first level, so 31 more fill the limit of 32.
+    follow = harness.fixture("follow")
+    follow["nested"] = nested_arrays(31)
+
+    response = await harness.post(follow)
+
+    assert response.status_code == 202
+
+
+async def test_inbox_nesting_one_past_limit_rejected(harness: InboxHarness) -> None:
+    follow = harness.fixture("follow")
+    follow["nested"] = nested_arrays(32)
+
+    response = await harness.post(follow)
+
+    assert response.status_code == 400
+    assert await error_of(response) == "JSON nested deeper than 32 levels"
+    await assert_nothing_stored(harness)
+
+
+async def test_inbox_alternating_nesting_past_limit_rejected(
+    harness: InboxHarness,
+) -> None:
+    follow = harness.fixture("follow")
+    follow["nested"] = nested_alternating(32)
+
+    response = await harness.post(follow)
+
+    assert response.status_code == 400
+    assert await error_of(response) == "JSON nested deeper than 32 levels"
+    await assert_nothing_stored(harness)
+
+
+async def test_inbox_brackets_inside_strings_accepted(harness: InboxHarness) -> None:
+    # Brackets, escaped quotes and escaped backslashes in strings are text,
+    # not nesting, and a string ending in a backslash must not hide its quote.
+    follow = harness.fixture("follow")
+    follow["summary"] = '[{"[' * 40 + '\\"}' * 5 + "\\"
+    follow["tags"] = ["[[[[[[[[[[" * 4, "\\", "{{{{{{{{{{" * 4, '\\"[']
+
+    response = await harness.post(follow)
+
+    assert response.status_code == 202
+
+
 async def test_inbox_nul_character_rejected(harness: InboxHarness) -> None:
     follow = harness.fixture("follow")
     follow["summary"] = "before\u0000after"
@@ -98,7 +159,7 @@ async def test_inbox_missing_id_rejected(harness: InboxHarness) -> None:
     response = await harness.post(follow)
 
     assert response.status_code == 400
-    assert await error_of(response) == "activity id missing or too long"
+    assert await error_of(response) == "activity id missing or not an http(s) URL"
     await assert_nothing_stored(harness)
 
 
