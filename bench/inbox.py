@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any
 
+import psutil
+
 from bench import common, data, profile
 from bench.common import Result, Row
 from bench.setup import Setup, inbox_spec, prepare
@@ -44,6 +46,24 @@ async def start_bare(setup: Setup, cpus: set[int]) -> common.Process:
     return process
 
 
+async def start_split(setup: Setup, web_cpus: set[int], worker_cpus: set[int]) -> common.Instance:
+    """Start the instance as ``--role web`` on ``web_cpus`` and a ``--role worker``
+    process on ``worker_cpus`` at low priority; return the web process."""
+    web = common.Instance("pedagogue-web", url=setup.url, port=setup.port, dsn=setup.dsn,
+                          directory=setup.directory, cpus=web_cpus)
+    web.command += ["--role", "web"]
+    setup.instances.append(web)
+    await web.start_and_wait()
+    worker = common.Instance("pedagogue-worker", url=setup.url, port=common.free_port(),
+                             dsn=setup.dsn, directory=setup.directory, cpus=worker_cpus)
+    worker.command += ["--role", "worker"]
+    setup.instances.append(worker)
+    worker.start()
+    # The worker shares its core with the load generator, which must not wait for it.
+    psutil.Process(worker.pid).nice(10)
+    return web
+
+
 async def run(size: Size, command: str) -> Result:
     result = Result("inbox", "Inbox acceptance", size.name, command)
     server_cpus, load_cpus = common.cores()
@@ -71,7 +91,7 @@ async def run(size: Size, command: str) -> Result:
         finally:
             bare.stop()
 
-        (instance,) = await setup.start(1, cpus=[server_cpus])
+        instance = await start_split(setup, server_cpus, load_cpus)
         for connections in size.connections:
             for _ in range(size.repeats):
                 spec = inbox_spec(setup, [setup.inbox_target(instance)], count=size.inbox_requests,
@@ -140,8 +160,9 @@ async def run(size: Size, command: str) -> Result:
         "signed in the load generator just before each timed run, inside the Date window."
     )
     result.notes.append(
-        "The Pedagogue process runs its inbox and delivery workers as a district runs it, so "
-        "the queued Creates are processed on the same core while the load runs."
+        "Pedagogue runs as two processes on one database: `pedagogue run --role web`, "
+        "pinned to the server core, answers the POSTs, and `--role worker`, on the load "
+        "generator's core at nice 10, processes the queued Creates while the load runs."
     )
     return result
 
