@@ -138,7 +138,7 @@ def section(document: dict[str, Any], docs: Path) -> list[str]:
             f"Profile of the server process during one more run at 16 connections "
             f"({profile['load']['requests']:,} requests, {profile['load']['rate']:,.0f}/s while "
             f"sampled): {profile['cpu_us_per_request']:,.0f} µs of CPU per accepted request, "
-            "processing by the workers included. Top frames by inclusive time per request:"
+            "all its threads counted. Top frames by inclusive time per request:"
         )
         lines.append("")
         lines.append("| frame (inclusive) | µs per request |")
