@@ -134,7 +134,7 @@ class Row:
 
 @dataclass
 class Result:
-    """What one benchmark writes to bench/results/NAME.json."""
+    """The figures of one benchmark, written to bench/results/NAME.json."""
 
     name: str
     title: str
@@ -161,7 +161,12 @@ class Result:
             missed = None if met else measured / goal
         else:
             met = measured >= goal
-            missed = None if met else goal / measured if measured else float("inf")
+            if met:
+                missed = None
+            elif measured:
+                missed = goal / measured
+            else:
+                missed = float("inf")
         self.targets.append({
             "text": text, "measured": measured, "goal": goal, "at_most": at_most,
             "unit": unit, "met": met, "factor": missed, "bound": bound,

@@ -162,7 +162,12 @@ async def run(size: Size, command: str) -> Result:
     result.add(Row(bare_label, "activities/s", bare_rates, kind="limit"))
     result.add(Row("Pedagogue, one inbox worker", "activities/s", [rate], limit=bare_label))
     drained = processed >= size.backlog
-    drain_seconds = seconds if drained else size.backlog / rate if rate else float("inf")
+    if drained:
+        drain_seconds = seconds
+    elif rate:
+        drain_seconds = size.backlog / rate
+    else:
+        drain_seconds = float("inf")
     result.add(Row(f"time to drain {size.backlog:,} queued activities", "s", [drain_seconds],
                    higher_is_better=False,
                    note="" if drained else f"extrapolated: {processed:,} processed in {seconds:.0f} s"))

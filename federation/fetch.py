@@ -53,7 +53,7 @@ class DisallowedUrl(FederationError):
 
 @dataclass
 class FetchPolicy:
-    """What outgoing requests may reach and how long they may take."""
+    """Limits on the destinations, duration and size of outgoing requests."""
 
     allow_http: bool = False
     allow_private: bool = False

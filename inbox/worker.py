@@ -58,7 +58,7 @@ def retry_delay(attempts: int) -> float:
 
 
 class InboxWorker:
-    """Process queued inbox activities until told to stop."""
+    """Process queued inbox activities until the stop event is set."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime

@@ -585,7 +585,7 @@ def instance_v1_json(settings: Settings, stats: dict[str, int]) -> dict[str, Any
         "description": instance.description,
         "email": instance.contact_email,
         "version": version_string(),
-        # NOTE: there is no streaming API yet; an empty URL tells clients so.
+        # NOTE: there is no streaming API yet, and an empty URL shows clients that.
         "urls": {"streaming_api": ""},
         "stats": stats,
         "thumbnail": None,
@@ -609,8 +609,8 @@ def instance_v2_json(settings: Settings, active_users: int) -> dict[str, Any]:
         "domain": settings.domain,
         "title": instance.name,
         "version": version_string(),
-        # NOTE: the AGPL asks for a link to the running source; there is no
-        # setting for it yet, so the value is empty.
+        # NOTE: the AGPL requires a link to the running source, but no setting
+        # holds one yet, so the value is empty.
         "source_url": "",
         "description": instance.description,
         "usage": {"users": {"active_month": active_users}},
