@@ -21,8 +21,8 @@ from pathlib import Path
 
 from federation.jsonld import get_context
 
-# Keep in step with BOVINE_REQUIREMENTS in tests/external/conftest.py, so both
-# use one environment.
+# tests/external/conftest.py imports these pins, so the benchmarks and the
+# external checks share one environment.
 BOVINE_REQUIREMENTS = ("bovine-herd==0.5.19", "bovine-tool==0.5.6")
 INSTALL_TIMEOUT = 600.0
 LOCK_TIMEOUT = 900.0

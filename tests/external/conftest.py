@@ -53,7 +53,7 @@ CACHE_DIR = Path(
 # tool checks signatures. With http-sf 1.0.7 the tools reject RFC 9421 with
 # 401 instead, and every check here passes.
 PASTURE_REQUIREMENTS = ("fediverse-pasture==0.2.25",)
-BOVINE_REQUIREMENTS = ("bovine-herd==0.5.19", "bovine-tool==0.5.6")
+from bench.peer_env import BOVINE_REQUIREMENTS  # noqa: E402 - one pin for both
 
 INSTALL_TIMEOUT = 600.0  # seconds for one install step (venv, pip install)
 LOCK_TIMEOUT = 900.0  # seconds to wait while another test run builds the venv
