@@ -10,8 +10,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from actors.vocabulary import AS_CONTEXT, SECURITY_CONTEXT
+from actors.vocabulary import (
+    AS_CONTEXT,
+    SECURITY_CONTEXT,
+    first_id,
+    has_type,
+    id_of,
+    ids_of,
+    is_http_id,
+)
 
 SCHEMA_CONTEXT = "https://schema.org/"
 PLAN_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, SCHEMA_CONTEXT]
@@ -401,6 +410,27 @@ def parse_fields(
     return fields
 
 
+# Visibility
+
+# Mastodon's names: private is followers only. Plans are not published as
+# direct messages; a teacher shares one privately through a personal
+# collection or by mentioning it in a direct status.
+PLAN_VISIBILITIES = ("public", "unlisted", "private")
+
+
+def parse_visibility(value: Any) -> str | None:
+    """Return a plan visibility, None when not given; raise InvalidPlan."""
+    if value in (None, ""):
+        return None
+    if value not in PLAN_VISIBILITIES:
+        raise InvalidPlan(
+            "visibility",
+            f"{str(value)[:40]!r} is not one of public, unlisted or private"
+            " (followers only)",
+        )
+    return str(value)
+
+
 # The Article
 
 
@@ -672,3 +702,214 @@ def _set_duration(plan: RemotePlan, text: str) -> None:
     if minutes is None:
         raise _WrongType()
     plan.duration_minutes = minutes
+
+
+# Attachments of received plans
+
+# Remote plans' attachments stay links to their origin: an instance never
+# fetches or serves a remote file, so these types only decide which links a
+# reader is offered. The instance's own upload types are accepted too.
+LINKED_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/epub+zip",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "text/plain",
+        "audio/mpeg",
+        "video/mp4",
+    }
+)
+MAX_REMOTE_ATTACHMENTS = 16
+# A link declaring a larger size, in bytes, is dropped: linked files are never
+# stored here, but a handout that large is more likely an archive or an error.
+MAX_LINKED_BYTES = 100_000_000
+MAX_LINK_LENGTH = 2048
+_MEDIA_TYPE = re.compile(
+    r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$"
+)
+
+
+@dataclass(frozen=True)
+class LinkedFile:
+    """An attachment of a received plan, kept as a link to its origin."""
+
+    url: str
+    mime_type: str
+    file_name: str
+    size: int | None
+    position: int
+
+
+def _link_url(item: dict[str, Any], allow_http: bool) -> str | None:
+    url = item.get("url") if "url" in item else item.get("href")
+    if isinstance(url, list):
+        url = url[0] if url else None
+    if isinstance(url, dict):
+        url = url.get("href") or url.get("id")
+    if not isinstance(url, str) or len(url) > MAX_LINK_LENGTH:
+        return None
+    parts = urlsplit(url)
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in schemes or not parts.hostname:
+        return None
+    if parts.username or parts.password:
+        return None
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return None
+    return url
+
+
+def read_attachments(
+    obj: dict[str, Any],
+    *,
+    allowed_types: frozenset[str],
+    max_bytes: int,
+    allow_http: bool = False,
+) -> tuple[list[LinkedFile], list[str]]:
+    """Return the usable attachments of a received Article and the reasons the
+    others were dropped.
+
+    A link is kept when its URL is https (http too with ``allow_http``) with no
+    credentials, its ``mediaType`` is one of ``allowed_types`` (parameters such
+    as charset are dropped), and any ``size`` it declares (in bytes, the
+    property PeerTube uses on links) is a whole number within ``max_bytes``.
+    Nothing is fetched.
+    """
+    raw = obj.get("attachment")
+    items = raw if isinstance(raw, list) else [raw] if raw is not None else []
+    kept: list[LinkedFile] = []
+    dropped: list[str] = []
+    for position, item in enumerate(items[:MAX_REMOTE_ATTACHMENTS]):
+        if not isinstance(item, dict):
+            dropped.append(f"attachment {position}: not an object")
+            continue
+        url = _link_url(item, allow_http)
+        if url is None:
+            dropped.append(f"attachment {position}: URL missing or not https")
+            continue
+        media = item.get("mediaType")
+        mime_type = (
+            media.split(";")[0].strip().lower() if isinstance(media, str) else ""
+        )
+        if not _MEDIA_TYPE.match(mime_type) or mime_type not in allowed_types:
+            dropped.append(
+                f"attachment {position}: type {mime_type[:80]!r} not allowed"
+            )
+            continue
+        size = item.get("size")
+        if size is not None and (
+            isinstance(size, bool) or not isinstance(size, int) or size < 0
+        ):
+            dropped.append(f"attachment {position}: size is not a byte count")
+            continue
+        if size is not None and size > max_bytes:
+            dropped.append(f"attachment {position}: size {size} over {max_bytes}")
+            continue
+        name = item.get("name")
+        kept.append(
+            LinkedFile(
+                url=url,
+                mime_type=mime_type,
+                file_name=name if isinstance(name, str) else "",
+                size=size,
+                position=position,
+            )
+        )
+    if len(items) > MAX_REMOTE_ATTACHMENTS:
+        dropped.append(f"{len(items) - MAX_REMOTE_ATTACHMENTS} attachments over 16")
+    return kept, dropped
+
+
+# Collections of plans
+
+
+def render_collection(
+    collection: Any,
+    *,
+    uri: str,
+    owner_id: str,
+    to: list[str],
+    cc: list[str],
+    items: list[str],
+) -> dict[str, Any]:
+    """Return a teacher's collection as an OrderedCollection (without @context).
+
+    ``items`` are plan ids, newest addition first; the caller passes only the
+    plans that the reader may see.
+    """
+    document: dict[str, Any] = {
+        "id": uri,
+        "type": "OrderedCollection",
+        "name": collection["name"],
+        "attributedTo": owner_id,
+        "to": to,
+        "cc": cc,
+        "published": _iso(collection["created_at"]),
+        "totalItems": len(items),
+        "orderedItems": items,
+    }
+    if collection["updated_at"]:
+        document["updated"] = _iso(collection["updated_at"])
+    return document
+
+
+class InvalidCollection(ValueError):
+    """A received collection that cannot be stored, with the reason."""
+
+
+@dataclass(frozen=True)
+class RemoteCollection:
+    uri: str
+    owner_id: str
+    name: str
+    to: list[str]
+    cc: list[str]
+    items: list[str]
+
+
+def parse_collection(document: Any) -> RemoteCollection:
+    """Read a received OrderedCollection (or Collection) of plans.
+
+    Raises InvalidCollection when the id, owner or name is missing. Items that
+    are not http(s) ids are dropped; at most 500 are read.
+    """
+    if not isinstance(document, dict):
+        raise InvalidCollection("collection is not an object")
+    uri = id_of(document)
+    owner = first_id(document.get("attributedTo"))
+    name = document.get("name")
+    if not is_http_id(uri) or not is_http_id(owner):
+        raise InvalidCollection("collection has no id or attributedTo")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidCollection(f"collection {uri} has no name")
+    raw = document.get("orderedItems", document.get("items"))
+    items = [item for item in ids_of(raw) if is_http_id(item)][:500]
+    return RemoteCollection(
+        uri=str(uri),
+        owner_id=str(owner),
+        name=name.strip()[:100],
+        to=ids_of(document.get("to")),
+        cc=ids_of(document.get("cc")),
+        items=items,
+    )
+
+
+def is_plan_collection(document: Any) -> bool:
+    """Return True for an object shaped like a collection of plans: a named
+    (Ordered)Collection attributed to an actor. Actor collections such as
+    followers carry no name and no attributedTo."""
+    return (
+        isinstance(document, dict)
+        and has_type(document, "OrderedCollection", "Collection")
+        and isinstance(document.get("name"), str)
+        and document.get("attributedTo") is not None
+    )

@@ -4,6 +4,9 @@ its deliveries in the transaction that changes the plan."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html
 import logging
 from dataclasses import asdict
@@ -19,8 +22,9 @@ from actors.lesson_plan import (
     adaptation_license,
     license_of,
     render_article,
+    render_collection,
 )
-from actors.vocabulary import PUBLIC
+from actors.visibility import addressing
 from federation.sanitize import sanitize_html
 from outbox.actions import Actions
 from outbox.queue import enqueue_deliveries, next_activity_id, store_activity
@@ -67,8 +71,25 @@ def plan_url(base_url: str, status_id: int) -> str:
     return f"{base_url}/lesson_plans/{status_id}"
 
 
-def file_url(base_url: str, attachment: Any) -> str:
-    return f"{base_url}/lesson_plans/files/{attachment['id']}"
+def file_key(runtime: Runtime, attachment_id: int) -> str:
+    """Return the capability key in an attachment file's URL.
+
+    Attachment ids are predictable, so the file of a plan that is not public
+    is served only with this key (or to a reader who may read the plan). The
+    key is an HMAC of the id under a secret derived from the instance actor's
+    private key; it reaches only those the plan is addressed to, as Mastodon's
+    unguessable media URLs do.
+    """
+    pem = runtime.instance_account["private_key_pem"].encode()
+    secret = hashlib.sha256(b"lesson plan attachment files\0" + pem).digest()
+    mac = hmac.new(secret, str(attachment_id).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode()
+
+
+def file_url(runtime: Runtime, attachment: Any) -> str:
+    base = runtime.settings.base_url
+    key = file_key(runtime, attachment["id"])
+    return f"{base}/lesson_plans/files/{attachment['id']}?key={key}"
 
 
 def card_html(title: str, summary: str, url: str) -> str:
@@ -204,16 +225,23 @@ class PlanActions:
         *,
         attachment_ids: list[int] | None = None,
         original: Any = None,
+        visibility: str | None = None,
     ) -> asyncpg.Record:
-        """Publish a plan, or an adaptation of ``original`` (a stored plan).
+        """Publish a plan, or an adaptation of ``original`` (a stored plan that
+        the teacher may read).
 
-        Raises InvalidPlan when the licence does not allow the adaptation or an
+        ``visibility`` is public, unlisted or private (followers only); the
+        default is public, or the original's when that is narrower. Raises
+        InvalidPlan when the licence does not allow the adaptation, when the
+        adaptation would reach more readers than the original, or when an
         attachment id is not an unused upload of the teacher.
         """
         if original is not None:
             fields.license = adaptation_license(original["license"], fields.license)
+            visibility = _adaptation_visibility(original, visibility)
         elif fields.license is None:
             fields.license = await self.default_license(account)
+        visibility = visibility or "public"
         values = _column_values(fields)
         original_author = None
         if original is not None:
@@ -230,10 +258,10 @@ class PlanActions:
             values["attribution"] = chain + plans.values_of(original)["attribution"]
             values["based_on_uri"] = original["uri"]
 
-        followers = f"{account['actor_id']}/followers"
-        cc = [followers]
+        mentioned = []
         if original_author is not None and original_author["id"] != account["id"]:
-            cc.append(original_author["actor_id"])
+            mentioned.append(original_author["actor_id"])
+        to, cc = addressing(visibility, _followers(account), mentioned)
         async with accounts.transaction(self.runtime.pool) as connection:
             status = await statuses.insert(
                 connection,
@@ -244,8 +272,8 @@ class PlanActions:
                 object_type="Article",
                 name=fields.title,
                 content="",
-                visibility="public",
-                to_uris=[PUBLIC],
+                visibility=visibility,
+                to_uris=to,
                 cc_uris=cc,
             )
             assert status is not None
@@ -394,10 +422,247 @@ class PlanActions:
             author = await accounts.by_id(pool, plan["account_id"])
             actor_id = author["actor_id"]
         files = [
-            {**dict(row), "url": file_url(self.base_url, row)}
+            {**dict(row), "url": row["remote_url"] or file_url(self.runtime, row)}
             for row in await plans.attachments_of(pool, [plan["status_id"]])
         ]
         return render_article(plan, status, actor_id=actor_id, attachments=files)
+
+    # Plans fetched from their origin
+
+    async def fetch_remote(self, account: Any, uri: str) -> asyncpg.Record:
+        """Fetch a remote plan this instance has not stored, store it as the
+        inbox would, and return it.
+
+        The GET is signed with the teacher's key, so an origin that serves
+        followers-only plans to their addressees can serve it. Raises
+        InvalidPlan("adapted_from") when the URI is not https (or http on a
+        development instance), cannot be fetched, or is not a lesson plan.
+        """
+        from federation.errors import FederationError
+        from inbox.handlers import Ignored
+        from inbox.handlers.lesson_plan import store_fetched_plan
+
+        runtime = self.runtime
+        schemes = (
+            ("https://", "http://") if runtime.settings.allow_http else ("https://",)
+        )
+        if not uri.startswith(schemes) or runtime.urls.is_local(uri):
+            raise InvalidPlan(
+                "adapted_from",
+                f"{uri[:80]!r} is not a known plan or a remote https URI",
+            )
+        key_id, private_key = runtime.sign_as(account)
+        try:
+            document = await runtime.signed.get_json(
+                uri, key_id=key_id, private_key=private_key
+            )
+        except FederationError as error:
+            log.info(
+                "fetching lesson plan %s for %s failed: %s %s",
+                uri,
+                account["actor_id"],
+                error.status,
+                error.message,
+            )
+            raise InvalidPlan(
+                "adapted_from", f"could not fetch {uri[:80]}: {error.message}"
+            ) from None
+        if not isinstance(document, dict) or document.get("id") != uri:
+            # Stored under its own id only, so nobody can plant a plan under
+            # another URI; a peer serving an alias is asked for the real id.
+            raise InvalidPlan(
+                "adapted_from", f"{uri[:80]} returned a document with another id"
+            )
+        try:
+            await store_fetched_plan(runtime, document, account)
+        except Ignored as error:
+            log.info(
+                "fetched %s for %s not stored: %s", uri, account["actor_id"], error
+            )
+            raise InvalidPlan(
+                "adapted_from", f"{uri[:80]} is not a lesson plan"
+            ) from None
+        plan = await plans.visible_by_uri(runtime.pool, uri, account["id"])
+        if plan is None:
+            raise InvalidPlan("adapted_from", f"{uri[:80]} is not a lesson plan")
+        return plan
+
+    # Collections
+
+    def collection_uri(self, collection: Any) -> str:
+        if collection["uri"]:
+            return collection["uri"]
+        return (
+            f"{self.base_url}/users/{collection['username']}"
+            f"/lesson_plan_collections/{collection['id']}"
+        )
+
+    async def collection_document(
+        self, collection: Any, viewer_id: int | None
+    ) -> dict[str, Any]:
+        """Return a local collection as an OrderedCollection (without
+        @context), listing only the plans ``viewer_id`` may read."""
+        owner = await accounts.by_id(self.runtime.pool, collection["account_id"])
+        items = await plans.collection_items(
+            self.runtime.pool, collection["id"], viewer_id
+        )
+        to, cc = _collection_addressing(owner, collection["visibility"])
+        return render_collection(
+            collection,
+            uri=self.collection_uri(collection),
+            owner_id=owner["actor_id"],
+            to=to,
+            cc=cc,
+            items=[item["uri"] for item in items],
+        )
+
+    async def create_collection(
+        self, account: Any, name: str, visibility: str
+    ) -> asyncpg.Record | None:
+        """Create a collection and send Create unless it is personal (direct);
+        return None when the teacher has a collection of that name."""
+        async with accounts.transaction(self.runtime.pool) as connection:
+            row = await plans.create_collection(
+                connection,
+                account["id"],
+                name,
+                visibility=visibility,
+                uri_for_id=lambda collection_id: (
+                    f"{self.base_url}/users/{account['username']}"
+                    f"/lesson_plan_collections/{collection_id}"
+                ),
+            )
+            if row is None:
+                return None
+            row = await plans.collection(connection, row["id"])
+            await self._send_collection(connection, account, "Create", row)
+        return row
+
+    async def rename_collection(
+        self, account: Any, collection: Any, name: str
+    ) -> asyncpg.Record | None:
+        """Rename a collection and send Update; None when the name is taken."""
+        async with accounts.transaction(self.runtime.pool) as connection:
+            renamed = await plans.rename_collection(connection, collection["id"], name)
+            if renamed is None:
+                return None
+            row = await plans.collection(connection, collection["id"])
+            await self._send_collection(connection, account, "Update", row)
+        return row
+
+    async def add_to_collection(self, account: Any, collection: Any, plan: Any) -> None:
+        """Add a plan the teacher may read and send Add.
+
+        Raises InvalidPlan("lesson_plan_id") when someone the collection is
+        addressed to could not read the plan: a public or unlisted collection
+        holds public and unlisted plans, a followers-only one also the owner's
+        own followers-only plans, and a personal (direct) one any plan.
+        """
+        allowed = collection["visibility"] == "direct" or plan["visibility"] in (
+            "public",
+            "unlisted",
+        )
+        if (
+            collection["visibility"] == "private"
+            and plan["visibility"] == "private"
+            and plan["account_id"] == account["id"]
+        ):
+            allowed = True
+        if not allowed:
+            raise InvalidPlan(
+                "lesson_plan_id",
+                f"a {plan['visibility']} plan cannot go into a"
+                f" {collection['visibility']} collection, because its readers"
+                " could not open it",
+            )
+        async with accounts.transaction(self.runtime.pool) as connection:
+            if await plans.add_to_collection(
+                connection, collection["id"], plan["status_id"]
+            ):
+                await self._send_collection(
+                    connection, account, "Add", collection, plan["uri"]
+                )
+
+    async def remove_from_collection(
+        self, account: Any, collection: Any, status_id: int
+    ) -> None:
+        """Remove a plan and send Remove; nothing is sent when it was not there."""
+        async with accounts.transaction(self.runtime.pool) as connection:
+            plan_uri = await connection.fetchval(
+                "SELECT uri FROM lesson_plans WHERE status_id = $1", status_id
+            )
+            if plan_uri and await plans.remove_from_collection(
+                connection, collection["id"], status_id
+            ):
+                await self._send_collection(
+                    connection, account, "Remove", collection, plan_uri
+                )
+
+    async def delete_collection(self, account: Any, collection: Any) -> None:
+        """Delete a collection and send Delete with a Tombstone."""
+        async with accounts.transaction(self.runtime.pool) as connection:
+            await self._send_collection(connection, account, "Delete", collection)
+            await plans.delete_collection(connection, collection["id"])
+
+    async def _send_collection(
+        self,
+        connection: asyncpg.Connection,
+        account: Any,
+        kind: str,
+        collection: Any,
+        plan_uri: str | None = None,
+    ) -> None:
+        # Personal collections are addressed to nobody, so nothing is sent.
+        if collection["visibility"] == "direct":
+            return
+        uri = self.collection_uri(collection)
+        to, cc = _collection_addressing(account, collection["visibility"])
+        obj: Any
+        if kind in ("Create", "Update"):
+            # Listed as anonymous readers see it, except that a followers-only
+            # collection lists as its owner sees it: add_to_collection lets in
+            # only plans that every follower may read.
+            reader = None if collection["visibility"] != "private" else account["id"]
+            obj = await self.collection_document(collection, reader)
+        elif kind == "Delete":
+            obj = {"id": uri, "type": "Tombstone", "formerType": "OrderedCollection"}
+        else:
+            obj = plan_uri
+        activity_id = next_activity_id()
+        body: dict[str, Any] = {
+            "@context": PLAN_CONTEXT,
+            "id": f"{self.base_url}/activities/{activity_id}",
+            "type": kind,
+            "actor": account["actor_id"],
+            "object": obj,
+            "to": to,
+            "cc": cc,
+        }
+        if kind in ("Add", "Remove"):
+            body["target"] = {
+                "id": uri,
+                "type": "OrderedCollection",
+                "attributedTo": account["actor_id"],
+            }
+        await store_activity(
+            connection,
+            activity_id=activity_id,
+            uri=body["id"],
+            account_id=account["id"],
+            body=body,
+        )
+        inboxes = list(
+            dict.fromkeys(await social.follower_inboxes(connection, account["id"]))
+        )
+        await enqueue_deliveries(connection, activity_id, inboxes, self.deadline)
+        self.runtime.delivery_wakeup.set()
+        log.info(
+            "%s of collection %s by %s queued to %d inboxes",
+            kind,
+            uri,
+            account["actor_id"],
+            len(inboxes),
+        )
 
     async def _send(
         self,
@@ -440,6 +705,35 @@ class PlanActions:
             len(unique),
         )
         return body
+
+
+def _collection_addressing(owner: Any, visibility: str) -> tuple[list[str], list[str]]:
+    if visibility == "direct":
+        return [], []
+    return addressing(visibility, _followers(owner), [])
+
+
+def _followers(account: Any) -> str:
+    return account["followers_url"] or f"{account['actor_id']}/followers"
+
+
+def _adaptation_visibility(original: Any, requested: str | None) -> str:
+    """Return the adaptation's visibility: at most as wide as the original's,
+    because the adaptation repeats its content. A direct plan cannot be
+    adapted, because plans are not published as direct messages."""
+    limit = original["visibility"]
+    if limit == "direct":
+        raise InvalidPlan(
+            "adapted_from", "a plan addressed to chosen people cannot be adapted"
+        )
+    if requested is None:
+        return limit
+    if plans.wider_than(requested, limit):
+        raise InvalidPlan(
+            "visibility",
+            f"an adaptation of a {limit} plan cannot be {requested}",
+        )
+    return requested
 
 
 def snapshot_of(plan: Any) -> dict[str, Any]:

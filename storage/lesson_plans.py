@@ -15,6 +15,37 @@ Connection = asyncpg.Connection | asyncpg.Pool
 # Plans whose status is deleted are deleted plans.
 _LIVE = "JOIN statuses s ON s.id = p.status_id AND s.deleted_at IS NULL"
 
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+# Wider audiences first; an adaptation or a collection item may not be wider
+# than the plan it is based on or holds.
+_WIDTH = {"public": 3, "unlisted": 2, "private": 1, "direct": 0}
+
+
+def visible_to(viewer: str) -> str:
+    """Return an SQL condition on the status ``s``: the account whose id is the
+    parameter ``viewer`` (NULL for anonymous readers) may read it.
+
+    Public and unlisted plans are readable by anyone. Followers-only plans are
+    readable by the author, by accepted followers and by mentioned accounts;
+    direct plans by the author and mentioned accounts. This is the rule of the
+    Mastodon client API's status lookup, and it holds for remote viewers too,
+    because their follows and mentions are rows of the same tables.
+    """
+    return (
+        f"(s.visibility IN ('public', 'unlisted') OR s.account_id = {viewer}"
+        " OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = s.id"
+        f" AND m.account_id = {viewer})"
+        " OR (s.visibility = 'private' AND EXISTS (SELECT 1 FROM follows f"
+        f" WHERE f.account_id = {viewer} AND f.target_account_id = s.account_id"
+        " AND f.accepted)))"
+    )
+
+
+def wider_than(visibility: str, limit: str) -> bool:
+    """Return True when ``visibility`` reaches more readers than ``limit``."""
+    return _WIDTH[visibility] > _WIDTH[limit]
+
+
 _SEARCH_VECTOR = (
     "setweight(to_tsvector('english', title), 'A')"
     " || setweight(to_tsvector('english', summary), 'B')"
@@ -110,17 +141,47 @@ async def _refresh_search(db: asyncpg.Connection, status_id: int) -> None:
 
 
 async def by_id(db: Connection, status_id: int) -> asyncpg.Record | None:
-    """Return a plan that is not deleted, with its author's actor id, or None."""
+    """Return a plan that is not deleted, with its author's actor id and its
+    status's visibility and addressing, or None. Checks no reader."""
     return await db.fetchrow(
-        f"SELECT p.*, a.actor_id AS author_uri FROM lesson_plans p {_LIVE}"
+        f"SELECT p.*, a.actor_id AS author_uri, s.visibility, s.to_uris, s.cc_uris"
+        f" FROM lesson_plans p {_LIVE}"
         " JOIN accounts a ON a.id = p.account_id WHERE p.status_id = $1",
         status_id,
     )
 
 
+async def visible_by_id(
+    db: Connection, status_id: int, viewer_id: int | None
+) -> asyncpg.Record | None:
+    """Return a live plan that ``viewer_id`` may read (None: anonymous), or None."""
+    return await db.fetchrow(
+        f"SELECT p.*, a.actor_id AS author_uri, s.visibility, s.to_uris, s.cc_uris"
+        f" FROM lesson_plans p {_LIVE}"
+        " JOIN accounts a ON a.id = p.account_id"
+        f" WHERE p.status_id = $1 AND {visible_to('$2::bigint')}",
+        status_id,
+        viewer_id,
+    )
+
+
+async def can_read(db: Connection, status_id: int, viewer_id: int | None) -> bool:
+    """Return True when ``viewer_id`` may read the live plan ``status_id``."""
+    return await visible_by_id(db, status_id, viewer_id) is not None
+
+
 async def by_uri(db: Connection, uri: str) -> asyncpg.Record | None:
+    """Return the live plan with this uri, or None. Checks no reader."""
     row = await db.fetchval("SELECT status_id FROM lesson_plans WHERE uri = $1", uri)
     return await by_id(db, row) if row is not None else None
+
+
+async def visible_by_uri(
+    db: Connection, uri: str, viewer_id: int | None
+) -> asyncpg.Record | None:
+    """Return the live plan with this uri that ``viewer_id`` may read, or None."""
+    row = await db.fetchval("SELECT status_id FROM lesson_plans WHERE uri = $1", uri)
+    return await visible_by_id(db, row, viewer_id) if row is not None else None
 
 
 def values_of(plan: Any) -> dict[str, Any]:
@@ -169,27 +230,41 @@ async def add_adaptation(
     return result.endswith(" 1")
 
 
-async def adaptations_of(db: Connection, original_uri: str) -> list[asyncpg.Record]:
-    """Return the live adaptations of a plan, newest first, with their authors."""
+async def adaptations_of(
+    db: Connection, original_uri: str, viewer_id: int | None = None
+) -> list[asyncpg.Record]:
+    """Return the live adaptations of a plan that ``viewer_id`` may read, newest
+    first, with their authors.
+
+    An adaptation whose status is not stored (a remote one known only by its
+    uri) is listed without a title, because nothing of it can leak.
+    """
     return await db.fetch(
         "SELECT d.adaptation_uri, d.created_at, s.id AS status_id, p.title, a.*"
         " FROM lesson_plan_adaptations d JOIN accounts a ON a.id = d.account_id"
         " LEFT JOIN statuses s ON s.uri = d.adaptation_uri"
         " LEFT JOIN lesson_plans p ON p.status_id = s.id"
-        " WHERE d.original_uri = $1 AND (s.id IS NULL OR s.deleted_at IS NULL)"
+        " WHERE d.original_uri = $1 AND (s.id IS NULL OR"
+        f" (s.deleted_at IS NULL AND {visible_to('$2::bigint')}))"
         " ORDER BY d.created_at DESC LIMIT 200",
         original_uri,
+        viewer_id,
     )
 
 
-async def count_adaptations(db: Connection, uris: list[str]) -> dict[str, int]:
+async def count_adaptations(
+    db: Connection, uris: list[str], viewer_id: int | None = None
+) -> dict[str, int]:
+    """Count the adaptations of each plan that ``viewer_id`` may read."""
     rows = await db.fetch(
         "SELECT d.original_uri, count(*) AS n FROM lesson_plan_adaptations d"
         " LEFT JOIN statuses s ON s.uri = d.adaptation_uri"
         " WHERE d.original_uri = ANY($1::text[])"
-        " AND (s.id IS NULL OR s.deleted_at IS NULL)"
+        " AND (s.id IS NULL OR"
+        f" (s.deleted_at IS NULL AND {visible_to('$2::bigint')}))"
         " GROUP BY d.original_uri",
         uris,
+        viewer_id,
     )
     return {row["original_uri"]: row["n"] for row in rows}
 
@@ -263,63 +338,134 @@ async def attachment(db: Connection, attachment_id: int) -> asyncpg.Record | Non
 
 
 async def create_collection(
-    db: Connection, account_id: int, name: str
+    db: Connection,
+    account_id: int,
+    name: str,
+    *,
+    visibility: str = "public",
+    uri_for_id: Any = None,
 ) -> asyncpg.Record | None:
-    """Create a named collection; return None when the teacher already has one
-    of that name (names compare without case)."""
+    """Create a local named collection; return None when the teacher already
+    has one of that name (names compare without case). ``uri_for_id`` maps the
+    new row id to the collection's ActivityPub id."""
+    collection_id = new_id()
     return await db.fetchrow(
-        "INSERT INTO lesson_plan_collections (id, account_id, name) VALUES ($1, $2, $3)"
-        " ON CONFLICT DO NOTHING RETURNING *",
+        "INSERT INTO lesson_plan_collections (id, account_id, name, visibility, uri)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING *",
+        collection_id,
+        account_id,
+        name,
+        visibility,
+        uri_for_id(collection_id) if uri_for_id else None,
+    )
+
+
+async def upsert_remote_collection(
+    db: Connection, *, uri: str, account_id: int, name: str, visibility: str
+) -> asyncpg.Record:
+    """Store or rename a remote teacher's collection, keyed by its id."""
+    return await db.fetchrow(
+        "INSERT INTO lesson_plan_collections"
+        " (id, account_id, name, visibility, uri, local)"
+        " VALUES ($1, $2, $3, $4, $5, false) ON CONFLICT (uri) WHERE uri IS NOT NULL"
+        " DO UPDATE SET name = excluded.name, visibility = excluded.visibility,"
+        " updated_at = now()"
+        " WHERE lesson_plan_collections.account_id = excluded.account_id"
+        " RETURNING *",
         new_id(),
         account_id,
         name,
+        visibility,
+        uri,
     )
+
+
+async def rename_collection(
+    db: Connection, collection_id: int, name: str
+) -> asyncpg.Record | None:
+    """Rename a local collection; return None when the teacher already has
+    another collection of that name."""
+    try:
+        return await db.fetchrow(
+            "UPDATE lesson_plan_collections SET name = $2, updated_at = now()"
+            " WHERE id = $1 RETURNING *",
+            collection_id,
+            name,
+        )
+    except asyncpg.UniqueViolationError:
+        return None
+
+
+async def delete_collection(db: Connection, collection_id: int) -> None:
+    await db.execute("DELETE FROM lesson_plan_collections WHERE id = $1", collection_id)
 
 
 async def collection(db: Connection, collection_id: int) -> asyncpg.Record | None:
     return await db.fetchrow(
-        "SELECT c.*, a.username FROM lesson_plan_collections c"
+        "SELECT c.*, a.username, a.actor_id AS owner_uri"
+        " FROM lesson_plan_collections c"
         " JOIN accounts a ON a.id = c.account_id WHERE c.id = $1",
         collection_id,
     )
 
 
+async def collection_by_uri(db: Connection, uri: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT c.*, a.username, a.actor_id AS owner_uri"
+        " FROM lesson_plan_collections c"
+        " JOIN accounts a ON a.id = c.account_id WHERE c.uri = $1",
+        uri,
+    )
+
+
 async def collections_of(db: Connection, account_id: int) -> list[asyncpg.Record]:
     return await db.fetch(
-        "SELECT c.*, a.username FROM lesson_plan_collections c"
+        "SELECT c.*, a.username, a.actor_id AS owner_uri"
+        " FROM lesson_plan_collections c"
         " JOIN accounts a ON a.id = c.account_id WHERE c.account_id = $1"
-        " ORDER BY lower(c.name)",
+        " ORDER BY lower(c.name), c.id",
         account_id,
     )
 
 
-async def collection_items(db: Connection, collection_id: int) -> list[asyncpg.Record]:
+async def collection_items(
+    db: Connection, collection_id: int, viewer_id: int | None = None
+) -> list[asyncpg.Record]:
+    """Return the live plans of a collection that ``viewer_id`` may read,
+    newest addition first."""
     return await db.fetch(
-        f"SELECT p.*, i.added_at FROM lesson_plan_collection_items i"
+        "SELECT p.*, i.added_at, s.visibility, s.to_uris, s.cc_uris"
+        " FROM lesson_plan_collection_items i"
         f" JOIN lesson_plans p ON p.status_id = i.status_id {_LIVE}"
-        " WHERE i.collection_id = $1 ORDER BY i.added_at DESC LIMIT 500",
+        f" WHERE i.collection_id = $1 AND {visible_to('$2::bigint')}"
+        " ORDER BY i.added_at DESC, i.status_id DESC LIMIT 500",
         collection_id,
+        viewer_id,
     )
 
 
-async def add_to_collection(db: Connection, collection_id: int, status_id: int) -> None:
-    await db.execute(
+async def add_to_collection(db: Connection, collection_id: int, status_id: int) -> bool:
+    """Add a plan; return False when the collection already holds it."""
+    result = await db.execute(
         "INSERT INTO lesson_plan_collection_items (collection_id, status_id)"
         " VALUES ($1, $2) ON CONFLICT DO NOTHING",
         collection_id,
         status_id,
     )
+    return result.endswith(" 1")
 
 
 async def remove_from_collection(
     db: Connection, collection_id: int, status_id: int
-) -> None:
-    await db.execute(
+) -> bool:
+    """Remove a plan; return False when the collection did not hold it."""
+    result = await db.execute(
         "DELETE FROM lesson_plan_collection_items"
         " WHERE collection_id = $1 AND status_id = $2",
         collection_id,
         status_id,
     )
+    return result.endswith(" 1")
 
 
 # Preferences
@@ -357,15 +503,22 @@ async def search(
     license_key: str | None,
     limit: int,
     offset: int,
+    viewer_id: int | None = None,
 ) -> list[asyncpg.Record]:
-    """Return public plans, local and remote, that match every filter given,
-    best match first when ``text`` is given, else newest first."""
+    """Return plans, local and remote, that match every filter given, best
+    match first when ``text`` is given, else newest first.
+
+    Anonymous searches (``viewer_id`` None) find public plans only. A signed-in
+    teacher also finds the unlisted, followers-only and direct plans they may
+    read (see ``visible_to``).
+    """
     return await db.fetch(
-        "SELECT p.*, a.actor_id AS author_uri,"
+        "SELECT p.*, a.actor_id AS author_uri, s.visibility, s.to_uris, s.cc_uris,"
         " CASE WHEN $1::text IS NULL THEN 0"
         " ELSE ts_rank_cd(p.search, websearch_to_tsquery('english', $1)) END AS rank"
         f" FROM lesson_plans p {_LIVE} JOIN accounts a ON a.id = p.account_id"
-        " WHERE s.visibility = 'public'"
+        " WHERE (s.visibility = 'public' OR"
+        f" ($8::bigint IS NOT NULL AND {visible_to('$8::bigint')}))"
         " AND ($1::text IS NULL OR p.search @@ websearch_to_tsquery('english', $1))"
         " AND ($2::text IS NULL OR EXISTS"
         " (SELECT 1 FROM unnest(p.subjects) subject WHERE lower(subject) = lower($2)))"
@@ -380,18 +533,28 @@ async def search(
         license_key,
         limit,
         offset,
+        viewer_id,
     )
 
 
 async def by_author(
-    db: Connection, account_id: int, limit: int
+    db: Connection, account_id: int, limit: int, viewer_id: int | None = None
 ) -> list[asyncpg.Record]:
+    """Return a teacher's live plans that ``viewer_id`` may read, newest first.
+
+    Without ``viewer_id`` every plan is returned, for callers that check no
+    reader (exports of one's own plans, benchmarks).
+    """
+    condition = visible_to("$3::bigint") if viewer_id is not None else "true"
     return await db.fetch(
-        f"SELECT p.*, a.actor_id AS author_uri FROM lesson_plans p {_LIVE}"
+        f"SELECT p.*, a.actor_id AS author_uri, s.visibility, s.to_uris, s.cc_uris"
+        f" FROM lesson_plans p {_LIVE}"
         " JOIN accounts a ON a.id = p.account_id"
-        " WHERE p.account_id = $1 ORDER BY p.status_id DESC LIMIT $2",
+        f" WHERE p.account_id = $1 AND {condition}"
+        " ORDER BY p.status_id DESC LIMIT $2",
         account_id,
         limit,
+        *([viewer_id] if viewer_id is not None else []),
     )
 
 

@@ -82,6 +82,7 @@ async def dispatch(context: Context) -> None:
         delete,
         event,
         follow,
+        lesson_plan,
         like,
         mentorship,
         response,
@@ -112,6 +113,14 @@ async def dispatch(context: Context) -> None:
     if context.row["activity_type"] in mentorship_answers:
         if await mentorship.concerns_mentorship(context):
             handler = mentorship_answers[context.row["activity_type"]]
+    collection_changes = {
+        "Add": lesson_plan.handle_add,
+        "Remove": lesson_plan.handle_remove,
+    }
+    if context.row[
+        "activity_type"
+    ] in collection_changes and await lesson_plan.targets_plan_collection(context):
+        handler = collection_changes[context.row["activity_type"]]
     if handler is None:
         raise UnhandledType(f"type {context.row['activity_type']} is not handled")
     await handler(context)

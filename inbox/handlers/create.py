@@ -20,13 +20,17 @@ from storage import accounts, social, statuses, tags
 log = logging.getLogger(__name__)
 
 
-async def handle_create(context: Context) -> None:
+async def handle_create(context: Context, *, distribute: bool = True) -> None:
     """Store the note, article or question a remote actor created.
 
-    Raises Ignored for an unusable object, and unless the object and its
-    attributedTo are on the sender's host.
+    ``distribute`` False keeps the status out of home feeds and notifications
+    (an object fetched on demand, not sent). Raises Ignored for an unusable
+    object, and unless the object and its attributedTo are on the sender's host.
     """
     obj = context.object
+    if lesson_plan.concerns_collection(context):
+        await lesson_plan.store_remote_collection(context, obj)
+        return
     if not isinstance(obj, dict):
         # A Create with only the object's id: the object is fetched from its origin.
         object_id = id_of(obj)
@@ -41,7 +45,7 @@ async def handle_create(context: Context) -> None:
         raise Ignored(
             f"object {note.uri} is attributed to another host than {context.actor_id}"
         )
-    status = await store_note(context, note)
+    status = await store_note(context, note, distribute=distribute)
     if status is not None and note.object_type == "Event":
         await event.store_event(context, obj, status)
     if status is not None and note.object_type == "Article":
@@ -62,7 +66,9 @@ async def _fetch_created(context: Context, object_id: str) -> Any:
     return document
 
 
-async def store_note(context: Context, note: RemoteNote) -> asyncpg.Record | None:
+async def store_note(
+    context: Context, note: RemoteNote, *, distribute: bool = True
+) -> asyncpg.Record | None:
     """Store a remote note with its mentions, tags and attachments, and deliver it
     to local home feeds and notifications. Returns None when already stored."""
     connection = context.connection
@@ -102,7 +108,8 @@ async def store_note(context: Context, note: RemoteNote) -> asyncpg.Record | Non
         return None
     if parent is not None:
         await statuses.bump_counter(connection, parent["id"], "replies_count", 1)
-    await _distribute(connection, author, status, mentioned, parent)
+    if distribute:
+        await _distribute(connection, author, status, mentioned, parent)
     log.debug(
         "stored %s %s by %s (%s)",
         note.object_type,
@@ -193,6 +200,9 @@ async def handle_update(context: Context) -> None:
         raise Ignored("Update without an embedded object")
     if has_type(obj, *ACTOR_TYPES):
         await _update_actor(context, obj)
+        return
+    if lesson_plan.concerns_collection(context):
+        await lesson_plan.store_remote_collection(context, obj)
         return
     try:
         note = parse_note(obj)

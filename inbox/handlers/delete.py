@@ -2,7 +2,7 @@
 
 import logging
 
-from inbox.handlers import Context, Ignored
+from inbox.handlers import Context, Ignored, lesson_plan
 from storage import accounts, statuses
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,8 @@ async def handle_delete(context: Context) -> None:
         raise Ignored("Delete without an object")
     if object_id == context.actor_id:
         await _delete_actor(context)
+        return
+    if await lesson_plan.delete_remote_collection(context, object_id):
         return
     status = await statuses.by_uri(context.connection, object_id)
     if status is None:

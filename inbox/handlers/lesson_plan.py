@@ -9,18 +9,33 @@ the wrong type is left out and logged; the rest of the plan is stored.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from actors.lesson_plan import MAX_SUMMARY, MAX_TITLE, RemotePlan, read_lrmi
-from actors.vocabulary import as_list, first_id, id_of, text_value
+from actors.lesson_plan import (
+    LINKED_TYPES,
+    MAX_LINKED_BYTES,
+    MAX_SUMMARY,
+    MAX_TITLE,
+    InvalidCollection,
+    RemotePlan,
+    is_plan_collection,
+    parse_collection,
+    read_attachments,
+    read_lrmi,
+)
+from actors.visibility import visibility_of
+from actors.vocabulary import first_id, id_of, text_value
 from federation import jsonld
 from federation.sanitize import plain_text, sanitize_html
-from inbox.handlers import Context
+from inbox.handlers import Context, Ignored
 from outbox.lesson_plans import ADAPTATION_NOTIFICATION, card_html, snapshot_of
 from storage import accounts, social
 from storage import lesson_plans as plans
+
+if TYPE_CHECKING:
+    from pedagogue.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +131,7 @@ async def store_remote_plan(context: Context, obj: dict[str, Any], status: Any) 
     values = _values(obj, plan)
     await plans.insert(connection, status=status, local=False, values=values)
     await _show_as_card(connection, status, values)
-    await _store_attachments(connection, status, obj)
+    await _store_attachments(context, status, obj)
     if values["based_on_uri"]:
         await _record_adaptation(context, values["based_on_uri"], status)
     log.info(
@@ -127,26 +142,39 @@ async def store_remote_plan(context: Context, obj: dict[str, Any], status: Any) 
     )
 
 
-async def _store_attachments(
-    connection: asyncpg.Connection, status: Any, obj: dict
-) -> None:
-    for position, item in enumerate(as_list(obj.get("attachment"))[:16]):
-        if not isinstance(item, dict):
-            continue
-        url = first_id(item.get("url"))
-        if not url or not url.startswith(("https://", "http://")):
-            continue
-        mime_type = text_value(item, "mediaType")
-        name = text_value(item, "name")
+async def _store_attachments(context: Context, status: Any, obj: dict) -> None:
+    # Remote files stay links to their origin (see read_attachments); nothing
+    # is fetched while the activity is processed.
+    settings = context.runtime.settings
+    allowed = LINKED_TYPES | {
+        item.strip()
+        for item in settings.lesson_plans.attachment_types.split(",")
+        if item.strip()
+    }
+    kept, dropped = read_attachments(
+        obj,
+        allowed_types=allowed,
+        max_bytes=MAX_LINKED_BYTES,
+        allow_http=settings.allow_http,
+    )
+    if dropped:
+        log.info(
+            "lesson plan %s from %s: dropped %s (%s)",
+            status["uri"],
+            context.actor_id,
+            "; ".join(dropped),
+            context.activity_id,
+        )
+    for item in kept:
         await plans.add_attachment(
-            connection,
+            context.connection,
             account_id=status["account_id"],
             status_id=status["id"],
-            file_name=plain_text(name)[:200] or "attachment",
-            mime_type=mime_type[:100] or "application/octet-stream",
-            size=0,
-            remote_url=url,
-            position=position,
+            file_name=plain_text(item.file_name)[:200] or "attachment",
+            mime_type=item.mime_type,
+            size=item.size,
+            remote_url=item.url,
+            position=item.position,
         )
 
 
@@ -199,3 +227,166 @@ async def update_remote_plan(
         context.actor_id,
         context.activity_id,
     )
+
+
+# Collections of plans
+
+
+async def store_remote_collection(context: Context, obj: dict[str, Any]) -> None:
+    """Store or rename a remote teacher's collection from a Create or Update and
+    set its items to the plans it lists that are stored here.
+
+    Raises Ignored unless the collection and its owner are the sender's.
+    """
+    try:
+        collection = parse_collection(obj)
+    except InvalidCollection as error:
+        raise Ignored(str(error))
+    if collection.owner_id != context.actor_id or not context.same_host(collection.uri):
+        raise Ignored(f"collection {collection.uri} is not {context.actor_id}'s")
+    owner = await context.actor()
+    row = await plans.upsert_remote_collection(
+        context.connection,
+        uri=collection.uri,
+        account_id=owner["id"],
+        name=plain_text(collection.name)[:100] or "Lesson plans",
+        visibility=visibility_of(collection.to, collection.cc, owner["followers_url"]),
+    )
+    if row is None:
+        raise Ignored(f"collection {collection.uri} belongs to another account")
+    known = await context.connection.fetch(
+        "SELECT status_id FROM lesson_plans WHERE uri = ANY($1::text[])",
+        collection.items,
+    )
+    await context.connection.execute(
+        "DELETE FROM lesson_plan_collection_items WHERE collection_id = $1"
+        " AND NOT (status_id = ANY($2::bigint[]))",
+        row["id"],
+        [item["status_id"] for item in known],
+    )
+    for item in known:
+        await plans.add_to_collection(context.connection, row["id"], item["status_id"])
+    log.info(
+        "stored collection %s of %s with %d of %d plans known (%s)",
+        collection.uri,
+        context.actor_id,
+        len(known),
+        len(collection.items),
+        context.activity_id,
+    )
+
+
+async def _sender_collection(context: Context) -> Any:
+    target = first_id(context.activity.get("target"))
+    if not target:
+        raise Ignored("Add or Remove without a target")
+    row = await plans.collection_by_uri(context.connection, target)
+    if row is None or row["local"]:
+        raise Ignored(f"target {target} is not a known remote plan collection")
+    if row["owner_uri"] != context.actor_id:
+        raise Ignored(f"{context.actor_id} does not own collection {target}")
+    return row
+
+
+async def _target_plan(context: Context) -> Any:
+    plan_uri = context.object_id
+    plan = await plans.by_uri(context.connection, plan_uri) if plan_uri else None
+    if plan is None:
+        # NOTE: a plan this instance has not seen is not fetched here; the
+        # collection's next Update lists it again once the plan is known.
+        raise Ignored(f"Add or Remove of unknown lesson plan {plan_uri}")
+    return plan
+
+
+async def handle_add(context: Context) -> None:
+    """Add a plan to a remote teacher's collection (Add with target)."""
+    collection = await _sender_collection(context)
+    plan = await _target_plan(context)
+    await plans.add_to_collection(
+        context.connection, collection["id"], plan["status_id"]
+    )
+    log.info(
+        "added %s to collection %s of %s (%s)",
+        plan["uri"],
+        collection["uri"],
+        context.actor_id,
+        context.activity_id,
+    )
+
+
+async def handle_remove(context: Context) -> None:
+    """Remove a plan from a remote teacher's collection (Remove with target)."""
+    collection = await _sender_collection(context)
+    plan = await _target_plan(context)
+    await plans.remove_from_collection(
+        context.connection, collection["id"], plan["status_id"]
+    )
+    log.info(
+        "removed %s from collection %s of %s (%s)",
+        plan["uri"],
+        collection["uri"],
+        context.actor_id,
+        context.activity_id,
+    )
+
+
+async def delete_remote_collection(context: Context, uri: str) -> bool:
+    """Delete the sender's collection ``uri``; return False when none is stored."""
+    row = await plans.collection_by_uri(context.connection, uri)
+    if row is None or row["local"]:
+        return False
+    if row["owner_uri"] != context.actor_id:
+        raise Ignored(f"{context.actor_id} does not own collection {uri}")
+    await plans.delete_collection(context.connection, row["id"])
+    log.info(
+        "deleted collection %s of %s (%s)", uri, context.actor_id, context.activity_id
+    )
+    return True
+
+
+def concerns_collection(context: Context) -> bool:
+    """Return True for a Create or Update whose object is a plan collection."""
+    return is_plan_collection(context.object)
+
+
+async def targets_plan_collection(context: Context) -> bool:
+    """Return True for an Add or Remove whose target is a stored collection of
+    plans, so that other Add and Remove handlers keep the rest."""
+    target = first_id(context.activity.get("target"))
+    if not target:
+        return False
+    return await plans.collection_by_uri(context.connection, target) is not None
+
+
+# Plans fetched on demand
+
+
+async def store_fetched_plan(
+    runtime: Runtime, document: dict[str, Any], reader: Any
+) -> None:
+    """Store a plan fetched from its origin as if its Create had arrived.
+
+    The object goes through the inbox's Create path (host checks, sanitising,
+    LRMI terms by JSON-LD expansion), except that it is not put into home
+    feeds, because nobody was sent it. ``reader`` is the local account that
+    asked for it, for the log. Raises Ignored when the document is not a plan
+    of its own host's actor.
+    """
+    from inbox.handlers import create
+
+    uri = id_of(document)
+    author = first_id(document.get("attributedTo"))
+    if not uri or not author:
+        raise Ignored(f"fetched object {uri} has no id or attributedTo")
+    activity = {
+        "@context": document.get("@context"),
+        "id": uri,
+        "type": "Create",
+        "actor": author,
+        "object": document,
+    }
+    row = {"activity_id": uri, "actor_id": author, "activity_type": "Create"}
+    async with accounts.transaction(runtime.pool) as connection:
+        context = Context(runtime, connection, activity, row)
+        await create.handle_create(context, distribute=False)
+    log.info("stored fetched lesson plan %s for %s", uri, reader["actor_id"])

@@ -338,8 +338,8 @@ async def test_collection_saves_plans_and_serves_collection(
     assert [item["id"] for item in saved["lesson_plans"]] == [plan["id"]]
     assert duplicate == 422
     assert body["field"] == "name"
-    assert served["type"] == "Collection"
-    assert served["items"] == [plan["uri"]]
+    assert served["type"] == "OrderedCollection"
+    assert served["orderedItems"] == [plan["uri"]]
 
 
 async def test_search_filters_and_ranks(plan_instance: PlanInstance) -> None:
