@@ -1,5 +1,6 @@
 """Groups (FEP-1b12): the fields a local Group actor adds to the actor document,
-its moderators collection, and checks of the client's group input."""
+its moderators collection, the moderation activities a group sends, and checks
+of the client's group input."""
 
 import html
 import re
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.urls import LocalUrls
-from actors.vocabulary import AS_CONTEXT
+from actors.vocabulary import AS_CONTEXT, CONTEXT, PUBLIC, id_of, ids_of
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,30}$")
 MAX_DISPLAY_NAME = 100
@@ -104,3 +105,113 @@ def render_moderators(collection_id: str, actor_ids: list[str]) -> dict[str, Any
         "totalItems": len(actor_ids),
         "orderedItems": actor_ids,
     }
+
+
+# Maximum number of moderators read from a remote group's collection. Lemmy
+# lists a community's moderators in one page, and a longer list is cut here.
+MAX_REMOTE_MODERATORS = 50
+
+
+def moderator_ids(collection: Any) -> list[str]:
+    """Return the actor ids a moderators collection lists, first page only.
+
+    Accepts an OrderedCollection or Collection with its items inline, as
+    Lemmy and Pedagogue serve it, or a bare list of ids.
+    """
+    if isinstance(collection, list):
+        items = collection
+    elif isinstance(collection, dict):
+        items = collection.get("orderedItems", collection.get("items"))
+        if items is None and isinstance(collection.get("first"), dict):
+            first = collection["first"]
+            items = first.get("orderedItems", first.get("items"))
+    else:
+        items = None
+    found = [item for item in ids_of(items) if item.startswith(("https://", "http://"))]
+    return list(dict.fromkeys(found))[:MAX_REMOTE_MODERATORS]
+
+
+def build_moderator_delete(
+    activity_id: str, moderator_id: str, object_id: str, group_id: str
+) -> dict[str, Any]:
+    """Return a moderator's Delete of a post in a group, shaped as Lemmy sends one.
+
+    The group wraps it in an Announce. Lemmy and other FEP-1b12 receivers check
+    that the actor is listed in the group's moderators collection, and read a
+    Delete whose actor is not the post's author as a removal from the group.
+    """
+    return {
+        "@context": CONTEXT,
+        "id": activity_id,
+        "type": "Delete",
+        "actor": moderator_id,
+        "object": object_id,
+        "to": [PUBLIC],
+        "cc": [group_id],
+        "audience": group_id,
+    }
+
+
+def build_group_announce(
+    activity_id: str,
+    group_id: str,
+    followers: str,
+    activity: dict[str, Any],
+    extra_recipients: list[str],
+) -> dict[str, Any]:
+    """Return the group's Announce of an activity, the activity embedded whole."""
+    embedded = {key: value for key, value in activity.items() if key != "@context"}
+    return {
+        "@context": CONTEXT,
+        "id": activity_id,
+        "type": "Announce",
+        "actor": group_id,
+        "object": embedded,
+        "to": [PUBLIC],
+        "cc": [followers, *extra_recipients],
+        "audience": group_id,
+    }
+
+
+def build_rejected_create(
+    activity_id: str, group_id: str, create: dict[str, Any], reason: str
+) -> dict[str, Any]:
+    """Return the group's Reject of a Create it will not announce (FEP-1b12).
+
+    The Create is embedded with its id, type, actor and object id only: enough
+    for the author's server to tell it from a Reject of a Follow, without
+    sending the post back.
+    """
+    author = id_of(create.get("actor"))
+    rejected = {
+        "id": id_of(create),
+        "type": "Create",
+        "actor": author,
+        "object": id_of(create.get("object")),
+    }
+    return {
+        "@context": CONTEXT,
+        "id": activity_id,
+        "type": "Reject",
+        "actor": group_id,
+        "object": rejected,
+        "to": [author],
+        "summary": reason,
+    }
+
+
+def render_group_update(
+    document: dict[str, Any], activity_id: str, followers: str
+) -> dict[str, Any]:
+    """Return an Update of a local group's actor document, to its members."""
+    group = {key: value for key, value in document.items() if key != "@context"}
+    return {
+        "@context": document.get("@context", CONTEXT),
+        "id": activity_id,
+        "type": "Update",
+        "actor": group["id"],
+        "object": group,
+        "to": [PUBLIC],
+        "cc": [followers],
+    }
+

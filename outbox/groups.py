@@ -10,9 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from actors.group import GroupInput, description_html
+from actors.group import (
+    GroupInput,
+    add_group_fields,
+    build_group_announce,
+    build_moderator_delete,
+    build_rejected_create,
+    description_html,
+    render_group_update,
+)
 from actors.keys import generate_key_pair
 from actors.note import iso
+from actors.person import render_person
 from actors.vocabulary import id_of
 from outbox import activities as build
 from outbox.actions import ActionError, Actions
@@ -96,6 +105,53 @@ class GroupActions:
         assert group is not None
         return group
 
+    # Membership
+
+    async def join(self, account: Any, group: Any) -> None:
+        """Join a group: a remote one gets a Follow; a local one makes the
+        account a member, or records a join request that notifies its
+        moderators when the group requires approval. Raises ActionError(403)
+        for an account a moderator removed from a local group."""
+        if group["domain"] is not None:
+            await self.actions.follow(account, group)
+            return
+        async with accounts.transaction(self.runtime.pool) as connection:
+            if await groups.is_removed_member(connection, group["id"], account["id"]):
+                raise ActionError(
+                    403,
+                    "a moderator removed you from this group; ask one to readmit you",
+                )
+            if await social.follow_between(connection, account["id"], group["id"]):
+                return
+            accepted = not group["manually_approves_followers"]
+            await social.upsert_follow(
+                connection, account["id"], group["id"], None, accepted
+            )
+            if not accepted:
+                await self.request_to_join(connection, group, account)
+        log.info(
+            "%s %s group %s",
+            account["actor_id"],
+            "joined" if accepted else "asked to join",
+            group["actor_id"],
+        )
+
+    async def leave(self, account: Any, group: Any) -> None:
+        """Leave a group or withdraw a join request; a remote group gets
+        Undo(Follow). Raises ActionError(422) for an owner, and a moderator's
+        role ends with the membership."""
+        pool = self.runtime.pool
+        if await groups.moderator_role(pool, group["id"], account["id"]) == "owner":
+            raise ActionError(422, "the owner of a group cannot leave it")
+        await self.actions.unfollow(account, group)
+        if group["domain"] is not None:
+            return
+        async with accounts.transaction(pool) as connection:
+            await groups.clear_join_request(connection, group["id"], account["id"])
+            if await groups.remove_moderator(connection, group["id"], account["id"]):
+                await self.send_update(connection, group)
+        log.info("%s left group %s", account["actor_id"], group["actor_id"])
+
     # Announcing members' posts (FEP-1b12, the Announce activity)
 
     async def announce_addressed(
@@ -117,13 +173,7 @@ class GroupActions:
             if group["id"] == author["id"]:
                 continue
             if not await groups.is_member(connection, group["id"], author["id"]):
-                log.info(
-                    "group %s did not announce %s (%s): %s is not a member",
-                    group["actor_id"],
-                    status["uri"],
-                    activity_id,
-                    author["actor_id"],
-                )
+                await self._reject_post(connection, group, status, author, create)
                 continue
             if status["visibility"] not in ANNOUNCED_VISIBILITIES:
                 log.info(
@@ -135,6 +185,44 @@ class GroupActions:
                 )
                 continue
             await self.announce(connection, group, status, author, create)
+
+    async def _reject_post(
+        self,
+        connection: asyncpg.Connection,
+        group: Any,
+        status: Any,
+        author: Any,
+        create: dict[str, Any] | None,
+    ) -> None:
+        """Answer a post from a non-member (pending, removed or never joined)
+        with a Reject of its Create, which FEP-1b12 allows a group to send.
+
+        A local author gets no activity, because its post never left this
+        instance; the rejection is logged either way.
+        """
+        if await groups.is_removed_member(connection, group["id"], author["id"]):
+            reason = "a moderator removed the author from the group"
+        elif await social.follow_between(connection, author["id"], group["id"]):
+            reason = "the author's request to join the group is pending"
+        else:
+            reason = "the author is not a member of the group"
+        activity_id = id_of(create) if create is not None else None
+        log.info(
+            "group %s rejected Create %s of %s by %s: %s",
+            group["actor_id"],
+            activity_id,
+            status["uri"],
+            author["actor_id"],
+            reason,
+        )
+        if author["domain"] is None or create is None or activity_id is None:
+            return
+        await self.actions._send(
+            connection,
+            group,
+            lambda uri: build_rejected_create(uri, group["actor_id"], create, reason),
+            [author["inbox_url"]],
+        )
 
     async def announce(
         self,
@@ -260,9 +348,15 @@ class GroupActions:
         return role
 
     async def remove_post(self, moderator: Any, group: Any, status: Any) -> None:
-        """Take a post out of the group: its boost is deleted and members get
-        Undo(Announce). The author's post itself stays. Raises ActionError(404)
-        when the group never announced the status."""
+        """Take a post out of the group. The author's post itself stays.
+
+        Members and the author's server get two activities. Undo(Announce) of
+        the group's boost makes Mastodon and Pedagogue drop the boost. An
+        Announce of the moderator's Delete of the post (FEP-1b12, as Lemmy
+        sends a moderator's removal) makes FEP-1b12 receivers, which show the
+        wrapped Create, take the post out of the group. Raises ActionError(404)
+        when the group never announced the status.
+        """
         await self.require_moderator(group, moderator)
         async with accounts.transaction(self.runtime.pool) as connection:
             post = await groups.post(connection, group["id"], status["id"])
@@ -273,11 +367,21 @@ class GroupActions:
             )
             reblog = await statuses.by_id(connection, post["announce_status_id"])
             if reblog is not None and reblog["deleted_at"] is None:
-                # NOTE: only the boost is undone. Peers that show the wrapped
-                # Create (FEP-1b12) keep the post, because no Announce of a
-                # moderator's Delete or Remove is sent yet.
                 await statuses.mark_deleted(connection, reblog)
                 await self.actions._undo_reblog_activity(connection, group, reblog)
+            if status["account_id"] == moderator["id"]:
+                # A Delete by the post's own author means "delete the post"
+                # to every receiver, so a moderator taking their own post out
+                # of the group relies on the Undo(Announce) alone.
+                log.info(
+                    "moderator %s removed their own post %s from group %s;"
+                    " no Delete is announced",
+                    moderator["actor_id"],
+                    status["uri"],
+                    group["actor_id"],
+                )
+            else:
+                await self._announce_removal(connection, moderator, group, status)
         log.info(
             "moderator %s removed %s from group %s",
             moderator["actor_id"],
@@ -285,8 +389,42 @@ class GroupActions:
             group["actor_id"],
         )
 
+    async def _announce_removal(
+        self, connection: asyncpg.Connection, moderator: Any, group: Any, status: Any
+    ) -> None:
+        delete_id = next_activity_id()
+        delete_uri = self.urls.activity(delete_id)
+        delete = build_moderator_delete(
+            delete_uri, moderator["actor_id"], status["uri"], group["actor_id"]
+        )
+        # Stored so that the Delete dereferences at its id, for receivers that
+        # fetch an announced activity rather than trust the embedded copy.
+        await store_activity(
+            connection,
+            activity_id=delete_id,
+            uri=delete_uri,
+            account_id=moderator["id"],
+            body=delete,
+        )
+        inboxes = await social.follower_inboxes(connection, group["id"])
+        author = await accounts.by_id(connection, status["account_id"])
+        extra: list[str] = []
+        if author is not None and author["domain"] is not None:
+            inboxes.append(author["shared_inbox_url"] or author["inbox_url"])
+            extra.append(author["actor_id"])
+        followers = self.urls.followers(group["username"])
+        await self.actions._send(
+            connection,
+            group,
+            lambda uri: build_group_announce(
+                uri, group["actor_id"], followers, delete, extra
+            ),
+            inboxes,
+        )
+
     async def remove_member(self, moderator: Any, group: Any, member: Any) -> None:
-        """End a membership or a pending request; a remote member gets Reject(Follow).
+        """End a membership or a pending request, and keep the account out until
+        a moderator readmits it. A remote member gets Reject(Follow).
 
         Raises ActionError(404) when the account is not a member, and 422 for an
         owner, who cannot be removed.
@@ -301,10 +439,12 @@ class GroupActions:
                 raise ActionError(
                     404, "Record not found: that account is not a member of the group"
                 )
-            await connection.execute(
-                "DELETE FROM group_moderators WHERE group_id = $1 AND account_id = $2",
-                group["id"],
-                member["id"],
+            await groups.record_removed_member(
+                connection, group["id"], member["id"], moderator["id"]
+            )
+            await groups.clear_join_request(connection, group["id"], member["id"])
+            was_moderator = await groups.remove_moderator(
+                connection, group["id"], member["id"]
             )
             await connection.execute(
                 "DELETE FROM home_feed WHERE account_id = $1 AND status_id IN"
@@ -319,6 +459,8 @@ class GroupActions:
                 await self.actions.send_follow_answer(
                     connection, group, member, follow["uri"], accept=False
                 )
+            if was_moderator:
+                await self.send_update(connection, group)
         log.info(
             "moderator %s removed member %s from group %s",
             moderator["actor_id"],
@@ -326,26 +468,141 @@ class GroupActions:
             group["actor_id"],
         )
 
+    async def readmit(self, moderator: Any, group: Any, account: Any) -> None:
+        """Let a removed account join again. Raises ActionError(404) when the
+        account was not removed."""
+        await self.require_moderator(group, moderator)
+        async with accounts.transaction(self.runtime.pool) as connection:
+            if not await groups.readmit(connection, group["id"], account["id"]):
+                raise ActionError(
+                    404, "Record not found: that account was not removed from the group"
+                )
+        log.info(
+            "moderator %s readmitted %s to group %s",
+            moderator["actor_id"],
+            account["actor_id"],
+            group["actor_id"],
+        )
+
+    async def answer_join_request(
+        self, moderator: Any, group: Any, requester: Any, accept: bool
+    ) -> None:
+        """Authorize or reject a pending join request; a remote requester gets
+        Accept or Reject of its Follow. The moderators' notifications of the
+        request are deleted. Raises ActionError(403) for non-moderators and
+        404 when no request is pending."""
+        await self.require_moderator(group, moderator)
+        async with accounts.transaction(self.runtime.pool) as connection:
+            follow = await social.follow_between(
+                connection, requester["id"], group["id"]
+            )
+            if follow is None or follow["accepted"]:
+                raise ActionError(
+                    404, "Record not found: no pending join request from that account"
+                )
+            if accept:
+                await social.accept_follow(connection, follow["id"])
+            else:
+                await social.delete_follow(connection, requester["id"], group["id"])
+            await groups.clear_join_request(connection, group["id"], requester["id"])
+            await social.remove_notification(
+                connection, group["id"], "follow_request", requester["id"], None
+            )
+            if requester["domain"] is not None:
+                await self.actions.send_follow_answer(
+                    connection, group, requester, follow["uri"], accept
+                )
+        log.info(
+            "moderator %s %s the join request of %s to group %s",
+            moderator["actor_id"],
+            "authorized" if accept else "rejected",
+            requester["actor_id"],
+            group["actor_id"],
+        )
+
+    async def request_to_join(
+        self, connection: asyncpg.Connection, group: Any, requester: Any
+    ) -> None:
+        """Notify the moderators of a local group that an account asks to join."""
+        count = await groups.notify_join_request(
+            connection, group["id"], requester["id"]
+        )
+        log.info(
+            "join request of %s to group %s notified %d moderators",
+            requester["actor_id"],
+            group["actor_id"],
+            count,
+        )
+
+    # Moderators
+
     async def add_moderator(
         self, owner: Any, group: Any, account: Any, role: str
     ) -> None:
-        """Make a local member a moderator; only an owner may. Raises ActionError
-        403 for others, 422 for a remote account, a non-member or a bad role."""
+        """Make a local member a moderator and send the group's Update to its
+        members. Only an owner may. Raises ActionError 403 for others, 422 for a
+        remote account, a non-member or a bad role."""
         if await self.require_moderator(group, owner) != "owner":
             raise ActionError(403, "only an owner of this group may add moderators")
         if role not in ("owner", "moderator"):
             raise ActionError(422, f"role must be owner or moderator, not {role!r}")
         if account["domain"] is not None:
             raise ActionError(422, "moderators must be accounts on this instance")
-        if not await groups.is_member(self.runtime.pool, group["id"], account["id"]):
-            raise ActionError(422, "moderators must be members of the group")
-        await groups.add_moderator(self.runtime.pool, group["id"], account["id"], role)
+        async with accounts.transaction(self.runtime.pool) as connection:
+            if not await groups.is_member(connection, group["id"], account["id"]):
+                raise ActionError(422, "moderators must be members of the group")
+            await groups.add_moderator(connection, group["id"], account["id"], role)
+            await self.send_update(connection, group)
         log.info(
             "%s made %s a %s of group %s",
             owner["actor_id"],
             account["actor_id"],
             role,
             group["actor_id"],
+        )
+
+    async def remove_moderator(self, owner: Any, group: Any, account: Any) -> None:
+        """Take a moderator's role away and send the group's Update to its
+        members. Only an owner may; the last owner cannot be removed. Raises
+        ActionError 403 for others, 404 for an account that is no moderator and
+        422 for the last owner."""
+        if await self.require_moderator(group, owner) != "owner":
+            raise ActionError(403, "only an owner of this group may remove moderators")
+        async with accounts.transaction(self.runtime.pool) as connection:
+            role = await groups.moderator_role(connection, group["id"], account["id"])
+            if role is None:
+                raise ActionError(
+                    404,
+                    "Record not found: that account is not a moderator of the group",
+                )
+            if (
+                role == "owner"
+                and await groups.owner_count(connection, group["id"]) < 2
+            ):
+                raise ActionError(422, "the last owner of a group cannot be removed")
+            await groups.remove_moderator(connection, group["id"], account["id"])
+            await self.send_update(connection, group)
+        log.info(
+            "%s removed %s as a %s of group %s",
+            owner["actor_id"],
+            account["actor_id"],
+            role,
+            group["actor_id"],
+        )
+
+    async def send_update(self, connection: asyncpg.Connection, group: Any) -> None:
+        """Send an Update of the group's actor to its remote members, so that
+        their servers fetch the moderators collection (``attributedTo``) again."""
+        key = await accounts.local_key(connection, group["id"])
+        document = render_person(group, key["public_key_pem"], self.urls)
+        add_group_fields(document, self.urls, group["username"])
+        followers = self.urls.followers(group["username"])
+        inboxes = await social.follower_inboxes(connection, group["id"])
+        await self.actions._send(
+            connection,
+            group,
+            lambda uri: render_group_update(document, uri, followers),
+            inboxes,
         )
 
 

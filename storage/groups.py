@@ -6,6 +6,9 @@ accounts whose follow of it is accepted.
 
 import asyncpg
 
+from storage import accounts
+from storage.ids import new_id
+
 Connection = asyncpg.Connection | asyncpg.Pool
 
 # Columns of a local group: the account with its profile.
@@ -241,4 +244,194 @@ async def mark_post_removed(
         group_id,
         status_id,
         removed_by,
+    )
+
+
+async def remove_moderator(
+    connection: Connection, group_id: int, account_id: int
+) -> bool:
+    """Take a moderator's role away; return False when the account had none."""
+    removed = await connection.fetchval(
+        "DELETE FROM group_moderators WHERE group_id = $1 AND account_id = $2"
+        " RETURNING true",
+        group_id,
+        account_id,
+    )
+    return bool(removed)
+
+
+async def owner_count(db: Connection, group_id: int) -> int:
+    return await db.fetchval(
+        "SELECT count(*) FROM group_moderators WHERE group_id = $1 AND role = 'owner'",
+        group_id,
+    )
+
+
+# Removed members
+
+
+async def record_removed_member(
+    connection: Connection, group_id: int, account_id: int, removed_by: int
+) -> None:
+    """Record that a moderator removed an account, so it cannot rejoin at once."""
+    await connection.execute(
+        "INSERT INTO group_removed_members (group_id, account_id, removed_by)"
+        " VALUES ($1, $2, $3) ON CONFLICT (group_id, account_id)"
+        " DO UPDATE SET removed_by = EXCLUDED.removed_by, removed_at = now()",
+        group_id,
+        account_id,
+        removed_by,
+    )
+
+
+async def is_removed_member(db: Connection, group_id: int, account_id: int) -> bool:
+    return bool(
+        await db.fetchval(
+            "SELECT 1 FROM group_removed_members WHERE group_id = $1"
+            " AND account_id = $2",
+            group_id,
+            account_id,
+        )
+    )
+
+
+async def readmit(connection: Connection, group_id: int, account_id: int) -> bool:
+    """Let a removed account join again; return False when it was not removed."""
+    deleted = await connection.fetchval(
+        "DELETE FROM group_removed_members WHERE group_id = $1 AND account_id = $2"
+        " RETURNING true",
+        group_id,
+        account_id,
+    )
+    return bool(deleted)
+
+
+async def removed_members(
+    db: Connection, group_id: int, *, limit: int, max_id: int | None
+) -> list[asyncpg.Record]:
+    """Return removed accounts, most recently removed first, paged by account id."""
+    return list(
+        await db.fetch(
+            "SELECT a.* FROM group_removed_members r"
+            " JOIN accounts a ON a.id = r.account_id"
+            " WHERE r.group_id = $1 AND ($2::bigint IS NULL OR a.id < $2)"
+            " ORDER BY a.id DESC LIMIT $3",
+            group_id,
+            max_id,
+            limit,
+        )
+    )
+
+
+# Join request notifications
+
+
+async def notify_join_request(
+    connection: Connection, group_id: int, requester_id: int
+) -> int:
+    """Notify each moderator of a local group of a join request; return the count."""
+    moderator_ids = [
+        row["account_id"]
+        for row in await connection.fetch(
+            "SELECT account_id FROM group_moderators WHERE group_id = $1"
+            " AND account_id <> $2",
+            group_id,
+            requester_id,
+        )
+    ]
+    rows = await connection.fetch(
+        "INSERT INTO notifications (id, account_id, type, from_account_id, group_id)"
+        " SELECT n.id, n.account_id, 'group_join_request', $3, $4"
+        " FROM unnest($1::bigint[], $2::bigint[]) AS n(id, account_id)"
+        " ON CONFLICT DO NOTHING RETURNING id",
+        [new_id() for _ in moderator_ids],
+        moderator_ids,
+        requester_id,
+        group_id,
+    )
+    return len(rows)
+
+
+async def clear_join_request(
+    connection: Connection, group_id: int, requester_id: int
+) -> None:
+    """Delete the moderators' notifications of a request that was answered or withdrawn."""
+    await connection.execute(
+        "DELETE FROM notifications WHERE type = 'group_join_request'"
+        " AND group_id = $1 AND from_account_id = $2",
+        group_id,
+        requester_id,
+    )
+
+
+# Moderators of remote groups
+
+
+async def replace_remote_moderators(
+    db: Connection, group_id: int, account_ids: list[int]
+) -> None:
+    """Store the moderators of a remote group, in its collection's order."""
+    async with accounts.transaction(db) as connection:
+        await connection.execute(
+            "DELETE FROM remote_group_moderators WHERE group_id = $1", group_id
+        )
+        await connection.execute(
+            "INSERT INTO remote_group_moderators (group_id, account_id, position)"
+            " SELECT $1, account_id, position"
+            " FROM unnest($2::bigint[]) WITH ORDINALITY AS m(account_id, position)"
+            " ON CONFLICT DO NOTHING",
+            group_id,
+            account_ids,
+        )
+
+
+async def remote_moderators_of(
+    db: Connection, group_ids: list[int]
+) -> list[asyncpg.Record]:
+    """Return the stored moderators of remote groups with ``group_id``, in order."""
+    return list(
+        await db.fetch(
+            "SELECT m.group_id, 'moderator' AS role, a.* FROM remote_group_moderators m"
+            " JOIN accounts a ON a.id = m.account_id"
+            " WHERE m.group_id = ANY($1::bigint[]) ORDER BY m.group_id, m.position",
+            group_ids,
+        )
+    )
+
+
+async def is_remote_moderator(db: Connection, group_id: int, account_id: int) -> bool:
+    return bool(
+        await db.fetchval(
+            "SELECT 1 FROM remote_group_moderators WHERE group_id = $1"
+            " AND account_id = $2",
+            group_id,
+            account_id,
+        )
+    )
+
+
+async def live_announce_of(
+    db: Connection, group_id: int, status_id: int
+) -> asyncpg.Record | None:
+    """Return a group's boost of a status that is not deleted, if any."""
+    return await db.fetchrow(
+        "SELECT * FROM statuses WHERE account_id = $1 AND reblog_of_id = $2"
+        " AND deleted_at IS NULL",
+        group_id,
+        status_id,
+    )
+
+
+async def notify_post_rejected(
+    connection: Connection, author_id: int, group_id: int, status_id: int | None
+) -> None:
+    """Notify a local author that a group rejected their post."""
+    await connection.execute(
+        "INSERT INTO notifications (id, account_id, type, from_account_id, status_id,"
+        " group_id) VALUES ($1, $2, 'group_post_rejected', $3, $4, $3)"
+        " ON CONFLICT DO NOTHING",
+        new_id(),
+        author_id,
+        group_id,
+        status_id,
     )

@@ -16,7 +16,8 @@ from actors.group import GroupInput, InvalidGroup, moderators_url, render_modera
 from federation.errors import FederationError
 from federation.sanitize import plain_text
 from federation.webfinger import parse_acct
-from outbox.actions import ActionError, Actions
+from inbox.handlers.group import refresh_moderators
+from outbox.actions import ActionError
 from outbox.groups import GroupActions
 from storage import accounts, groups, social
 from web.api import (
@@ -28,7 +29,7 @@ from web.api import (
     _token_account,
     authenticated,
 )
-from web.app import error_response, runtime_of
+from web.app import error_response, log_text, parse_id, runtime_of
 from web.json import activity_json
 from web.presenters import StatusPresenter, accounts_json, acct
 
@@ -45,7 +46,7 @@ def _rejected(status: int, message: str) -> Response:
     log.info(
         "rejected %s %s from account %s: %s %s",
         request.method,
-        request.path,
+        log_text(request.path),
         account["id"] if account is not None else None,
         status,
         message,
@@ -79,15 +80,20 @@ async def group_json(runtime: Any, account: Any) -> dict[str, Any]:
 
 
 async def groups_json(runtime: Any, rows: list[Any]) -> list[dict[str, Any]]:
-    """Return Group entities for group accounts, with three queries in all."""
+    """Return Group entities for group accounts, with four queries in all."""
     local_ids = [row["id"] for row in rows if row["domain"] is None]
     profiles = {
         row["account_id"]: row
         for row in await groups.profiles_of(runtime.pool, local_ids)
     }
     counts = await groups.member_counts(runtime.pool, local_ids)
+    remote_ids = [row["id"] for row in rows if row["domain"] is not None]
     moderators: dict[int, list[dict[str, Any]]] = {}
-    for row in await groups.moderators_of(runtime.pool, local_ids):
+    moderator_rows = [
+        *await groups.moderators_of(runtime.pool, local_ids),
+        *await groups.remote_moderators_of(runtime.pool, remote_ids),
+    ]
+    for row in moderator_rows:
         moderators.setdefault(row["group_id"], []).append(
             {"id": str(row["id"]), "acct": acct(row), "role": row["role"]}
         )
@@ -120,7 +126,7 @@ def _group_entity(
         "grade_levels": [],
         "approval_required": account["manually_approves_followers"],
         "members_count": None,
-        "moderators": [],
+        "moderators": moderators.get(account["id"], []),
     }
     if profile is not None:
         document |= {
@@ -159,10 +165,13 @@ def _json(document: Any, link: str | None = None) -> Response:
 async def _group_param(group_id: str) -> Any:
     """Return the group account named by a path id; 404 unless it is a group."""
     row = None
-    if group_id.isdigit():
-        row = await accounts.by_id(runtime_of(current_app).pool, int(group_id))
+    number = parse_id(group_id)
+    if number is not None:
+        row = await accounts.by_id(runtime_of(current_app).pool, number)
     if row is None or row["actor_type"] != "Group" or row["deleted_at"] is not None:
-        raise FederationError(404, f"Record not found: no group {group_id[:40]}")
+        raise FederationError(
+            404, f"Record not found: no group {log_text(group_id, 40)}"
+        )
     return row
 
 
@@ -175,10 +184,13 @@ async def _local_group_param(group_id: str) -> Any:
 
 async def _account_param(account_id: str) -> Any:
     row = None
-    if account_id.isdigit():
-        row = await accounts.by_id(runtime_of(current_app).pool, int(account_id))
+    number = parse_id(account_id)
+    if number is not None:
+        row = await accounts.by_id(runtime_of(current_app).pool, number)
     if row is None:
-        raise FederationError(404, f"Record not found: no account {account_id[:40]}")
+        raise FederationError(
+            404, f"Record not found: no account {log_text(account_id, 40)}"
+        )
     return row
 
 
@@ -275,16 +287,25 @@ async def _group_by_handle(runtime: Any, handle: str, resolve: bool) -> Any:
         return None
     local = domain == runtime.settings.domain
     row = await accounts.by_handle(runtime.pool, username, None if local else domain)
+    fetched = False
     if row is None and resolve and not local:
         try:
             row = await runtime.resolver.actor_by_handle(username, domain)
         except FederationError as error:
             log.info(
-                "group @%s not resolved: %s (%s)", handle, error.message, error.cause
+                "group @%s not resolved: %s (%s)",
+                log_text(handle),
+                error.message,
+                error.cause,
             )
             return None
+        fetched = True
     if row is None or row["actor_type"] != "Group" or row["deleted_at"] is not None:
         return None
+    if fetched:
+        # A group seen for the first time: its moderators come from its
+        # attributedTo collection; later changes arrive as Updates.
+        await refresh_moderators(runtime, runtime.pool, row)
     return row
 
 
@@ -318,10 +339,15 @@ async def group_statuses(group_id: str) -> Response:
 
 @blueprint.get(f"{PREFIX}/<group_id>/moderators")
 async def group_moderators(group_id: str) -> Response:
+    """List a group's moderators: a local group's owners first, a remote
+    group's in the order of its moderators collection."""
     runtime = runtime_of(current_app)
-    group = await _local_group_param(group_id)
-    rows = await groups.moderators(runtime.pool, group["id"])
-    return _json(await accounts_json(runtime, rows))
+    group = await _group_param(group_id)
+    if group["domain"] is None:
+        rows = await groups.moderators(runtime.pool, group["id"])
+    else:
+        rows = await groups.remote_moderators_of(runtime.pool, [group["id"]])
+    return _json(await accounts_json(runtime, list(rows)))
 
 
 # Membership
@@ -342,7 +368,11 @@ async def join(group_id: str) -> Response:
     """Follow the group: a member at once, or a pending request when it needs approval."""
     runtime = runtime_of(current_app)
     group = await _group_param(group_id)
-    await Actions(runtime).follow(g.account, group)
+    await GroupActions(runtime).join(g.account, group)
+    if group["domain"] is not None and not await groups.remote_moderators_of(
+        runtime.pool, [group["id"]]
+    ):
+        await refresh_moderators(runtime, runtime.pool, group)
     return _json(await _membership_json(runtime, group, g.account))
 
 
@@ -351,17 +381,7 @@ async def join(group_id: str) -> Response:
 async def leave(group_id: str) -> Response:
     runtime = runtime_of(current_app)
     group = await _group_param(group_id)
-    if (
-        await groups.moderator_role(runtime.pool, group["id"], g.account["id"])
-        == "owner"
-    ):
-        raise ActionError(422, "the owner of a group cannot leave it")
-    await Actions(runtime).unfollow(g.account, group)
-    await runtime.pool.execute(
-        "DELETE FROM group_moderators WHERE group_id = $1 AND account_id = $2",
-        group["id"],
-        g.account["id"],
-    )
+    await GroupActions(runtime).leave(g.account, group)
     return _json(await _membership_json(runtime, group, g.account))
 
 
@@ -402,17 +422,9 @@ async def answer_request(group_id: str, account_id: str, decision: str) -> Respo
         raise FederationError(404, f"Record not found: no action {decision[:20]}")
     runtime = runtime_of(current_app)
     group = await _local_group_param(group_id)
-    await GroupActions(runtime).require_moderator(group, g.account)
     follower = await _account_param(account_id)
-    await Actions(runtime).answer_follow_request(
-        group, follower, decision == "authorize"
-    )
-    log.info(
-        "moderator %s chose %s for the join request of %s to group %s",
-        g.account["actor_id"],
-        decision,
-        follower["actor_id"],
-        group["actor_id"],
+    await GroupActions(runtime).answer_join_request(
+        g.account, group, follower, decision == "authorize"
     )
     return _json(await _membership_json(runtime, group, follower))
 
@@ -420,7 +432,8 @@ async def answer_request(group_id: str, account_id: str, decision: str) -> Respo
 @blueprint.delete(f"{PREFIX}/<group_id>/members/<account_id>")
 @authenticated
 async def remove_member(group_id: str, account_id: str) -> Response:
-    """Remove a member (moderators only); a remote member gets Reject(Follow)."""
+    """Remove a member (moderators only); a remote member gets Reject(Follow),
+    and the account cannot rejoin until a moderator readmits it."""
     runtime = runtime_of(current_app)
     group = await _local_group_param(group_id)
     member = await _account_param(account_id)
@@ -441,19 +454,60 @@ async def add_moderator(group_id: str) -> Response:
     return _json(await group_json(runtime, group))
 
 
+@blueprint.delete(f"{PREFIX}/<group_id>/moderators/<account_id>")
+@authenticated
+async def remove_moderator(group_id: str, account_id: str) -> Response:
+    """Take a moderator's role away; owners only. Members get an Update."""
+    runtime = runtime_of(current_app)
+    group = await _local_group_param(group_id)
+    account = await _account_param(account_id)
+    await GroupActions(runtime).remove_moderator(g.account, group, account)
+    return _json(await group_json(runtime, group))
+
+
+@blueprint.get(f"{PREFIX}/<group_id>/removed")
+@authenticated
+async def removed_members(group_id: str) -> Response:
+    """List the accounts moderators removed; moderators only."""
+    runtime = runtime_of(current_app)
+    group = await _local_group_param(group_id)
+    await GroupActions(runtime).require_moderator(group, g.account)
+    page = _page(dict(request.args))
+    rows = await groups.removed_members(
+        runtime.pool, group["id"], limit=page.limit, max_id=page.max_id
+    )
+    link = _link_header([row["id"] for row in rows], page)
+    return _json(await accounts_json(runtime, rows), link=link)
+
+
+@blueprint.delete(f"{PREFIX}/<group_id>/removed/<account_id>")
+@authenticated
+async def readmit(group_id: str, account_id: str) -> Response:
+    """Let a removed account join again; moderators only."""
+    runtime = runtime_of(current_app)
+    group = await _local_group_param(group_id)
+    account = await _account_param(account_id)
+    await GroupActions(runtime).readmit(g.account, group, account)
+    return _json(await _membership_json(runtime, group, account))
+
+
 @blueprint.delete(f"{PREFIX}/<group_id>/statuses/<status_id>")
 @authenticated
 async def remove_post(group_id: str, status_id: str) -> Response:
-    """Take a post out of the group (moderators only); members get Undo(Announce)."""
+    """Take a post out of the group (moderators only); members get Undo(Announce)
+    and the group's Announce of the moderator's Delete."""
     runtime = runtime_of(current_app)
     group = await _local_group_param(group_id)
     status = None
-    if status_id.isdigit():
+    number = parse_id(status_id)
+    if number is not None:
         status = await runtime.pool.fetchrow(
-            "SELECT * FROM statuses WHERE id = $1", int(status_id)
+            "SELECT * FROM statuses WHERE id = $1", number
         )
     if status is None:
-        raise FederationError(404, f"Record not found: no status {status_id[:40]}")
+        raise FederationError(
+            404, f"Record not found: no status {log_text(status_id, 40)}"
+        )
     await GroupActions(runtime).remove_post(g.account, group, status)
     return _json({})
 

@@ -536,6 +536,10 @@ async def notifications_json(
             "created_at": iso_millis(row["created_at"]),
             "account": senders[row["from_account_id"]],
         }
+        if row.get("group_id") is not None:
+            # Pedagogue's addition: the group a join request or a rejection
+            # concerns, by its account id.
+            entity["group_id"] = str(row["group_id"])
         if row["type"] in STATUS_NOTIFICATIONS:
             status = by_status_id.get(row["status_id"])
             if status is None:

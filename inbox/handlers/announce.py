@@ -8,7 +8,7 @@ from actors.note import NOTE_TYPES, InvalidObject, parse_note, parse_time
 from actors.visibility import visibility_of
 from actors.vocabulary import first_id, has_type, id_of, ids_of, types_of
 from federation.errors import FederationError
-from inbox.handlers import Context, Ignored, dispatch
+from inbox.handlers import Context, Ignored, dispatch, group
 from inbox.handlers.create import store_note
 from storage import social, statuses
 
@@ -128,6 +128,8 @@ async def _handle_forwarded(context: Context, embedded: dict[str, Any]) -> None:
     group's own host, which signed the Announce. Otherwise the activity is
     fetched from its id, so a group cannot forward words its members never wrote.
     """
+    if await group.handle_forwarded_moderation(context, embedded):
+        return
     kind = next(iter(types_of(embedded)), None)
     if kind not in FORWARDED_TYPES:
         raise Ignored(f"Announce of a {kind} activity is not processed")

@@ -14,7 +14,7 @@ from federation.sanitize import plain_text, sanitize_html
 from inbox.handlers import Context, Ignored
 from inbox.handlers import event
 from inbox.handlers import lesson_plan
-from inbox.handlers.group import announce_to_groups
+from inbox.handlers.group import announce_to_groups, refresh_moderators
 from storage import accounts, social, statuses, tags
 
 log = logging.getLogger(__name__)
@@ -245,9 +245,12 @@ async def _update_actor(context: Context, document: dict) -> None:
         raise Ignored(str(error))
     actor.display_name = plain_text(actor.display_name)
     actor.summary = sanitize_html(actor.summary)
-    await accounts.upsert_remote(context.connection, actor)
+    row = await accounts.upsert_remote(context.connection, actor)
     for key_id, _ in actor.keys:
         context.runtime.resolver.forget_key(key_id)
+    if actor.actor_type == "Group":
+        # FEP-1b12: the moderators collection may have changed with the group.
+        await refresh_moderators(context.runtime, context.connection, row, document)
     log.info("updated actor %s (%s)", context.actor_id, context.activity_id)
 
 

@@ -2,7 +2,7 @@
 
 import logging
 
-from inbox.handlers import Context, Ignored
+from inbox.handlers import Context, Ignored, group
 from outbox.actions import Actions
 from storage import accounts, social
 
@@ -29,6 +29,9 @@ async def handle_follow(context: Context) -> None:
             context.connection, target, follower, context.activity_id, accept=False
         )
         raise Ignored(f"{follower['actor_id']} is blocked by {target_id}")
+    if target["actor_type"] == "Group":
+        await group.handle_group_follow(context, target, follower)
+        return
 
     accepted = not target["manually_approves_followers"]
     existing = await social.follow_between(

@@ -4,7 +4,7 @@ import logging
 
 from actors.vocabulary import first_id
 from inbox.handlers import Context, Ignored
-from inbox.handlers import event
+from inbox.handlers import event, group
 from storage import accounts, social
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ async def handle_reject(context: Context) -> None:
     Raises Ignored when no local Follow of the sender matches.
     """
     if await event.answer_join(context, accept=False):
+        return
+    if await group.handle_rejected_post(context):
         return
     follow = await _our_follow(context)
     await context.connection.execute("DELETE FROM follows WHERE id = $1", follow["id"])

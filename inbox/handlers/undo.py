@@ -4,7 +4,7 @@ import logging
 
 from actors.vocabulary import first_id, types_of
 from inbox.handlers import Context, Ignored
-from storage import accounts, social, statuses
+from storage import accounts, groups, social, statuses
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ async def _undo_follow(context: Context, sender, undone_id: str, embedded) -> bo
         await social.remove_notification(
             context.connection, follow["target_account_id"], kind, sender["id"], None
         )
+    await groups.clear_join_request(
+        context.connection, follow["target_account_id"], sender["id"]
+    )
     log.info(
         "%s stopped following %s (%s)",
         sender["actor_id"],

@@ -177,3 +177,64 @@ async def test_webfinger_finds_group(harness: InboxHarness) -> None:
     self_links = [link["href"] for link in document["links"] if link["rel"] == "self"]
     assert response.status_code == 200
     assert self_links == [group["actor_id"]]
+
+
+async def test_malformed_ids_not_found(harness: InboxHarness) -> None:
+    headers, group = await alice_group(harness)
+    # A superscript two passes str.isdigit but is no row id; the others are
+    # past PostgreSQL's bigint or not digits at all.
+    bad_ids = ["\u00b2", "\u0663", str(2**63), "9" * 40, "-1", "1e3"]
+    for bad in bad_ids:
+        status, error = await call(harness, "GET", f"{GROUPS}/{bad}", {})
+        validate_response("groups", f"{GROUPS}/{{id}}", "GET", 404, error)
+        assert status == 404, bad
+    for bad in bad_ids:
+        path = f"{GROUPS}/{group['id']}/members/{bad}"
+        status, error = await call(harness, "DELETE", path, headers)
+        assert status == 404, bad
+        path = f"{GROUPS}/{group['id']}/statuses/{bad}"
+        status, error = await call(harness, "DELETE", path, headers)
+        assert status == 404, bad
+
+
+async def test_remove_moderator_by_owner(harness: InboxHarness) -> None:
+    headers, group = await alice_group(harness)
+    bob = await create_teacher(
+        harness.pool, harness.runtime.settings, username="bob", password=None
+    )
+    await call(
+        harness, "POST", f"{GROUPS}/{group['id']}/join", await token_for(harness, bob)
+    )
+    added_status, added = await call(
+        harness,
+        "POST",
+        f"{GROUPS}/{group['id']}/moderators",
+        headers,
+        json={"account_id": str(bob["id"])},
+    )
+    path = f"{GROUPS}/{group['id']}/moderators/{bob['id']}"
+
+    status, body = await call(harness, "DELETE", path, headers)
+    again_status, again = await call(harness, "DELETE", path, headers)
+
+    template = f"{GROUPS}/{{id}}/moderators/{{account_id}}"
+    validate_response("groups", template, "DELETE", 200, body)
+    validate_response("groups", template, "DELETE", 404, again)
+    assert added_status == 200
+    assert [m["acct"] for m in added["moderators"]] == ["alice", "bob"]
+    assert status == 200
+    assert [m["acct"] for m in body["moderators"]] == ["alice"]
+    assert again_status == 404
+
+
+async def test_last_owner_cannot_be_unmade(harness: InboxHarness) -> None:
+    headers, group = await alice_group(harness)
+    path = f"{GROUPS}/{group['id']}/moderators/{harness.alice['id']}"
+
+    status, error = await call(harness, "DELETE", path, headers)
+
+    validate_response(
+        "groups", f"{GROUPS}/{{id}}/moderators/{{account_id}}", "DELETE", 422, error
+    )
+    assert status == 422
+    assert "last owner" in error["error"]
