@@ -143,6 +143,9 @@ def render_event(
         "anonymousParticipationEnabled": False,
         "isOnline": bool(event["online_url"]),
         "ical:status": event["status"],
+        # Mobilizon 4 sends the status under both names and reads ``status``
+        # first; ``ical:status`` is the older of the two.
+        "status": event["status"],
         "attachment": [],
     }
     if event["updated_at"] is not None:

@@ -1,9 +1,13 @@
-"""Local event actions: creating events, joining and leaving them, deciding
-participation requests, and the reminders sent before an event starts.
+"""Local event actions: creating, editing, cancelling and deleting events,
+joining and leaving them, deciding participation requests, and the reminders
+sent before an event starts.
 
 RSVP uses the activities Mobilizon uses: Join (with ``participationMessage``)
 of the Event, Accept or Reject of that Join by the organiser, and Leave of the
 Event. A Join past the capacity is rejected, because there is no waiting list.
+An edit or a cancellation is an Update of the Event (a cancelled one carries
+``ical:status`` CANCELLED, as Mobilizon marks it); a deletion is a Delete of a
+Tombstone.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import fields as dataclass_fields
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -21,8 +26,10 @@ from actors.event import (
     EVENT_CONTEXT,
     JOIN_MODES,
     PLACE_TEXT_FIELDS,
+    STATUSES,
     EventFields,
     is_web_url,
+    local_iso,
     render_event,
     zone_of,
 )
@@ -67,7 +74,17 @@ class NewEvent:
     registration_open: Any = True
     visibility: Any = "public"
     group_id: Any = None
+    status: Any = "CONFIRMED"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# The fields of NewEvent a client may send.
+EVENT_INPUT_FIELDS = tuple(
+    item.name for item in dataclass_fields(NewEvent) if item.name != "extra"
+)
+# Fields an edit may not change: the audience and the group were chosen when
+# the event was published, and peers already filed it under them.
+FIXED_ON_EDIT = ("visibility", "group_id")
 
 
 def _text(value: Any, name: str, limit: int, required: bool = False) -> str:
@@ -167,6 +184,9 @@ def validate(new: NewEvent, uri: str = "") -> tuple[EventFields, str, str]:
     visibility = new.visibility or "public"
     if visibility not in ("public", "unlisted"):
         raise EventError(422, "visibility", "must be public or unlisted")
+    status = new.status or "CONFIRMED"
+    if not isinstance(status, str) or status.upper() not in STATUSES:
+        raise EventError(422, "status", f"must be one of {', '.join(STATUSES)}")
     fields = EventFields(
         uri=uri,
         name=name,
@@ -178,8 +198,45 @@ def validate(new: NewEvent, uri: str = "") -> tuple[EventFields, str, str]:
         capacity=capacity,
         join_mode=join_mode,
         registration_open=_flag(new.registration_open, "registration_open"),
+        status=status.upper(),
     )
     return fields, description, visibility
+
+
+def edited(event: Any, status: Any, changes: dict[str, Any]) -> NewEvent:
+    """Return the client input of an edit: the event as stored, with ``changes``.
+
+    Raises EventError (422) for a field that is unknown or may not change.
+    Times left out keep their instant, even when the time zone changes.
+    """
+    for name in changes:
+        if name not in EVENT_INPUT_FIELDS:
+            raise EventError(422, name, "is not a field of an event")
+    current = NewEvent(
+        name=event["name"],
+        description=status["source_text"] or "",
+        starts_at=local_iso(event["starts_at"], event["timezone"]),
+        ends_at=local_iso(event["ends_at"], event["timezone"]),
+        timezone=event["timezone"] or "UTC",
+        online_url=event["online_url"],
+        place=event_store.place_of(event),
+        capacity=event["capacity"],
+        join_mode=event["join_mode"],
+        registration_open=event["registration_open"],
+        visibility=status["visibility"],
+        group_id=str(event["group_account_id"]) if event["group_account_id"] else None,
+        status=event["status"],
+    )
+    for name in FIXED_ON_EDIT:
+        if name in changes and str(changes[name] or "") != str(
+            getattr(current, name) or ""
+        ):
+            raise EventError(422, name, "can't change after the event is published")
+    for name, value in changes.items():
+        if name not in FIXED_ON_EDIT:
+            setattr(current, name, value)
+    return current
+
 
 
 class EventActions(Actions):
@@ -196,6 +253,8 @@ class EventActions(Actions):
         Raises EventError (422) for invalid input, before anything is stored.
         """
         fields, description, visibility = validate(new)
+        if fields.status == "CANCELLED":
+            raise EventError(422, "status", "a new event can't be cancelled")
         group = await self._group(new.group_id)
         content = text_format.render_text(
             description, mention_url=lambda user, host: None, tag_url=self.urls.tag
@@ -278,6 +337,151 @@ class EventActions(Actions):
             participant_count=count,
         )
 
+    # Editing, cancelling and deleting
+
+    async def update_event(
+        self, account: Any, event: Any, changes: dict[str, Any]
+    ) -> asyncpg.Record:
+        """Apply an edit by the organiser and deliver it as Update(Event).
+
+        ``changes`` contains the client fields to change; the others keep their
+        stored values and the whole result is validated as on creation. The
+        Update goes to the organiser's followers, the remote participants and
+        a remote group; local participants get a notification. An edit that
+        changes nothing sends nothing. Raises ActionError 403 for anyone but the
+        organiser, and EventError (422) for invalid input, before anything is
+        stored.
+        """
+        self._check_organiser(account, event)
+        async with accounts.transaction(self.runtime.pool) as connection:
+            event = await event_store.lock(connection, event["status_id"])
+            status = await statuses.by_id(connection, event["status_id"])
+            fields, description, _ = validate(edited(event, status, changes))
+            if fields.capacity is not None and "capacity" in changes:
+                taken = await event_store.accepted_count(connection, event["status_id"])
+                if fields.capacity < taken:
+                    raise EventError(
+                        422,
+                        "capacity",
+                        f"is below the {taken} participants already accepted",
+                    )
+            changed = event_store.changed_columns(event, fields)
+            if description != (status["source_text"] or ""):
+                changed.append("description")
+            if not changed:
+                return event
+            await event_store.set_status_text(
+                connection,
+                status["id"],
+                name=fields.name,
+                content=self._render_description(description),
+                source_text=description,
+            )
+            updated = await event_store.update_fields(
+                connection, event["status_id"], fields
+            )
+            if "starts_at" in changed:
+                await event_store.reset_reminders(connection, event["status_id"])
+            kind = (
+                "event_cancelled"
+                if "status" in changed and fields.status == "CANCELLED"
+                else "event_updated"
+            )
+            await event_store.notify_participants(
+                connection, event["status_id"], kind, account["id"]
+            )
+            await self._send_update(connection, account, updated, with_pending=True)
+        log.info(
+            "event %s %s by %s: %s",
+            event["uri"],
+            "cancelled" if kind == "event_cancelled" else "updated",
+            account["actor_id"],
+            ", ".join(changed),
+        )
+        return updated
+
+    async def cancel_event(self, account: Any, event: Any) -> asyncpg.Record:
+        """Mark the organiser's event CANCELLED and deliver the Update.
+
+        The event stays listed, in the feeds with STATUS:CANCELLED, and rejects
+        new participants. Cancelling a cancelled event changes nothing.
+        """
+        return await self.update_event(account, event, {"status": "CANCELLED"})
+
+    async def delete_event(self, account: Any, event: Any) -> None:
+        """Delete the organiser's event and deliver Delete with a Tombstone.
+
+        The Delete reaches everyone who got the event: followers, remote
+        participants, a remote group and servers that replied to or boosted
+        it. Local participants get an ``event_deleted`` notification. Raises
+        ActionError 403 for anyone but the organiser.
+        """
+        self._check_organiser(account, event)
+        async with accounts.transaction(self.runtime.pool) as connection:
+            status = await statuses.by_id(connection, event["status_id"])
+            inboxes = await self._event_inboxes(
+                connection, account, event, status, with_pending=True
+            )
+            inboxes += await self._interacting_inboxes(connection, status["id"])
+            await statuses.mark_deleted(connection, status)
+            # After mark_deleted, which removes the notifications of the status.
+            await event_store.notify_participants(
+                connection, event["status_id"], "event_deleted", account["id"]
+            )
+            tombstone = {
+                "id": status["uri"],
+                "type": "Tombstone",
+                "formerType": "Event",
+                "deleted": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            await self._send(
+                connection,
+                account,
+                lambda uri: _activity(
+                    "Delete",
+                    uri,
+                    account["actor_id"],
+                    tombstone,
+                    to=list(status["to_uris"]),
+                    cc=list(status["cc_uris"]),
+                ),
+                inboxes,
+            )
+        log.info("event %s deleted by %s", event["uri"], account["actor_id"])
+
+    @staticmethod
+    def _check_organiser(account: Any, event: Any) -> None:
+        if not event["local"] or event["account_id"] != account["id"]:
+            raise ActionError(403, "only the organiser may change this event")
+
+    def _render_description(self, description: str) -> str:
+        return text_format.render_text(
+            description, mention_url=lambda user, host: None, tag_url=self.urls.tag
+        )
+
+    async def _event_inboxes(
+        self,
+        connection: asyncpg.Connection,
+        organiser: Any,
+        event: Any,
+        status: Any,
+        with_pending: bool = False,
+    ) -> list[str]:
+        """Return the inboxes that hold a copy of the event: the organiser's
+        followers, its remote participants and its group when remote."""
+        inboxes = await self._inboxes_for(
+            connection, organiser, status["visibility"], []
+        )
+        states = ("accepted", "pending") if with_pending else ("accepted",)
+        inboxes += await event_store.participant_inboxes(
+            connection, event["status_id"], states
+        )
+        if event["group_account_id"] is not None:
+            group = await accounts.by_id(connection, event["group_account_id"])
+            if group is not None and group["domain"] is not None:
+                inboxes.append(group["shared_inbox_url"] or group["inbox_url"])
+        return list(dict.fromkeys(inbox for inbox in inboxes if inbox))
+
     # Joining
 
     async def join(self, account: Any, event: Any, message: str = "") -> asyncpg.Record:
@@ -290,6 +494,10 @@ class EventActions(Actions):
         message = _text(message, "message", MAX_MESSAGE)
         if event["account_id"] == account["id"]:
             raise ActionError(422, "you organise this event")
+        if not event["local"] and event["status"] == "CANCELLED":
+            # A local event returns a rejected participation instead, as
+            # its organiser's server rejects a remote Join with Reject.
+            raise EventError(422, "status", "the event is cancelled")
         async with accounts.transaction(self.runtime.pool) as connection:
             if event["local"]:
                 await self.admit(connection, event, account, None, message)
@@ -368,10 +576,10 @@ class EventActions(Actions):
     async def _decide(
         self, connection: asyncpg.Connection, event: Any
     ) -> tuple[str, str]:
-        if not event["registration_open"] or event["join_mode"] == "invite":
-            return "rejected", "registration is closed"
         if event["status"] == "CANCELLED":
             return "rejected", "the event is cancelled"
+        if not event["registration_open"] or event["join_mode"] == "invite":
+            return "rejected", "registration is closed"
         if event["capacity"] is not None:
             taken = await event_store.accepted_count(connection, event["status_id"])
             if taken >= event["capacity"]:
@@ -459,17 +667,20 @@ class EventActions(Actions):
         )
 
     async def _send_update(
-        self, connection: asyncpg.Connection, organiser: Any, event: Any
+        self,
+        connection: asyncpg.Connection,
+        organiser: Any,
+        event: Any,
+        with_pending: bool = False,
     ) -> None:
-        """Send the Event with its new participant count to followers and
-        remote participants."""
+        """Send the Event as it is now (fields and participant count) to the
+        inboxes that hold a copy of it."""
         status = await statuses.by_id(connection, event["status_id"])
         count = await event_store.accepted_count(connection, event["status_id"])
         document = self.render_event(status, event, organiser, count)
-        inboxes = await self._inboxes_for(
-            connection, organiser, status["visibility"], []
+        inboxes = await self._event_inboxes(
+            connection, organiser, event, status, with_pending
         )
-        inboxes += await event_store.participant_inboxes(connection, event["status_id"])
         await self._send(
             connection,
             organiser,
@@ -549,44 +760,66 @@ class EventReminders:
         self.settings = runtime.settings.events
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Check for due reminders every ``events.reminder_interval`` seconds."""
+        """Check for due reminders every ``events.reminder_interval`` seconds.
+
+        An error ends only the current pass: it is logged and the next pass
+        runs on time.
+        """
         while not stopping.is_set():
             try:
                 await self.run_once()
-            except (asyncpg.PostgresError, OSError) as error:
-                log.warning("event reminders failed this round: %r", error)
+            except Exception:
+                log.exception("event reminder pass failed; trying again next pass")
             try:
                 await asyncio.wait_for(stopping.wait(), self.settings.reminder_interval)
             except TimeoutError:
                 pass
 
     async def run_once(self) -> int:
-        """Create the reminders now due; return how many were created."""
+        """Create the reminders now due; return how many were created.
+
+        A reminder that fails is logged with its event and participant and
+        left for the next pass; the others still go out.
+        """
         minutes = self.settings.reminder_minutes
         if minutes <= 0:
             return 0
         due = await event_store.due_reminders(self.runtime.pool, minutes)
         created = 0
         for row in due:
-            async with accounts.transaction(self.runtime.pool) as connection:
-                # The mark and the notification commit together: a participant
-                # is reminded once even with several worker processes.
-                if not await event_store.mark_reminded(connection, row["id"]):
-                    continue
-                await social.notify(
-                    connection,
-                    row["account_id"],
-                    "event_reminder",
-                    row["organiser_id"],
+            try:
+                if await self._remind(row):
+                    created += 1
+            except Exception:
+                log.exception(
+                    "reminder of event status %s for account %s (participant %s)"
+                    " failed; retrying next pass",
                     row["status_id"],
+                    row["account_id"],
+                    row["id"],
                 )
-            created += 1
-            log.info(
-                "reminded account %s of event status %s",
+        return created
+
+    async def _remind(self, row: Any) -> bool:
+        async with accounts.transaction(self.runtime.pool) as connection:
+            # The mark and the notification commit together. A second worker
+            # process waits on the row lock of the mark, then finds it set and
+            # skips, so each participant is reminded once.
+            if not await event_store.mark_reminded(connection, row["id"]):
+                return False
+            await social.notify(
+                connection,
                 row["account_id"],
+                "event_reminder",
+                row["organiser_id"],
                 row["status_id"],
             )
-        return created
+        log.info(
+            "reminded account %s of event status %s",
+            row["account_id"],
+            row["status_id"],
+        )
+        return True
 
 
 async def event_document(runtime: Runtime, status: Any, account: Any) -> dict[str, Any]:

@@ -14,6 +14,34 @@ Connection = asyncpg.Connection | asyncpg.Pool
 # Events whose status was deleted are gone for every read.
 _VISIBLE = "s.deleted_at IS NULL"
 
+# Columns whose change is worth telling participants about and counts in the
+# iCalendar SEQUENCE; a new participant count alone is not such a change.
+CHANGE_COLUMNS = (
+    "name",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "online_url",
+    "place",
+    "capacity",
+    "join_mode",
+    "registration_open",
+    "status",
+)
+
+
+def changed_columns(before: Any, after: Any) -> list[str]:
+    """Return the CHANGE_COLUMNS whose values differ between two event rows.
+
+    ``after`` may also be an ``actors.event.EventFields``.
+    """
+    old = {**dict(before), "place": place_of(before)}
+    if isinstance(after, asyncpg.Record):
+        new = {**dict(after), "place": place_of(after)}
+    else:
+        new = {name: getattr(after, name) for name in CHANGE_COLUMNS}
+    return [name for name in CHANGE_COLUMNS if old[name] != new[name]]
+
 
 async def insert(
     db: asyncpg.Connection,
@@ -183,15 +211,120 @@ async def participants(db: Connection, event_id: int) -> list[asyncpg.Record]:
     )
 
 
-async def participant_inboxes(db: Connection, event_id: int) -> list[str]:
-    """Return the inboxes of remote accepted participants, one per host."""
+async def participant_inboxes(
+    db: Connection, event_id: int, states: tuple[str, ...] = ("accepted",)
+) -> list[str]:
+    """Return the inboxes of remote participants in ``states``, one per host."""
     rows = await db.fetch(
         "SELECT DISTINCT coalesce(a.shared_inbox_url, a.inbox_url) AS inbox"
         " FROM event_participants p JOIN accounts a ON a.id = p.account_id"
-        " WHERE p.event_id = $1 AND p.state = 'accepted' AND a.domain IS NOT NULL",
+        " WHERE p.event_id = $1 AND p.state = ANY($2::text[])"
+        " AND a.domain IS NOT NULL",
         event_id,
+        list(states),
     )
     return [row["inbox"] for row in rows if row["inbox"]]
+
+
+async def update_fields(
+    db: asyncpg.Connection, status_id: int, fields: Any
+) -> asyncpg.Record:
+    """Replace a local event's fields with ``fields`` and bump its sequence.
+
+    ``fields`` is an ``actors.event.EventFields``; the uri, organiser and group
+    stay as they are. Raises asyncpg's CheckViolationError when the end is
+    before the start.
+    """
+    return await db.fetchrow(
+        "UPDATE events SET name = $2, starts_at = $3, ends_at = $4, timezone = $5,"
+        " online_url = $6, place = $7::jsonb, capacity = $8, join_mode = $9,"
+        " registration_open = $10, status = $11, sequence = sequence + 1,"
+        " updated_at = now()"
+        " WHERE status_id = $1 RETURNING *",
+        status_id,
+        fields.name,
+        fields.starts_at,
+        fields.ends_at,
+        fields.timezone,
+        fields.online_url,
+        json.dumps(fields.place) if fields.place else None,
+        fields.capacity,
+        fields.join_mode,
+        fields.registration_open,
+        fields.status,
+    )
+
+
+async def bump_sequence(db: Connection, status_id: int) -> int:
+    """Count one more change of an event; return its new sequence."""
+    return int(
+        await db.fetchval(
+            "UPDATE events SET sequence = sequence + 1, updated_at = now()"
+            " WHERE status_id = $1 RETURNING sequence",
+            status_id,
+        )
+    )
+
+
+async def set_status_text(
+    db: Connection, status_id: int, *, name: str, content: str, source_text: str
+) -> None:
+    """Store the new title and description of a local event's status."""
+    await db.execute(
+        "UPDATE statuses SET name = $2, content = $3, source_text = $4,"
+        " edited_at = now() WHERE id = $1",
+        status_id,
+        name,
+        content,
+        source_text,
+    )
+
+
+async def reset_reminders(db: Connection, event_id: int) -> None:
+    """Let participants be reminded again, after the event moved."""
+    await db.execute(
+        "UPDATE event_participants SET reminded_at = NULL"
+        " WHERE event_id = $1 AND reminded_at IS NOT NULL",
+        event_id,
+    )
+
+
+async def notify_participants(
+    db: Connection, event_id: int, kind: str, from_account_id: int
+) -> list[int]:
+    """Notify the local accepted and pending participants of an event.
+
+    An older notification of the same kind about the same event is replaced, so
+    a second edit shows again at the top. Returns the notified account ids.
+    """
+    rows = await db.fetch(
+        "SELECT p.account_id FROM event_participants p"
+        " JOIN accounts a ON a.id = p.account_id"
+        " WHERE p.event_id = $1 AND p.state IN ('accepted', 'pending')"
+        " AND a.domain IS NULL AND p.account_id <> $2",
+        event_id,
+        from_account_id,
+    )
+    account_ids = [row["account_id"] for row in rows]
+    if not account_ids:
+        return []
+    await db.execute(
+        "DELETE FROM notifications WHERE account_id = ANY($1::bigint[])"
+        " AND type = $2 AND from_account_id = $3 AND status_id = $4",
+        account_ids,
+        kind,
+        from_account_id,
+        event_id,
+    )
+    await db.executemany(
+        "INSERT INTO notifications (id, account_id, type, from_account_id, status_id)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        [
+            (new_id(), account_id, kind, from_account_id, event_id)
+            for account_id in account_ids
+        ],
+    )
+    return account_ids
 
 
 async def upcoming(
@@ -224,6 +357,31 @@ async def upcoming(
         account_id,
         group_account_id,
         local_only,
+        limit,
+        offset,
+    )
+
+
+async def search(
+    db: Connection, query: str, *, limit: int = 20, offset: int = 0
+) -> list[asyncpg.Record]:
+    """Return public events whose name matches ``query``, past ones included.
+
+    Each word of ``query`` matches as a prefix. Events that have not ended come
+    first, soonest first; then past events, latest first.
+    """
+    tsquery = _prefix_query(query)
+    if tsquery is None:
+        return []
+    return await db.fetch(
+        "SELECT e.*, s.visibility FROM events e JOIN statuses s ON s.id = e.status_id"
+        f" WHERE {_VISIBLE} AND s.visibility = 'public'"
+        " AND to_tsvector('simple', e.name) @@ to_tsquery('simple', $1)"
+        " ORDER BY (e.ends_at < now()),"
+        " CASE WHEN e.ends_at >= now() THEN e.starts_at END,"
+        " e.starts_at DESC, e.status_id"
+        " LIMIT $2 OFFSET $3",
+        tsquery,
         limit,
         offset,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import icalendar
 from quart import Blueprint, Response, current_app, g, jsonify, request
@@ -18,11 +19,11 @@ from actors.event import local_iso, render_place
 from federation.errors import FederationError
 from federation.sanitize import plain_text
 from outbox.actions import ActionError
-from outbox.events import EventActions, EventError, NewEvent
+from outbox.events import EVENT_INPUT_FIELDS, EventActions, EventError, NewEvent
 from storage import accounts, statuses
 from storage import events as event_store
 from web.api import _can_see, _int_param, _params, _token_account, authenticated
-from web.app import error_response, runtime_of
+from web.app import error_response, parse_id, runtime_of
 from web.presenters import account_json, accounts_json, iso_millis
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ blueprint = Blueprint("api_events", __name__)
 PREFIX = "/api/pedagogue/v1/events"
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 40
+MAX_QUERY = 200
 # How long an iCalendar feed keeps past events.
 FEED_PAST_DAYS = 30
 FEED_LIMIT = 500
@@ -184,28 +186,47 @@ async def _event_param(event_id: str, viewer: Any | None) -> Any:
 
     Raises FederationError 404 otherwise, as for an unknown id.
     """
-    if not event_id.isdigit():
+    number = parse_id(event_id)
+    if number is None:
         raise FederationError(404, "Record not found")
     pool = runtime_of(current_app).pool
-    event = await event_store.by_status_id(pool, int(event_id))
-    status = await statuses.by_id(pool, int(event_id)) if event is not None else None
+    event = await event_store.by_status_id(pool, number)
+    status = await statuses.by_id(pool, number) if event is not None else None
     if status is None or not await _can_see(status, viewer):
         raise FederationError(404, "Record not found")
     return event
 
 
-def _json(document: Any, status: int = 200) -> Response:
+def _json(document: Any, status: int = 200, link: str | None = None) -> Response:
     response = jsonify(document)
     response.status_code = status
+    if link is not None:
+        response.headers["Link"] = link
     return response
+
+
+def _page_params(params: dict[str, Any]) -> tuple[int, int]:
+    """Return (limit, offset) from the query, within bounds."""
+    limit = max(1, min(_int_param(params, "limit") or DEFAULT_LIMIT, MAX_LIMIT))
+    offset = max(0, _int_param(params, "offset") or 0)
+    return limit, offset
+
+
+def _next_link(
+    params: dict[str, Any], limit: int, offset: int, count: int
+) -> str | None:
+    """Return a Link header with rel="next" when the page was full."""
+    if count < limit:
+        return None
+    query = urlencode({**params, "limit": limit, "offset": offset + limit})
+    return f'<{request.base_url}?{query}>; rel="next"'
 
 
 # Endpoints
 
 
 def _new_event(params: dict[str, Any]) -> NewEvent:
-    known = {name for name in NewEvent.__dataclass_fields__ if name != "extra"}
-    values = {name: params[name] for name in known if name in params}
+    values = {name: params[name] for name in EVENT_INPUT_FIELDS if name in params}
     return NewEvent(**values)
 
 
@@ -226,10 +247,9 @@ async def list_events() -> Response:
     viewer = await _token_account()
     params = dict(request.args)
     query = params.get("q") or None
-    if query is not None and len(query) > 200:
-        raise EventError(422, "q", "is over 200 characters")
-    limit = max(1, min(_int_param(params, "limit") or DEFAULT_LIMIT, MAX_LIMIT))
-    offset = max(0, _int_param(params, "offset") or 0)
+    if query is not None and len(query) > MAX_QUERY:
+        raise EventError(422, "q", f"is over {MAX_QUERY} characters")
+    limit, offset = _page_params(params)
     rows = await event_store.upcoming(
         runtime.pool,
         query=query,
@@ -240,12 +260,68 @@ async def list_events() -> Response:
     return _json(await events_json(runtime, list(rows), viewer))
 
 
+@blueprint.get(f"{PREFIX}/search")
+async def search_events() -> Response:
+    """Public events whose name matches ``q``, past ones included, paginated
+    with ``limit`` and ``offset`` and a Link header to the next page."""
+    runtime = runtime_of(current_app)
+    viewer = await _token_account()
+    params = dict(request.args)
+    query = (params.get("q") or "").strip()
+    if not query:
+        raise EventError(422, "q", "can't be blank")
+    if len(query) > MAX_QUERY:
+        raise EventError(422, "q", f"is over {MAX_QUERY} characters")
+    limit, offset = _page_params(params)
+    rows = await event_store.search(runtime.pool, query, limit=limit, offset=offset)
+    return _json(
+        await events_json(runtime, list(rows), viewer),
+        link=_next_link(params, limit, offset, len(rows)),
+    )
+
+
 @blueprint.get(f"{PREFIX}/<event_id>")
 async def get_event(event_id: str) -> Response:
     runtime = runtime_of(current_app)
     viewer = await _token_account()
     event = await _event_param(event_id, viewer)
     return _json((await events_json(runtime, [event], viewer))[0])
+
+
+@blueprint.patch(f"{PREFIX}/<event_id>")
+@authenticated
+async def update_event(event_id: str) -> Response:
+    """Change the fields given in the body; the others keep their values."""
+    runtime = runtime_of(current_app)
+    event = await _event_param(event_id, g.account)
+    params = await _params()
+    changes = {
+        name: value for name, value in params.items() if name not in request.args
+    }
+    if not changes:
+        raise ActionError(422, "the body names no field to change")
+    event = await EventActions(runtime).update_event(g.account, event, changes)
+    return _json((await events_json(runtime, [event], g.account))[0])
+
+
+@blueprint.post(f"{PREFIX}/<event_id>/cancel")
+@authenticated
+async def cancel_event(event_id: str) -> Response:
+    runtime = runtime_of(current_app)
+    event = await _event_param(event_id, g.account)
+    event = await EventActions(runtime).cancel_event(g.account, event)
+    return _json((await events_json(runtime, [event], g.account))[0])
+
+
+@blueprint.delete(f"{PREFIX}/<event_id>")
+@authenticated
+async def delete_event(event_id: str) -> Response:
+    """Delete the event; the response is the event as it was."""
+    runtime = runtime_of(current_app)
+    event = await _event_param(event_id, g.account)
+    document = (await events_json(runtime, [event], g.account))[0]
+    await EventActions(runtime).delete_event(g.account, event)
+    return _json(document)
 
 
 @blueprint.post(f"{PREFIX}/<event_id>/join")
@@ -295,15 +371,14 @@ async def list_participants(event_id: str) -> Response:
 @authenticated
 async def answer_participant(event_id: str, account_id: str, decision: str) -> Response:
     runtime = runtime_of(current_app)
-    if decision not in ("authorize", "reject") or not account_id.isdigit():
+    joiner_id = parse_id(account_id)
+    if decision not in ("authorize", "reject") or joiner_id is None:
         raise FederationError(404, "Record not found")
     event = await _event_param(event_id, g.account)
     state = await EventActions(runtime).answer(
-        g.account, event, int(account_id), decision == "authorize"
+        g.account, event, joiner_id, decision == "authorize"
     )
-    row = await event_store.participant(
-        runtime.pool, event["status_id"], int(account_id)
-    )
+    row = await event_store.participant(runtime.pool, event["status_id"], joiner_id)
     return _json(_participation(row) if row is not None else {"state": state})
 
 
@@ -362,7 +437,8 @@ async def _feed(runtime: Any, title: str, rows: list[Any]) -> Response:
     status_rows = {
         row["id"]: row
         for row in await runtime.pool.fetch(
-            "SELECT id, url, content, created_at FROM statuses WHERE id = ANY($1::bigint[])",
+            "SELECT id, url, content, created_at, edited_at FROM statuses"
+            " WHERE id = ANY($1::bigint[])",
             [row["status_id"] for row in rows],
         )
     }
@@ -393,6 +469,11 @@ def _vevent(event: Any, status: Any, now: datetime) -> icalendar.Event:
     item.add("dtstart", event["starts_at"].astimezone(zone))
     item.add("dtend", event["ends_at"].astimezone(zone))
     item.add("status", event["status"])
+    # RFC 5545 section 3.8.7.4: calendar clients replace their copy of an
+    # event when its SEQUENCE grows.
+    item.add("sequence", event["sequence"])
+    if event["updated_at"] is not None:
+        item.add("last-modified", event["updated_at"])
     item.add("url", status["url"] or event["uri"])
     place = event_store.place_of(event)
     location = _place_text(place) if place else None

@@ -41,6 +41,7 @@ def web_url(url: str | None, fallback: str) -> str:
 STATUS_NOTIFICATIONS = frozenset(
     {"mention", "status", "reblog", "favourite", "poll", "update"}
     | {"event_reminder", "event_join", "event_join_request"}
+    | {"event_updated", "event_cancelled"}
     | {"adaptation"}
 )
 
@@ -527,6 +528,19 @@ async def notifications_json(
             await accounts_json(runtime, list(sender_rows)),
         )
     )
+    # A deleted event has no status to show, so its notification names the
+    # event from the events row, which outlives the status's content.
+    deleted_ids = [row["status_id"] for row in rows if row["type"] == "event_deleted"]
+    deleted_events: dict[int, dict[str, str]] = {}
+    if deleted_ids:
+        for event in await runtime.pool.fetch(
+            "SELECT status_id, uri, name FROM events WHERE status_id = ANY($1::bigint[])",
+            deleted_ids,
+        ):
+            deleted_events[event["status_id"]] = {
+                "uri": event["uri"],
+                "name": event["name"],
+            }
     result = []
     for row in rows:
         entity = {
@@ -536,6 +550,8 @@ async def notifications_json(
             "created_at": iso_millis(row["created_at"]),
             "account": senders[row["from_account_id"]],
         }
+        if row["type"] == "event_deleted":
+            entity["event"] = deleted_events.get(row["status_id"])
         if row.get("group_id") is not None:
             # Pedagogue's addition: the group a join request or a rejection
             # concerns, by its account id.

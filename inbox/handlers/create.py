@@ -212,7 +212,9 @@ async def handle_update(context: Context) -> None:
     if existing is None:
         raise Ignored(f"Update of unknown object {note.uri}")
     owner = await accounts.by_id(context.connection, existing["account_id"])
-    if owner["actor_id"] != context.actor_id:
+    if note.object_type == "Event":
+        await event.check_sender(context, existing, owner)
+    elif owner["actor_id"] != context.actor_id:
         raise Ignored(f"{context.actor_id} does not own {note.uri}")
     if existing["deleted_at"] is not None:
         raise Ignored(f"Update of deleted object {note.uri}")
@@ -228,7 +230,7 @@ async def handle_update(context: Context) -> None:
         edited_at=None,
     )
     if note.object_type == "Event":
-        await event.store_event(context, obj, existing)
+        await event.apply_update(context, obj, existing)
     if note.object_type == "Article":
         await lesson_plan.update_remote_plan(context, obj, existing)
     log.debug("updated %s by %s (%s)", note.uri, context.actor_id, context.activity_id)

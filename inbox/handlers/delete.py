@@ -2,7 +2,7 @@
 
 import logging
 
-from inbox.handlers import Context, Ignored, lesson_plan
+from inbox.handlers import Context, Ignored, event, lesson_plan
 from storage import accounts, statuses
 
 log = logging.getLogger(__name__)
@@ -25,10 +25,14 @@ async def handle_delete(context: Context) -> None:
     if status is None:
         raise Ignored(f"Delete of unknown object {object_id}")
     owner = await accounts.by_id(context.connection, status["account_id"])
-    if owner["actor_id"] != context.actor_id:
+    if status["object_type"] == "Event":
+        await event.check_sender(context, status, owner)
+    elif owner["actor_id"] != context.actor_id:
         raise Ignored(f"{context.actor_id} does not own {object_id}")
     if status["deleted_at"] is None:
         await statuses.mark_deleted(context.connection, status)
+        if status["object_type"] == "Event":
+            await event.event_deleted(context, status)
     log.debug("deleted %s by %s (%s)", object_id, context.actor_id, context.activity_id)
 
 

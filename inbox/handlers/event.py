@@ -1,7 +1,9 @@
 """Events received from peers, and the RSVP activities around them.
 
 Join and Leave name an Event; Accept and Reject respond to a Join. The shapes are
-the ones Mobilizon sends and reads (see ``outbox.events``).
+the ones Mobilizon sends and reads (see ``outbox.events``). Update and Delete of
+an Event come through ``inbox.handlers.create`` and ``inbox.handlers.delete``,
+which call ``check_sender``, ``apply_update`` and ``event_deleted`` here.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from federation.errors import FederationError
 from federation.sanitize import plain_text
 from inbox.handlers import Context, Ignored
 from outbox.events import EventActions
-from storage import accounts
+from storage import accounts, statuses
 from storage import events as event_store
 
 log = logging.getLogger(__name__)
@@ -169,3 +171,88 @@ async def _our_participation(connection: asyncpg.Connection, obj: Any) -> Any:
     if event is None or joiner is None or joiner["domain"] is not None:
         return None
     return await event_store.participant(connection, event["status_id"], joiner["id"])
+
+
+async def check_sender(context: Context, status: Any, owner: Any) -> None:
+    """Raise Ignored, and log it, unless the sender may change this event.
+
+    The status's author may, and so may the event's organiser and its group:
+    Mobilizon attributes a group's event to the group and names the organiser
+    in ``actor``, and either of them sends the Update or Delete.
+    """
+    if owner["actor_id"] == context.actor_id:
+        return
+    event = await event_store.by_status_id(context.connection, status["id"])
+    sender = await accounts.by_actor_id(context.connection, context.actor_id)
+    if (
+        event is not None
+        and sender is not None
+        and sender["id"] in (event["account_id"], event["group_account_id"])
+    ):
+        return
+    log.warning(
+        "rejected %s of event %s from %s, who does not organise it (%s)",
+        context.row["activity_type"],
+        status["uri"],
+        context.actor_id,
+        context.activity_id,
+    )
+    raise Ignored(f"{context.actor_id} does not organise {status['uri']}")
+
+
+async def apply_update(context: Context, document: dict[str, Any], status: Any) -> None:
+    """Store a received Update of an Event whose status text was just updated.
+
+    ``status`` is the row as it was before the Update. A change of the event's
+    fields or description bumps its sequence and notifies the local
+    participants (``event_cancelled`` when it became CANCELLED, else
+    ``event_updated``); a new participant count alone does neither.
+    """
+    connection = context.connection
+    before = await event_store.by_status_id(connection, status["id"])
+    await store_event(context, document, status)
+    after = await event_store.by_status_id(connection, status["id"])
+    if before is None or after is None:
+        return
+    changed = event_store.changed_columns(before, after)
+    current = await statuses.by_id(connection, status["id"])
+    if current["content"] != status["content"]:
+        changed.append("description")
+    if not changed:
+        return
+    await event_store.bump_sequence(connection, status["id"])
+    if "starts_at" in changed:
+        await event_store.reset_reminders(connection, status["id"])
+    cancelled = "status" in changed and after["status"] == "CANCELLED"
+    kind = "event_cancelled" if cancelled else "event_updated"
+    notified = await event_store.notify_participants(
+        connection, status["id"], kind, after["account_id"]
+    )
+    log.info(
+        "event %s %s by %s: %s; %d local participants notified (%s)",
+        after["uri"],
+        "cancelled" if cancelled else "changed",
+        context.actor_id,
+        ", ".join(changed),
+        len(notified),
+        context.activity_id,
+    )
+
+
+async def event_deleted(context: Context, status: Any) -> None:
+    """Notify the local participants of a remote event that was just deleted."""
+    event = await context.connection.fetchrow(
+        "SELECT * FROM events WHERE status_id = $1", status["id"]
+    )
+    if event is None:
+        return
+    notified = await event_store.notify_participants(
+        context.connection, status["id"], "event_deleted", event["account_id"]
+    )
+    log.info(
+        "event %s deleted by %s; %d local participants notified (%s)",
+        event["uri"],
+        context.actor_id,
+        len(notified),
+        context.activity_id,
+    )

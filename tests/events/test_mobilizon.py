@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from outbox.events import EventActions, NewEvent
+from outbox.events import EventActions, EventError, NewEvent
 from tests.inbox.conftest import LOCAL_HOST, InboxHarness, MakeHarness
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mobilizon"
@@ -303,3 +303,191 @@ async def test_followers_only_event_hidden_from_strangers(mz: InboxHarness) -> N
 
     assert response.status_code == 404
     assert await listed.get_json() == []
+
+
+# Edits, cancellation and deletion
+
+
+async def joined_mobilizon_event(mz: InboxHarness) -> Any:
+    """Store marguerite's event and make alice an accepted participant."""
+    await mz.deliver(mobilizon(mz, "create_event"))
+    event = await event_row(mz)
+    participation = await EventActions(mz.runtime).join(mz.alice, event)
+    await mz.deliver(
+        mobilizon(
+            mz,
+            "accept_join",
+            LOCAL_JOIN=participation["uri"],
+            LOCAL_JOINER=mz.alice["actor_id"],
+        )
+    )
+    return event
+
+
+async def notice_types(mz: InboxHarness) -> list[str]:
+    rows = await mz.pool.fetch(
+        "SELECT type FROM notifications WHERE account_id = $1 ORDER BY id",
+        mz.alice["id"],
+    )
+    return [row["type"] for row in rows]
+
+
+async def test_mobilizon_update_notifies_participant(mz: InboxHarness) -> None:
+    await joined_mobilizon_event(mz)
+
+    await mz.deliver(mobilizon(mz, "update_event"))
+    event = await event_row(mz)
+
+    assert await notice_types(mz) == ["event_updated"]
+    assert event["sequence"] == 1
+
+
+async def test_mobilizon_count_update_notifies_nobody(mz: InboxHarness) -> None:
+    await joined_mobilizon_event(mz)
+    update = mobilizon(mz, "update_event")
+    create = mobilizon(mz, "create_event")
+    # Only the participant count differs from the stored event.
+    update["object"] = {**create["object"], "participantCount": 4}
+
+    await mz.deliver(update)
+    event = await event_row(mz)
+
+    assert await notice_types(mz) == []
+    assert event["sequence"] == 0
+    assert event["remote_participant_count"] == 4
+
+
+async def test_mobilizon_cancel_marks_event_cancelled(mz: InboxHarness) -> None:
+    await joined_mobilizon_event(mz)
+
+    await mz.deliver(mobilizon(mz, "cancel_event"))
+    event = await event_row(mz)
+
+    assert event["status"] == "CANCELLED"
+    assert await notice_types(mz) == ["event_cancelled"]
+
+
+async def test_join_of_cancelled_mobilizon_event_refused(mz: InboxHarness) -> None:
+    await mz.deliver(mobilizon(mz, "create_event"))
+    await mz.deliver(mobilizon(mz, "cancel_event"))
+    event = await event_row(mz)
+
+    with pytest.raises(EventError) as raised:
+        await EventActions(mz.runtime).join(mz.alice, event)
+
+    assert raised.value.field == "status"
+    assert await sent(mz, "Join") == []
+
+
+async def test_update_from_another_actor_rejected_and_logged(
+    mz: InboxHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="inbox.handlers.event")
+    await mz.deliver(mobilizon(mz, "create_event"))
+    update = mobilizon(mz, "cancel_event")
+    update["actor"] = mz.add_actor("stranger")
+
+    await mz.deliver(update)
+    event = await event_row(mz)
+
+    assert event["status"] == "CONFIRMED"
+    assert (await mz.queue_row(update["id"]))["state"] == "ignored"
+    assert f"rejected Update of event {event['uri']}" in caplog.text
+    assert update["id"] in caplog.text
+
+
+async def test_mobilizon_delete_of_event_applied(mz: InboxHarness) -> None:
+    await joined_mobilizon_event(mz)
+
+    await mz.deliver(mobilizon(mz, "delete_event"))
+    status = await mz.status(mz.peer.url(EVENT_PATH))
+    listed = await mz.client.get("/api/pedagogue/v1/events")
+
+    assert status["deleted_at"] is not None
+    assert await listed.get_json() == []
+    assert await notice_types(mz) == ["event_deleted"]
+
+
+async def test_delete_from_another_actor_rejected(mz: InboxHarness) -> None:
+    await mz.deliver(mobilizon(mz, "create_event"))
+    delete = mobilizon(mz, "delete_event")
+    delete["actor"] = mz.add_actor("stranger")
+
+    await mz.deliver(delete)
+    status = await mz.status(mz.peer.url(EVENT_PATH))
+
+    assert status["deleted_at"] is None
+    assert (await mz.queue_row(delete["id"]))["state"] == "ignored"
+
+
+async def test_mobilizon_join_of_cancelled_event_rejected(mz: InboxHarness) -> None:
+    event = await local_event(mz)
+    await EventActions(mz.runtime).cancel_event(mz.alice, event)
+    join = mobilizon(
+        mz, "join", LOCAL_EVENT=event["uri"], LOCAL_ORGANISER=mz.alice["actor_id"]
+    )
+
+    await mz.deliver(join)
+    [reject] = await sent(mz, "Reject")
+
+    assert reject["object"]["id"] == join["id"]
+    assert (await participant_row(mz, event, join["actor"]))["state"] == "rejected"
+
+
+async def remote_group(mz: InboxHarness) -> Any:
+    group_id = mz.peer.url("/@fractions_club")
+    return await mz.pool.fetchrow(
+        "INSERT INTO accounts (id, username, domain, actor_id, actor_type, inbox_url)"
+        " VALUES (9001, 'fractions_club', $1, $2, 'Group', $3) RETURNING *",
+        mz.peer.host,
+        group_id,
+        f"{group_id}/inbox",
+    )
+
+
+async def delivered_to(mz: InboxHarness, kind: str) -> set[str]:
+    rows = await mz.pool.fetch(
+        "SELECT d.inbox_url FROM deliveries d JOIN activities a ON a.id = d.activity_id"
+        " WHERE a.type = $1",
+        kind,
+    )
+    return {row["inbox_url"] for row in rows}
+
+
+async def test_local_edit_reaches_participant_and_group(mz: InboxHarness) -> None:
+    group = await remote_group(mz)
+    event = await local_event(mz, group_id=str(group["id"]))
+    join = mobilizon(
+        mz, "join", LOCAL_EVENT=event["uri"], LOCAL_ORGANISER=mz.alice["actor_id"]
+    )
+    await mz.deliver(join)
+    await mz.pool.execute("DELETE FROM deliveries")
+
+    await EventActions(mz.runtime).update_event(
+        mz.alice, event, {"name": "Science fair judging, new briefing"}
+    )
+    # The first Update carried the new participant count after the Join.
+    update = (await sent(mz, "Update"))[-1]
+
+    assert update["object"]["name"] == "Science fair judging, new briefing"
+    assert update["object"]["audience"] == group["actor_id"]
+    assert "updated" in update["object"]
+    assert await delivered_to(mz, "Update") == {
+        mz.peer.url("/inbox"),
+        group["inbox_url"],
+    }
+
+
+async def test_local_delete_reaches_participant(mz: InboxHarness) -> None:
+    event = await local_event(mz)
+    join = mobilizon(
+        mz, "join", LOCAL_EVENT=event["uri"], LOCAL_ORGANISER=mz.alice["actor_id"]
+    )
+    await mz.deliver(join)
+
+    await EventActions(mz.runtime).delete_event(mz.alice, event)
+    [delete] = await sent(mz, "Delete")
+
+    assert delete["object"]["type"] == "Tombstone"
+    assert delete["object"]["id"] == event["uri"]
+    assert await delivered_to(mz, "Delete") == {mz.peer.url("/inbox")}
