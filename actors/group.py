@@ -136,8 +136,8 @@ def build_moderator_delete(
 ) -> dict[str, Any]:
     """Return a moderator's Delete of a post in a group, shaped as Lemmy sends one.
 
-    The group wraps it in an Announce. Lemmy and other FEP-1b12 receivers check
-    that the actor is listed in the group's moderators collection, and read a
+    The group wraps it in an Announce. FEP-1b12 receivers must check that the
+    actor is listed in the group's moderators collection, and Lemmy reads a
     Delete whose actor is not the post's author as a removal from the group.
     """
     return {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.peers import logged, post
+from tests.e2e.peers import logged, notification, post
 from tests.support.live import LiveInstance, Teacher, eventually
 from tests.support.openapi import validate_response
 
@@ -94,9 +94,11 @@ async def test_member_posts_announced_across_instances(start_instances) -> None:
     alice, bob, carol, dave = (teachers[n] for n in ("alice", "bob", "carol", "dave"))
     remote_acct = f"maths@{school.host}"
 
-    # A non-member's post reaches the group and is not announced.
+    # A non-member's post reaches the group, is not announced, and its Create
+    # is rejected back to district B, which tells dave.
     from_dave = await post(dave, f"@{remote_acct} buy my worksheets")
-    refused = await eventually(lambda: logged(school, "is not a member", dave.actor_id))
+    refused = await eventually(lambda: logged(school, "rejected Create", dave.actor_id))
+    told_dave = await eventually(lambda: notification(dave, "group_post_rejected"))
     from_bob = await post(bob, f"@{remote_acct} Ratio tables for Year 7")
     from_alice = await post(alice, "@maths Welcome, everyone")
 
@@ -111,6 +113,8 @@ async def test_member_posts_announced_across_instances(start_instances) -> None:
     dave_at_carol = await group_boost(carol, remote_acct, from_dave["uri"])
 
     assert refused is not None
+    assert told_dave is not None
+    assert told_dave["account"]["acct"] == remote_acct
     assert at_carol is not None
     assert "Ratio tables for Year 7" in at_carol["reblog"]["content"]
     assert at_carol["account"]["group"] is True
@@ -123,7 +127,7 @@ async def test_member_posts_announced_across_instances(start_instances) -> None:
 
 
 async def test_moderator_removes_post_and_member(start_instances) -> None:
-    school, _, teachers, group = await start_with_members(start_instances)
+    school, district, teachers, group = await start_with_members(start_instances)
     alice, bob, carol = teachers["alice"], teachers["bob"], teachers["carol"]
     remote_acct = f"maths@{school.host}"
     from_bob = await post(bob, f"@{remote_acct} Off-topic advert")
@@ -133,6 +137,11 @@ async def test_moderator_removes_post_and_member(start_instances) -> None:
         i["reblog"]["id"] for i in shown if i["reblog"]["uri"] == from_bob["uri"]
     )
 
+    remote = await lookup(carol, f"@{remote_acct}")
+    in_remote_timeline = [
+        item["reblog"]["uri"] for item in await group_posts(carol, remote)
+    ]
+
     status_code, removed = await alice.request(
         "DELETE", f"{GROUPS}/{group['id']}/statuses/{local_id}"
     )
@@ -140,9 +149,16 @@ async def test_moderator_removes_post_and_member(start_instances) -> None:
     async def gone_at_carol() -> bool:
         return await group_boost(carol, remote_acct, from_bob["uri"]) is None
 
+    async def out_of_remote_timeline() -> bool:
+        shown = [item["reblog"]["uri"] for item in await group_posts(carol, remote)]
+        return from_bob["uri"] not in shown
+
+    assert from_bob["uri"] in in_remote_timeline
     assert status_code == 200
     checked(f"{GROUPS}/{{id}}/statuses/{{status_id}}", "DELETE", removed)
     assert await eventually(gone_at_carol)
+    assert await eventually(out_of_remote_timeline)
+    assert await logged(district, "removed", from_bob["uri"], "from group")
     assert from_bob["uri"] not in [
         i["reblog"]["uri"] for i in await group_posts(alice, group)
     ]
@@ -154,16 +170,22 @@ async def test_moderator_removes_post_and_member(start_instances) -> None:
     status_code, after = await alice.request(
         "DELETE", f"{GROUPS}/{group['id']}/members/{carol_at_school['id']}"
     )
-    remote = await lookup(carol, f"@{remote_acct}")
 
     async def carol_out() -> bool:
-        return not (await membership(carol, remote))["member"]
+        state = await membership(carol, remote)
+        return not state["member"] and not state["requested"]
 
     assert status_code == 200
     assert (
         checked(f"{GROUPS}/{{id}}/members/{{account_id}}", "DELETE", after)["member"]
         is False
     )
+    assert await eventually(carol_out)
+
+    # Carol's new Follow is rejected: a removed member stays out.
+    await join(carol, remote)
+    rejected = await logged(school, "rejected: a moderator removed", carol.actor_id)
+    assert rejected is not None
     assert await eventually(carol_out)
 
 
@@ -185,6 +207,8 @@ async def test_join_needs_approval_then_authorized(start_instances) -> None:
         )
 
     requests = await eventually(pending)
+    told_alice = await eventually(lambda: notification(alice, "group_join_request"))
+    erin_told = await notification(erin, "group_join_request")
     status, not_moderator = await erin.request(
         "GET", f"{GROUPS}/{group['id']}/requests"
     )
@@ -198,6 +222,9 @@ async def test_join_needs_approval_then_authorized(start_instances) -> None:
     )
     path = f"{GROUPS}/{{id}}/requests/{{account_id}}/{{decision}}"
 
+    assert told_alice is not None
+    assert told_alice["group_id"] == group["id"]
+    assert erin_told is None
     assert remote["approval_required"] is True
     assert joined["requested"] is True
     assert joined["member"] is False
@@ -243,3 +270,42 @@ async def test_directory_search_and_mastodon_account(start_instances) -> None:
     assert remote_account["group"] is True
     assert teacher_lookup[0] == 404
     checked(f"{GROUPS}/lookup", "GET", teacher_lookup[1], 404)
+
+
+async def test_moderator_changes_reach_members(start_instances) -> None:
+    school, _, teachers, group = await start_with_members(start_instances)
+    alice, carol = teachers["alice"], teachers["carol"]
+    erin = await school.create_teacher("erin")
+    await join(erin, group)
+    remote = await lookup(carol, f"@maths@{school.host}")
+    first = [m["acct"] for m in remote["moderators"]]
+
+    added = await alice.post(
+        f"{GROUPS}/{group['id']}/moderators", json={"account_id": erin.account_id}
+    )
+
+    async def moderators_at_carol() -> list[str]:
+        body = await carol.get(f"{GROUPS}/{remote['id']}/moderators")
+        return [m["acct"] for m in checked(f"{GROUPS}/{{id}}/moderators", "GET", body)]
+
+    async def erin_listed() -> bool:
+        return f"erin@{school.host}" in await moderators_at_carol()
+
+    async def erin_unlisted() -> bool:
+        return f"erin@{school.host}" not in await moderators_at_carol()
+
+    assert first == [f"alice@{school.host}"]
+    assert [
+        m["acct"]
+        for m in checked(f"{GROUPS}/{{id}}/moderators", "POST", added)["moderators"]
+    ] == ["alice", "erin"]
+    assert await eventually(erin_listed)
+
+    status, removed = await alice.request(
+        "DELETE", f"{GROUPS}/{group['id']}/moderators/{erin.account_id}"
+    )
+
+    assert status == 200
+    checked(f"{GROUPS}/{{id}}/moderators/{{account_id}}", "DELETE", removed)
+    assert await eventually(erin_unlisted)
+    assert await moderators_at_carol() == [f"alice@{school.host}"]
