@@ -514,10 +514,17 @@ async def search() -> Response:
         raise FederationError(400, "q contains a NUL character")
     kind = request.args.get("type") or None
     resolve = _flag(request.args.get("resolve", "false"))
-    result: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}
-    if kind not in (None, "accounts", "statuses", "hashtags"):
+    # Pedagogue adds "events": public events whose name matches, in the shape
+    # of /api/pedagogue/v1/events; Mastodon's own keys keep their shape.
+    result: dict[str, list[Any]] = {
+        "accounts": [],
+        "statuses": [],
+        "hashtags": [],
+        "events": [],
+    }
+    if kind not in (None, "accounts", "statuses", "hashtags", "events"):
         raise FederationError(
-            400, f"type must be accounts, statuses or hashtags, not {kind!r}"
+            400, f"type must be accounts, statuses, hashtags or events, not {kind!r}"
         )
     if not query:
         return _json(result)
@@ -532,6 +539,17 @@ async def search() -> Response:
             and await _can_see(row, g.account)
         ):
             result["statuses"] = [await status_json(runtime, row, g.account)]
+    if kind in (None, "events") and not query.startswith(("https://", "http://")):
+        from web.api_events import search_json
+
+        params = dict(request.args)
+        result["events"] = await search_json(
+            runtime,
+            query,
+            g.account,
+            limit=_int_param(params, "limit") or DEFAULT_LIMIT,
+            offset=_int_param(params, "offset") or 0,
+        )
     return _json(result)
 
 

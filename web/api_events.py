@@ -273,11 +273,22 @@ async def search_events() -> Response:
     if len(query) > MAX_QUERY:
         raise EventError(422, "q", f"is over {MAX_QUERY} characters")
     limit, offset = _page_params(params)
-    rows = await event_store.search(runtime.pool, query, limit=limit, offset=offset)
-    return _json(
-        await events_json(runtime, list(rows), viewer),
-        link=_next_link(params, limit, offset, len(rows)),
+    found = await search_json(runtime, query, viewer, limit=limit, offset=offset)
+    return _json(found, link=_next_link(params, limit, offset, len(found)))
+
+
+async def search_json(
+    runtime: Any, query: str, viewer: Any | None, *, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """Return the Event entities of public events whose name matches ``query``.
+
+    Mastodon's ``/api/v2/search`` lists them under ``events`` too.
+    """
+    limit = max(1, min(limit, MAX_LIMIT))
+    rows = await event_store.search(
+        runtime.pool, query[:MAX_QUERY], limit=limit, offset=max(0, offset)
     )
+    return await events_json(runtime, list(rows), viewer)
 
 
 @blueprint.get(f"{PREFIX}/<event_id>")

@@ -463,6 +463,27 @@ async def test_search_without_query_names_q(site: EventsSite) -> None:
     assert body["field"] == "q"
 
 
+async def test_combined_search_lists_events(site: EventsSite) -> None:
+    alice = await site.teacher("alice")
+    await create(alice, name="Phonics for early readers")
+
+    status, found = await alice.get("/api/v2/search", q="phonics")
+
+    assert status == 200
+    assert [item["name"] for item in found["events"]] == ["Phonics for early readers"]
+    validate_response("events", f"{EVENTS}/search", "GET", 200, found["events"])
+
+
+async def test_combined_search_of_events_only(site: EventsSite) -> None:
+    alice = await site.teacher("alice")
+    await create(alice, name="Alice's reading circle")
+
+    _, found = await alice.get("/api/v2/search", q="alice", type="events")
+
+    assert found["accounts"] == []
+    assert [item["name"] for item in found["events"]] == ["Alice's reading circle"]
+
+
 # Ids
 
 

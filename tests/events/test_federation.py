@@ -135,3 +135,83 @@ async def test_restricted_event_pending_until_organiser_accepts(
 
     status = await bob.get(f"/api/v1/statuses/{seen['id']}")
     assert status["card"]["title"] == "Questioning in science lessons"
+
+
+async def notified(teacher: Teacher, kind: str) -> list[dict[str, Any]]:
+    """Wait until ``teacher`` has a notification of ``kind``; return those."""
+
+    async def check() -> list[dict[str, Any]]:
+        listed = await teacher.get("/api/v1/notifications")
+        return [item for item in listed if item["type"] == kind]
+
+    return await eventually(check)
+
+
+async def test_event_edit_cancel_and_delete_reach_participant(
+    start_instances,
+) -> None:
+    school, district = await start_instances("school-a.test", "district-b.test")
+    alice = await school.create_teacher("alice")
+    bob = await district.create_teacher("bob")
+    await follow(bob, alice)
+    created = await alice.post(EVENTS, json=webinar())
+    seen = await arrived(bob, created["uri"])
+    assert seen is not None
+    await bob.post(f"{EVENTS}/{seen['id']}/join")
+    assert await state_of(bob, seen["id"], "accepted") == "accepted"
+
+    # An invalid edit changes nothing and names the field.
+    status, error = await alice.request(
+        "PATCH", f"{EVENTS}/{created['id']}", json={"ends_at": "2031-02-10T15:00:00"}
+    )
+    assert status == 422
+    validate_response("events", f"{EVENTS}/{{id}}", "PATCH", 422, error)
+    assert error["field"] == "ends_at"
+
+    # The edit reaches bob's instance, and bob hears of it.
+    status, edited = await alice.request(
+        "PATCH",
+        f"{EVENTS}/{created['id']}",
+        json={
+            "name": "Questioning in science, part 1",
+            "starts_at": "2031-02-10T15:30:00",
+        },
+    )
+    assert status == 200
+    validate_response("events", f"{EVENTS}/{{id}}", "PATCH", 200, edited)
+
+    async def renamed() -> dict[str, Any] | None:
+        event = await bob.get(f"{EVENTS}/{seen['id']}")
+        return event if event["name"] == "Questioning in science, part 1" else None
+
+    copy = await eventually(renamed)
+    assert copy is not None
+    assert copy["starts_at"] == "2031-02-10T15:30:00-05:00"
+    updates = await notified(bob, "event_updated")
+    assert [item["status"]["id"] for item in updates] == [seen["id"]]
+
+    # The cancellation arrives as an Update with ical:status CANCELLED.
+    cancelled = await alice.post(f"{EVENTS}/{created['id']}/cancel")
+    assert cancelled["status"] == "CANCELLED"
+
+    async def cancelled_copy() -> bool:
+        event = await bob.get(f"{EVENTS}/{seen['id']}")
+        return event["status"] == "CANCELLED"
+
+    assert await eventually(cancelled_copy) is True
+    assert len(await notified(bob, "event_cancelled")) == 1
+    _, feed = await alice.request("GET", "/ical/instance.ics")
+    assert "STATUS:CANCELLED" in feed
+    assert "SEQUENCE:2" in feed
+
+    # The deletion removes bob's copy, and bob's notification names the event.
+    status, _ = await alice.request("DELETE", f"{EVENTS}/{created['id']}")
+    assert status == 200
+
+    async def gone() -> bool:
+        status, _ = await bob.request("GET", f"{EVENTS}/{seen['id']}")
+        return status == 404
+
+    assert await eventually(gone) is True
+    [deleted] = await notified(bob, "event_deleted")
+    assert deleted["event"]["name"] == "Questioning in science, part 1"
