@@ -5,6 +5,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from actors import pedagogue
+from actors.mentoring import MentoringTerms, parse_mentoring
 from actors.urls import LocalUrls
 from actors.vocabulary import CONTEXT, as_list, first_id, id_of, is_http_id, text_value
 from federation.sanitize import plain_text, sanitize_html
@@ -16,8 +17,16 @@ class InvalidActor(ValueError):
     """A remote actor document that cannot be used."""
 
 
-def render_person(account: Any, public_key_pem: str, urls: LocalUrls) -> dict[str, Any]:
-    """Return the actor document of a local teacher."""
+def render_person(
+    account: Any,
+    public_key_pem: str,
+    urls: LocalUrls,
+    mentoring: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the actor document of a local teacher.
+
+    ``mentoring`` is the teacher's offer from ``actors.mentoring.render_mentoring``.
+    """
     username = account["username"]
     actor_id = urls.actor(username)
     document: dict[str, Any] = {
@@ -49,6 +58,8 @@ def render_person(account: Any, public_key_pem: str, urls: LocalUrls) -> dict[st
     if account["fields"]:
         document["attachment"] = pedagogue.render_attachment(account["fields"])
     document.update(pedagogue.render_profile_terms(account))
+    if mentoring is not None:
+        document["mentoring"] = mentoring
     return document
 
 
@@ -101,6 +112,7 @@ class RemoteActor:
     school: str = ""
     teacher_role: str = ""
     pronouns: str = ""
+    mentoring: MentoringTerms | None = None
 
 
 def _keys_of(document: dict[str, Any], actor_id: str) -> list[tuple[str, str]]:
@@ -180,6 +192,7 @@ def parse_actor(document: Any, fetched_from: str | None = None) -> RemoteActor:
         school=_short_text(document, "school"),
         teacher_role=_short_text(document, "teacherRole"),
         pronouns=_short_text(document, "pronouns"),
+        mentoring=parse_mentoring(document),
     )
 
 

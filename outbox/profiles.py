@@ -19,7 +19,7 @@ from actors.person import render_person
 from federation.errors import FederationError
 from outbox import activities as build
 from outbox.actions import ActionError, Actions
-from storage import accounts, social
+from storage import accounts, mentorship, social
 
 if TYPE_CHECKING:
     from pedagogue.runtime import Runtime
@@ -181,17 +181,34 @@ class ProfileActions:
                 account["id"],
                 *[values[column] for column in columns],
             )
-            await self._send_update(connection, row)
+            await self.send_update(connection, row)
         log.info("profile of %s updated: %s", row["actor_id"], ", ".join(columns))
         return row
 
-    async def _send_update(self, connection: Any, account: Any) -> None:
+    async def send_update(self, connection: Any, account: Any) -> None:
+        """Queue Update(Person) with the teacher's current actor document.
+
+        It goes to the inboxes of remote followers and of remote mentees with
+        a pending or running mentorship, whose instances list the teacher's
+        free places.
+        """
+        # Imported here because outbox.mentorship imports this module.
+        from outbox.mentorship import published_offer
+
         key = await accounts.local_key(connection, account["id"])
-        person = render_person(account, key["public_key_pem"], self.urls)
+        person = render_person(
+            account,
+            key["public_key_pem"],
+            self.urls,
+            mentoring=await published_offer(connection, account["id"]),
+        )
         person.pop("@context", None)
         person["to"] = ["https://www.w3.org/ns/activitystreams#Public"]
         person["cc"] = [self.urls.followers(account["username"])]
         inboxes = await social.follower_inboxes(connection, account["id"])
+        for inbox in await mentorship.remote_mentee_inboxes(connection, account["id"]):
+            if inbox not in inboxes:
+                inboxes.append(inbox)
 
         def builder(uri: str) -> dict[str, Any]:
             body = build.build_update(uri, account["actor_id"], person)

@@ -5,6 +5,7 @@ from typing import Any
 import asyncpg
 
 from actors.person import RemoteActor
+from storage import mentorship
 from storage.ids import new_id
 
 Connection = asyncpg.Connection | asyncpg.Pool
@@ -203,6 +204,7 @@ async def upsert_remote(db: Connection, actor: RemoteActor) -> asyncpg.Record:
                 row["id"],
                 pem,
             )
+        await mentorship.save_remote_offer(connection, row["id"], actor.mentoring)
     return row
 
 

@@ -15,6 +15,7 @@ from actors.vocabulary import AS_CONTEXT
 from federation import httpsig
 from federation.errors import FederationError
 from inbox.receive import InboxReceiver, InboxRejection
+from outbox.mentorship import published_offer
 from storage import accounts, statuses
 from web.app import error_response, log_text, parse_id, runtime_of
 from web.json import activity_json
@@ -49,7 +50,12 @@ async def actor(username: str) -> Response:
     if not wants_activity_json():
         return redirect(runtime.urls.profile(account["username"]))
     key = await accounts.local_key(runtime.pool, account["id"])
-    document = render_person(account, key["public_key_pem"], runtime.urls)
+    document = render_person(
+        account,
+        key["public_key_pem"],
+        runtime.urls,
+        mentoring=await published_offer(runtime.pool, account["id"]),
+    )
     if account["actor_type"] == "Group":
         add_group_fields(document, runtime.urls, account["username"])
     return activity_json(document)

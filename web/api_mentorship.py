@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from quart import Blueprint, Response, current_app, g, jsonify, request
 
@@ -14,7 +15,7 @@ from outbox.actions import ActionError
 from outbox.mentorship import MentorOffer, MentorshipActions
 from storage import accounts, mentorship
 from web.api import _flag, _int_param, _params, _rejected, authenticated
-from web.app import runtime_of
+from web.app import parse_id, runtime_of
 from web.presenters import StatusPresenter, accounts_json, iso_millis
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ MAX_ITEM_LENGTH = 100
 MAX_MESSAGE = 5000
 MAX_NOTE = 1000
 DIRECTORY_LIMIT = 40
+# Deep offsets make PostgreSQL read and drop every row before the page.
+MAX_DIRECTORY_OFFSET = 10_000
 
 
 async def _action_error(error: ActionError) -> Response:
@@ -154,21 +157,61 @@ async def put_mentoring() -> Response:
     return _json(_mentor_json(profile))
 
 
+def _directory_scope(params: dict[str, Any]) -> bool | None:
+    """Read ``local``: true lists local teachers only, false remote ones only,
+    absent lists both. Raises ActionError(422) for any other value."""
+    value = params.get("local")
+    if value in (None, ""):
+        return None
+    text = str(value).strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise ActionError(422, f"local must be true or false, not {str(value)[:40]!r}")
+
+
+def _directory_link(params: dict[str, Any], offset: int, limit: int, full: bool) -> str:
+    """Return the Link header of a directory page: ``next`` when the page is
+    full, ``prev`` unless it is the first."""
+    links = []
+    base = runtime_of(current_app).urls.base + request.path
+    if full:
+        query = urlencode({**params, "offset": offset + limit, "limit": limit})
+        links.append(f'<{base}?{query}>; rel="next"')
+    if offset > 0:
+        query = urlencode({**params, "offset": max(0, offset - limit), "limit": limit})
+        links.append(f'<{base}?{query}>; rel="prev"')
+    return ", ".join(links)
+
+
 @blueprint.get(f"{PREFIX}/mentors")
 async def mentor_directory() -> Response:
+    """List local and remote teachers open to mentoring with a free place.
+
+    Remote teachers are those whose actor documents this instance stores and
+    which publish an open mentoring offer.
+    """
     runtime = runtime_of(current_app)
     params = dict(request.args)
     limit = max(1, min(_int_param(params, "limit") or DIRECTORY_LIMIT, DIRECTORY_LIMIT))
-    offset = max(0, _int_param(params, "offset") or 0)
+    offset = _int_param(params, "offset") or 0
+    if offset > MAX_DIRECTORY_OFFSET:
+        raise ActionError(
+            422, f"offset must be at most {MAX_DIRECTORY_OFFSET}, not {offset}"
+        )
+    subject = text_param(params, "subject", MAX_ITEM_LENGTH) or None
+    grade_level = text_param(params, "grade_level", MAX_ITEM_LENGTH) or None
     rows = await mentorship.directory(
         runtime.pool,
-        subject=(params.get("subject") or "").strip() or None,
-        grade_level=(params.get("grade_level") or "").strip() or None,
+        subject=subject,
+        grade_level=grade_level,
+        local=_directory_scope(params),
         limit=limit,
         offset=offset,
     )
     rendered = await accounts_json(runtime, list(rows))
-    return _json(
+    response = _json(
         [
             {
                 "account": account,
@@ -181,15 +224,28 @@ async def mentor_directory() -> Response:
             for row, account in zip(rows, rendered)
         ]
     )
+    link_params = {
+        key: value for key, value in params.items() if key not in ("offset", "limit")
+    }
+    link = _directory_link(link_params, offset, limit, len(rows) == limit)
+    if link:
+        response.headers["Link"] = link
+    return response
 
 
 # Requests
 
 
 async def _account_param(value: Any, name: str) -> Any:
-    if not isinstance(value, (str, int)) or not str(value).isdigit():
-        raise ActionError(422, f"{name} must be an account id")
-    row = await accounts.by_id(runtime_of(current_app).pool, int(value))
+    # A JSON number is accepted as well as the string form of the API's ids.
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    account_id = parse_id(value)
+    if account_id is None:
+        raise ActionError(
+            422, f"{name} must be an account id, not {str(value)[:40]!r}"
+        )
+    row = await accounts.by_id(runtime_of(current_app).pool, account_id)
     if row is None or row["deleted_at"] is not None or row["actor_type"] != "Person":
         raise FederationError(404, f"{name}: account not found")
     return row
@@ -230,8 +286,9 @@ async def _own_mentorship(mentorship_id: str) -> Any:
     """Return the mentorship if the viewer is its mentor or mentee; 404 otherwise,
     so that others cannot learn that it exists."""
     row = None
-    if mentorship_id.isdigit():
-        row = await mentorship.by_id(runtime_of(current_app).pool, int(mentorship_id))
+    row_id = parse_id(mentorship_id)
+    if row_id is not None:
+        row = await mentorship.by_id(runtime_of(current_app).pool, row_id)
     if row is None or g.account["id"] not in (row["mentor_id"], row["mentee_id"]):
         raise FederationError(404, "mentorship not found")
     return row

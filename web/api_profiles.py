@@ -25,7 +25,7 @@ from web.api import (
     authenticated,
 )
 from web.api_mentorship import list_param, text_param
-from web.app import runtime_of
+from web.app import parse_id, runtime_of
 from web.html import page
 from web.presenters import (
     StatusPresenter,
@@ -73,8 +73,7 @@ def _field_pairs(params: dict[str, Any]) -> list[tuple[str, str]] | None:
     value = params.get("fields_attributes")
     if isinstance(value, dict):
         value = [
-            value[key]
-            for key in sorted(value, key=lambda k: int(k) if str(k).isdigit() else 0)
+            value[key] for key in sorted(value, key=lambda k: parse_id(str(k)) or 0)
         ]
     if isinstance(value, list):
         pairs = []
@@ -87,7 +86,7 @@ def _field_pairs(params: dict[str, Any]) -> list[tuple[str, str]] | None:
         return pairs
     if value is not None:
         raise ActionError(422, "fields_attributes must be a list of name and value")
-    form_keys = re.compile(r"^fields_attributes\[(\d+)\]\[(name|value)\]$")
+    form_keys = re.compile(r"^fields_attributes\[([0-9]+)\]\[(name|value)\]$")
     found: dict[int, dict[str, Any]] = {}
     for key, item in params.items():
         match = form_keys.match(key)
@@ -175,11 +174,12 @@ async def patch_profile() -> Response:
 async def get_account_profile(account_id: str) -> Response:
     runtime = runtime_of(current_app)
     row = None
-    if account_id.isdigit():
+    row_id = parse_id(account_id)
+    if row_id is not None:
         row = await runtime.pool.fetchrow(
             "SELECT * FROM accounts WHERE id = $1 AND deleted_at IS NULL"
             " AND actor_type <> 'Application'",
-            int(account_id),
+            row_id,
         )
     if row is None:
         raise FederationError(404, "account not found")

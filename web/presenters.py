@@ -561,6 +561,10 @@ async def notifications_json(
             if status is None:
                 continue
             entity["status"] = status
+        if row.get("mentorship_id") is not None:
+            # Pedagogue's mentorship_* types; the id is the one of
+            # /api/pedagogue/v1/mentorships/{id}.
+            entity["mentorship_id"] = str(row["mentorship_id"])
         result.append(entity)
     return result
 

@@ -24,13 +24,14 @@ async def concerns_mentorship(context: Context) -> bool:
 
 
 async def handle_offer(context: Context) -> None:
-    """Store a remote teacher's request to be mentored by a local teacher.
+    """Store a remote teacher's request to be mentored by a local teacher, and
+    notify the mentor.
 
     A mentor who is not open to mentoring or has no free place answers with
     Reject at once. Raises Ignored for an Offer of something else, for a
     mentor who is not local and for a repeated request.
     """
-    from outbox.mentorship import MentorshipActions
+    from outbox.mentorship import REQUEST_NOTIFICATION, MentorshipActions
 
     try:
         offer = parse_offer(context.activity, context.actor_id)
@@ -64,7 +65,7 @@ async def handle_offer(context: Context) -> None:
         await mentorship.set_state(context.connection, row["id"], "rejected")
         actions = MentorshipActions(context.runtime)
         offer_body = actions.render_offer(row, mentee, mentor)
-        await actions._queue_answer(
+        await actions.queue_answer(
             context.connection, mentor, mentee, offer_body, False
         )
         log.info(
@@ -75,6 +76,9 @@ async def handle_offer(context: Context) -> None:
             context.activity_id,
         )
         return
+    await mentorship.notify(
+        context.connection, mentor["id"], REQUEST_NOTIFICATION, mentee["id"], row["id"]
+    )
     log.info(
         "mentorship %s offered by %s to %s (%s)",
         offer.mentorship_id,
@@ -93,10 +97,13 @@ async def _answered_row(context: Context):  # type: ignore[no-untyped-def]
 
 
 async def handle_answer(context: Context, accept: bool) -> None:
-    """Mark a local teacher's pending mentorship request accepted or rejected.
+    """Mark a local teacher's pending mentorship request accepted or rejected,
+    and notify the teacher.
 
     Raises Ignored unless the sender is the mentor and the request is pending.
     """
+    from outbox.mentorship import ACCEPTED_NOTIFICATION, REJECTED_NOTIFICATION
+
     row = await _answered_row(context)
     mentor = await accounts.by_id(context.connection, row["mentor_id"])
     if mentor["actor_id"] != context.actor_id:
@@ -105,6 +112,13 @@ async def handle_answer(context: Context, accept: bool) -> None:
         raise Ignored(f"mentorship {row['uri']} is {row['state']}, not pending")
     state = "accepted" if accept else "rejected"
     await mentorship.set_state(context.connection, row["id"], state)
+    await mentorship.notify(
+        context.connection,
+        row["mentee_id"],
+        ACCEPTED_NOTIFICATION if accept else REJECTED_NOTIFICATION,
+        mentor["id"],
+        row["id"],
+    )
     log.info(
         "mentorship %s %s by %s (%s)",
         row["uri"],
@@ -125,10 +139,15 @@ async def handle_reject(context: Context) -> None:
 
 
 async def handle_undo(context: Context) -> None:
-    """Withdraw a remote mentee's pending or running mentorship.
+    """Withdraw a remote mentee's pending or running mentorship and notify the
+    mentor. A running one frees a place, so the mentor's actor document goes
+    out again as Update(Person).
 
     Raises Ignored unless the sender is the mentee and the mentorship is live.
     """
+    from outbox.mentorship import WITHDRAWN_NOTIFICATION
+    from outbox.profiles import ProfileActions
+
     row = await _answered_row(context)
     mentee = await accounts.by_id(context.connection, row["mentee_id"])
     if mentee["actor_id"] != context.actor_id:
@@ -136,6 +155,16 @@ async def handle_undo(context: Context) -> None:
     if row["state"] not in mentorship.LIVE_STATES:
         raise Ignored(f"mentorship {row['uri']} is already {row['state']}")
     await mentorship.set_state(context.connection, row["id"], "withdrawn")
+    await mentorship.notify(
+        context.connection,
+        row["mentor_id"],
+        WITHDRAWN_NOTIFICATION,
+        mentee["id"],
+        row["id"],
+    )
+    if row["state"] == "accepted":
+        mentor = await accounts.by_id(context.connection, row["mentor_id"])
+        await ProfileActions(context.runtime).send_update(context.connection, mentor)
     log.info(
         "mentorship %s withdrawn by %s (%s)",
         row["uri"],
