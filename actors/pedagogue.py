@@ -1,8 +1,11 @@
 """Pedagogue's own JSON-LD terms: mentorship offers and teacher profile data.
 
-The terms are defined in ``federation/contexts/pedagogue.jsonld``. Documents
-carry that context inline, so a receiver never has to fetch it. Each instance
-also serves it at ``/ns/pedagogue.jsonld``.
+The terms are defined in ``federation/contexts/pedagogue.jsonld`` under one
+namespace IRI, NAMESPACE, the same on every instance. Documents carry that
+context inline, so a receiver never has to fetch it; each instance also serves
+the same file at ``/ns/pedagogue.jsonld``. A received object is read through
+JSON-LD compaction against that context (``compact_terms``), so a peer may
+bind the namespace to any prefix, or write full IRIs.
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ from importlib import resources
 from typing import Any
 
 from actors.vocabulary import CONTEXT, first_id, has_type, text_value
+from federation import jsonld
 
 CONTEXT_FILE = "pedagogue.jsonld"
-# The vocabulary's namespace IRI; the same on every instance.
-# NOTE: nothing is served at this IRI yet; the project should own the domain
-# before other software relies on the terms.
+# The vocabulary's namespace IRI, the same on every instance, so that a term
+# means one thing wherever it comes from. An instance-specific IRI would make
+# every instance's terms different properties. It is an identifier, never
+# fetched; docs/FEDERATION.md lists the terms.
+# NOTE: nothing is served at this IRI; each instance serves the context at
+# /ns/pedagogue.jsonld instead.
 NAMESPACE = "https://pedagogue.social/ns#"
 MENTORED_BY = f"{NAMESPACE}mentoredBy"
 MAX_LIST_ITEMS = 20
@@ -36,6 +43,28 @@ def context_document() -> dict[str, Any]:
 def full_context() -> list[Any]:
     """Return the ``@context`` of documents that use Pedagogue terms."""
     return [*CONTEXT, context_document()["@context"]]
+
+
+def compact_terms(document: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Return a received object with its terms named as in our context.
+
+    The object is compacted with JSON-LD against ``full_context()``, so
+    ``ped:Mentorship`` or a full IRI becomes ``Mentorship``. ``context`` is
+    the enclosing activity's ``@context``, for an embedded object without its
+    own. The object is returned unchanged when it has no context or names one
+    that is not bundled, or is not valid JSON-LD.
+    """
+    source = document
+    if "@context" not in document and context is not None:
+        source = {"@context": context, **document}
+    if "@context" not in source:
+        return document
+    try:
+        compacted = jsonld.compact(source, full_context())
+    except (jsonld.ContextNotBundled, jsonld.InvalidJsonLd):
+        return document
+    compacted.pop("@context", None)
+    return compacted
 
 
 def clean_list(value: Any) -> list[str]:
@@ -116,10 +145,13 @@ def parse_offer(activity: dict[str, Any], sender_id: str) -> RemoteOffer:
     """Read a mentorship Offer; raise InvalidOffer naming what is wrong.
 
     The mentee (``subject``) must be the sender, and ``target`` (when present)
-    must be the mentor the object names.
+    must be the mentor the object names. The object's terms are read after
+    compaction (``compact_terms``), whatever prefix the sender used.
     """
     offer_id = first_id(activity)
     obj = activity.get("object")
+    if isinstance(obj, dict):
+        obj = compact_terms(obj, activity.get("@context"))
     if not offer_id:
         raise InvalidOffer("Offer has no id")
     if not is_mentorship(obj):

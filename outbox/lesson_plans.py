@@ -413,10 +413,15 @@ class PlanActions:
         return [row["inbox_url"] for row in rows]
 
     async def article(
-        self, plan: Any, status: Any | None = None, actor_id: str | None = None
+        self,
+        plan: Any,
+        status: Any | None = None,
+        actor_id: str | None = None,
+        db: asyncpg.Connection | None = None,
     ) -> dict:
-        """Return the Article of a local plan, without @context."""
-        pool = self.runtime.pool
+        """Return the Article of a local plan, without @context. ``db`` is the
+        transaction that just wrote the plan, so its attachments are seen."""
+        pool = db or self.runtime.pool
         status = status or await statuses.by_id(pool, plan["status_id"])
         if actor_id is None:
             author = await accounts.by_id(pool, plan["account_id"])
@@ -673,7 +678,7 @@ class PlanActions:
         status: Any,
         inboxes: list[str],
     ) -> dict[str, Any]:
-        article = await self.article(plan, status, account["actor_id"])
+        article = await self.article(plan, status, account["actor_id"], connection)
         activity_id = next_activity_id()
         uri = f"{self.base_url}/activities/{activity_id}"
         body: dict[str, Any] = {

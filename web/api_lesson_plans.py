@@ -553,9 +553,9 @@ async def _signed_reader() -> Any:
     if "Signature" not in headers and "Signature-Input" not in headers:
         return None
     runtime = runtime_of(current_app)
-    info = httpsig.parse_signature(headers)
-    settings = runtime.settings.federation
     target = _raw_target()
+    info = httpsig.parse_signature("GET", target, headers)
+    settings = runtime.settings.federation
     scheme = runtime.settings.base_url.split(":", 1)[0]
     signer = await runtime.resolver.public_key(info.key_id)
     try:

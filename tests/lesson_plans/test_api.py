@@ -519,3 +519,77 @@ async def test_plan_served_as_article_with_lrmi(plan_instance: PlanInstance) -> 
     assert article["teaches"] == RATIOS["objectives"]
     assert article["educationalAlignment"][0]["targetName"] == "6.RP.A.1"
     assert article["license"] == {"type": "CreativeWork", "name": "All rights reserved"}
+
+
+@pytest.mark.parametrize(
+    "bad_id", ["\u00b2", "\u0663", "99999999999999999999999", "9223372036854775808"]
+)
+async def test_odd_plan_ids_not_found(plan_instance: PlanInstance, bad_id: str) -> None:
+    alice = plan_instance.alice
+    collection = (
+        await alice.call(
+            "POST", "/api/pedagogue/v1/lesson_plan_collections", json={"name": "Odd"}
+        )
+    )[1]
+    for path in (
+        f"{PLANS}/{bad_id}",
+        f"{PLANS}/{bad_id}/adaptations",
+        f"{PLANS}/{bad_id}/export.md",
+        f"/lesson_plans/{bad_id}",
+        f"/lesson_plans/files/{bad_id}",
+        f"/api/pedagogue/v1/lesson_plan_collections/{bad_id}",
+        f"/users/alice/lesson_plan_collections/{bad_id}",
+    ):
+        status, _ = await alice.call("GET", path)
+        assert status == 404, path
+    status, body = await alice.call(
+        "POST",
+        f"/api/pedagogue/v1/lesson_plan_collections/{collection['id']}/items",
+        json={"lesson_plan_id": bad_id},
+    )
+    assert status == 404
+    status, body = await create(alice, attachment_ids=[bad_id])
+    assert status == 422
+    assert body["field"] == "attachment_ids"
+    status, body = await create(alice, adapted_from=bad_id)
+    assert status == 422
+    assert body["field"] == "adapted_from"
+
+
+async def test_followers_only_plan_hidden_from_others(
+    plan_instance: PlanInstance,
+) -> None:
+    alice, bob = plan_instance.alice, plan_instance.bob
+    plan = await created(alice, visibility="private", title="Quiz answers")
+    status, _ = await bob.call("GET", f"{PLANS}/{plan['id']}")
+    assert status == 404
+    response = await alice.client.get(f"{PLANS}/{plan['id']}")
+    assert response.status_code == 404
+    response = await alice.client.get(
+        f"/lesson_plans/{plan['id']}", headers={"Accept": "application/activity+json"}
+    )
+    assert response.status_code == 404
+    status, own = await alice.call("GET", f"{PLANS}/{plan['id']}")
+    assert status == 200
+    assert own["visibility"] == "private"
+    found = await bob.call("GET", f"{PLANS}/search", query_string={"q": "quiz"})
+    assert found == (200, [])
+    status, body = await alice.call(
+        "PUT", f"{PLANS}/{plan['id']}", json={"visibility": "public"}
+    )
+    assert status == 422
+    assert body["field"] == "visibility"
+
+
+async def test_invalid_token_on_open_read_is_401(plan_instance: PlanInstance) -> None:
+    plan = await created(plan_instance.alice)
+    response = await plan_instance.alice.client.get(
+        f"{PLANS}/{plan['id']}", headers={"Authorization": "Bearer nonsense"}
+    )
+    assert response.status_code == 401
+
+
+async def test_unknown_plan_visibility_rejected(plan_instance: PlanInstance) -> None:
+    status, body = await create(plan_instance.alice, visibility="friends")
+    assert status == 422
+    assert body["field"] == "visibility"

@@ -192,3 +192,111 @@ async def test_remote_adaptation_of_local_plan_notifies_author(
     assert adaptation["attribution"][0]["author_uri"] == harness.alice["actor_id"]
     assert recorded == 1
     assert notified == 1
+
+
+async def test_remote_attachments_kept_as_checked_links(
+    harness: InboxHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    actor_id = harness.add_actor("wes")
+    host = actor_id.split("/users/")[0]
+    activity = article_create(
+        harness,
+        actor_id,
+        6,
+        [AS, "https://schema.org/"],
+        teaches=["Read a map"],
+        attachment=[
+            {
+                "type": "Document",
+                "mediaType": "application/pdf",
+                "url": f"{host}/files/map.pdf",
+                "name": "Map <b>handout</b>",
+                "size": 52_000,
+            },
+            {"type": "Document", "mediaType": "image/png", "url": "javascript:x()"},
+            {
+                "type": "Document",
+                "mediaType": "text/html",
+                "url": f"{host}/files/page.html",
+            },
+            {
+                "type": "Document",
+                "mediaType": "application/pdf",
+                "url": f"{host}/files/huge.pdf",
+                "size": 10**12,
+            },
+            {
+                "type": "Document",
+                "mediaType": "application/pdf",
+                "url": "https://user:secret@files.test/x.pdf",
+            },
+            {
+                "type": "Link",
+                "mediaType": "image/png; charset=binary",
+                "href": f"{host}/a.png",
+            },
+        ],
+    )
+    with caplog.at_level(logging.INFO, logger="inbox.handlers.lesson_plan"):
+        await harness.deliver(activity)
+    plan = await stored_plan(harness, activity["object"]["id"])
+    files = await harness.pool.fetch(
+        "SELECT * FROM lesson_plan_attachments WHERE status_id = $1 ORDER BY position",
+        plan["status_id"],
+    )
+    logged = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert [row["remote_url"] for row in files] == [
+        f"{host}/files/map.pdf",
+        f"{host}/a.png",
+    ]
+    assert files[0]["file_name"] == "Map handout"
+    assert files[0]["size"] == 52_000
+    assert files[1]["size"] is None
+    assert files[1]["mime_type"] == "image/png"
+    assert len(logged) == 1
+    assert activity["id"] in logged[0]
+
+
+async def test_collection_add_from_other_actor_ignored(harness: InboxHarness) -> None:
+    owner = harness.add_actor("xia")
+    stranger = harness.add_actor("yan")
+    collection = {
+        "@context": AS,
+        "id": f"{owner}/collections/1/create",
+        "type": "Create",
+        "actor": owner,
+        "to": [PUBLIC],
+        "object": {
+            "id": f"{owner}/collections/1",
+            "type": "OrderedCollection",
+            "name": "Map skills",
+            "attributedTo": owner,
+            "to": [PUBLIC],
+            "orderedItems": [],
+        },
+    }
+    plan = article_create(harness, owner, 7, [AS, "https://schema.org/"], teaches=["x"])
+    await harness.deliver(collection)
+    await harness.deliver(plan)
+    await harness.deliver(
+        {
+            "@context": AS,
+            "id": f"{stranger}/add/1",
+            "type": "Add",
+            "actor": stranger,
+            "object": plan["object"]["id"],
+            "target": f"{owner}/collections/1",
+        }
+    )
+    stored = await harness.pool.fetchrow(
+        "SELECT * FROM lesson_plan_collections WHERE uri = $1", f"{owner}/collections/1"
+    )
+    items = await harness.pool.fetchval(
+        "SELECT count(*) FROM lesson_plan_collection_items WHERE collection_id = $1",
+        stored["id"],
+    )
+    row = await harness.queue_row(f"{stranger}/add/1")
+    assert stored["name"] == "Map skills"
+    assert stored["local"] is False
+    assert items == 0
+    assert row["state"] == "ignored"
