@@ -1,4 +1,4 @@
-"""The ``pedagogue`` command line: run, migrate, user create, token create."""
+"""The ``pedagogue`` command line: run, migrate, user create and reset-link, token create."""
 
 from __future__ import annotations
 
@@ -76,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--approve-followers", action="store_true", help="approve each follower by hand"
     )
+    create.add_argument(
+        "--admin",
+        action="store_true",
+        help="give the account the admin role (invites, sign-up approval, reset links)",
+    )
+    reset = user_commands.add_parser(
+        "reset-link", help="print a one-time link that sets a new password"
+    )
+    reset.add_argument("name", help="username of the local account")
 
     token = commands.add_parser("token", help="manage client API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
@@ -172,11 +181,36 @@ async def create_user(settings: Settings, dsn: str, args: argparse.Namespace) ->
             display_name=args.display_name,
             approve_followers=args.approve_followers,
         )
+        if args.admin:
+            await connection.execute(
+                "UPDATE accounts SET is_admin = true WHERE id = $1", row["id"]
+            )
     except asyncpg.UniqueViolationError:
         raise CommandError(f"the username {args.name} is taken") from None
     finally:
         await connection.close()
-    print(f"created @{row['username']}@{settings.domain} ({row['actor_id']})")
+    role = " with the admin role" if args.admin else ""
+    print(f"created @{row['username']}@{settings.domain} ({row['actor_id']}){role}")
+
+
+async def create_reset_link(settings: Settings, dsn: str, args: argparse.Namespace) -> None:
+    from pedagogue.server import apply_migrations
+    from storage import accounts
+    from web.ui.admin import reset_link
+
+    await apply_migrations(dsn)
+    connection = await asyncpg.connect(dsn)
+    try:
+        account = await accounts.local_by_username(connection, args.name)
+        if account is None or account["actor_type"] != "Person":
+            raise CommandError(f"no local account named {args.name}")
+        link = await reset_link(connection, settings, account)
+    finally:
+        await connection.close()
+    hours = settings.web.reset_link_hours
+    log.info("password reset link issued for account %s from the command line", account["id"])
+    print(link)
+    print(f"The link works once, for {hours:g} hours.", file=sys.stderr)
 
 
 async def create_token(settings: Settings, dsn: str, args: argparse.Namespace) -> None:
@@ -237,6 +271,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             applied = asyncio.run(apply_migrations(dsn))
             print(f"applied {len(applied)} migrations" + (": " + ", ".join(applied) if applied else ""))
+        elif args.command == "user" and args.user_command == "reset-link":
+            asyncio.run(create_reset_link(settings, dsn, args))
         elif args.command == "user":
             asyncio.run(create_user(settings, dsn, args))
         elif args.command == "token":

@@ -32,6 +32,12 @@ class InstanceSettings:
     open_registrations: bool = False
     # Largest avatar or header image a teacher may upload, in bytes.
     profile_image_max_bytes: int = 1_000_000
+    # IANA time zone for showing times to visitors and to teachers who chose none.
+    time_zone: str = "UTC"
+    # Server rules shown at sign-up, one per line; each must be accepted.
+    rules: str = ""
+    # Language of the web interface: a catalogue under web/translations.
+    language: str = "en"
 
 
 @dataclass
@@ -91,6 +97,20 @@ class LessonPlanSettings:
 
 
 @dataclass
+class WebSettings:
+    # Days a browser session lasts after sign-in.
+    session_days: float = 30.0
+    # Failed sign-ins allowed within sign_in_window seconds, per username and
+    # per client address, before further attempts get 429.
+    sign_in_window: float = 900.0
+    sign_in_failures_per_account: int = 5
+    sign_in_failures_per_address: int = 20
+    # Days an invite link works, and hours a password reset link works.
+    invite_days: float = 7.0
+    reset_link_hours: float = 24.0
+
+
+@dataclass
 class Settings:
     instance: InstanceSettings = field(default_factory=InstanceSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -98,6 +118,7 @@ class Settings:
     federation: FederationSettings = field(default_factory=FederationSettings)
     lesson_plans: LessonPlanSettings = field(default_factory=LessonPlanSettings)
     events: EventSettings = field(default_factory=EventSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def base_url(self) -> str:
@@ -240,6 +261,7 @@ def validate(settings: Settings) -> None:
             f" server), not a {database_scheme or 'schemeless'} URL"
         )
     parse_listen(settings.server.listen)
+    _validate_web(settings)
     from actors.lesson_plan import LICENSES
 
     if settings.lesson_plans.default_license not in LICENSES:
@@ -247,6 +269,23 @@ def validate(settings: Settings) -> None:
             "lesson_plans.default_license must be one of "
             f"{', '.join(LICENSES)}, got {settings.lesson_plans.default_license!r}"
         )
+
+
+def _validate_web(settings: Settings) -> None:
+    from zoneinfo import available_timezones
+
+    if settings.instance.time_zone not in available_timezones():
+        raise ConfigError(
+            "instance.time_zone must be an IANA time zone such as Europe/Paris,"
+            f" got {settings.instance.time_zone!r}"
+        )
+    web = settings.web
+    for name in ("session_days", "sign_in_window", "invite_days", "reset_link_hours"):
+        if getattr(web, name) <= 0:
+            raise ConfigError(f"web.{name} must be positive")
+    for name in ("sign_in_failures_per_account", "sign_in_failures_per_address"):
+        if getattr(web, name) < 1:
+            raise ConfigError(f"web.{name} must be at least 1")
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -22,6 +21,7 @@ from federation.errors import FederationError
 from federation.webfinger import parse_acct
 from outbox.actions import ActionError, Actions, NewStatus
 from storage import accounts, statuses
+from web import reading
 from web.app import MAX_ROW_ID, error_response, log_text, parse_id, runtime_of
 from web.presenters import (
     StatusPresenter,
@@ -34,6 +34,7 @@ from web.presenters import (
     relationships_json,
     status_json,
 )
+from web.reading import Page, newest_first
 
 log = logging.getLogger(__name__)
 
@@ -270,24 +271,6 @@ blueprint.register_error_handler(FederationError, _federation_error)
 # Pagination
 
 
-@dataclass(frozen=True)
-class Page:
-    """A page request of a timeline: ids below ``max_id`` and above ``after_id``.
-
-    With ``min_id`` the page is the one right above the cursor, so the rows are
-    read in ascending order. With ``since_id`` it is the newest page.
-    """
-
-    max_id: int | None
-    after_id: int | None
-    ascending: bool
-    limit: int
-
-    @property
-    def order(self) -> str:
-        return "ASC" if self.ascending else "DESC"
-
-
 def _page(params: dict[str, Any]) -> Page:
     min_id = _int_param(params, "min_id")
     limit = _int_param(params, "limit") or DEFAULT_LIMIT
@@ -297,10 +280,6 @@ def _page(params: dict[str, Any]) -> Page:
         ascending=min_id is not None,
         limit=max(1, min(limit, MAX_LIMIT)),
     )
-
-
-def _newest_first(rows: list[Any]) -> list[Any]:
-    return sorted(rows, key=lambda row: row["id"], reverse=True)
 
 
 def _link_header(ids: list[int], page: Page) -> str | None:
@@ -326,7 +305,7 @@ def _link_header(ids: list[int], page: Page) -> str | None:
 async def _status_page(
     runtime: Any, viewer: Any, rows: list[Any], page: Page
 ) -> Response:
-    rows = _newest_first(rows)
+    rows = newest_first(rows)
     rendered = await StatusPresenter(runtime, viewer).render(rows)
     return _json(rendered, link=_link_header([row["id"] for row in rows], page))
 
@@ -436,23 +415,13 @@ async def account_statuses(account_id: str) -> Response:
     if _flag(params.get("pinned", "false")):
         # Pinning is not supported, so the pinned list is always empty.
         return _json([])
-    rows = await runtime.pool.fetch(
-        "SELECT * FROM statuses WHERE account_id = $1 AND deleted_at IS NULL"
-        " AND visibility IN ('public', 'unlisted')"
-        " AND id < coalesce($2::bigint, 9223372036854775807)"
-        " AND id > coalesce($3::bigint, 0)"
-        " AND (NOT $4 OR in_reply_to_id IS NULL AND in_reply_to_uri IS NULL)"
-        " AND (NOT $5 OR reblog_of_id IS NULL)"
-        f" ORDER BY id {page.order} LIMIT $6",
+    rows = await reading.account_rows(
+        runtime.pool,
         row["id"],
-        page.max_id,
-        page.after_id,
-        _flag(params.get("exclude_replies", "false")),
-        _flag(params.get("exclude_reblogs", "false")),
-        page.limit,
+        page,
+        exclude_replies=_flag(params.get("exclude_replies", "false")),
+        exclude_reblogs=_flag(params.get("exclude_reblogs", "false")),
     )
-    # NOTE: only public and unlisted statuses are listed, so followers and the
-    # author do not see followers-only statuses here yet.
     return await _status_page(runtime, viewer, list(rows), page)
 
 
@@ -580,24 +549,7 @@ async def _search_accounts(runtime: Any, query: str, resolve: bool) -> list[Any]
 
 
 async def _account_by_handle(runtime: Any, handle: str, resolve: bool) -> Any:
-    try:
-        username, domain = parse_acct(handle)
-    except FederationError:
-        return None
-    local = domain == runtime.settings.domain
-    row = await accounts.by_handle(runtime.pool, username, None if local else domain)
-    if row is not None or not resolve or local:
-        return row
-    try:
-        return await runtime.resolver.actor_by_handle(username, domain)
-    except FederationError as error:
-        log.info(
-            "search could not resolve @%s: %s (%s)",
-            log_text(handle),
-            log_text(error.message),
-            log_text(error.cause),
-        )
-        return None
+    return await reading.account_by_handle(runtime, handle, resolve)
 
 
 async def _account_by_url(runtime: Any, url: str, resolve: bool) -> Any:
@@ -646,30 +598,7 @@ async def _status_param(status_id: str, viewer: Any | None) -> Any:
 
 
 async def _can_see(row: Any, viewer: Any | None) -> bool:
-    if row["visibility"] in ("public", "unlisted"):
-        return True
-    if viewer is None:
-        return False
-    if row["account_id"] == viewer["id"]:
-        return True
-    pool = runtime_of(current_app).pool
-    mentioned = await pool.fetchval(
-        "SELECT 1 FROM mentions WHERE status_id = $1 AND account_id = $2",
-        row["id"],
-        viewer["id"],
-    )
-    if mentioned:
-        return True
-    if row["visibility"] == "private":
-        return bool(
-            await pool.fetchval(
-                "SELECT 1 FROM follows WHERE account_id = $1 AND target_account_id = $2"
-                " AND accepted",
-                viewer["id"],
-                row["account_id"],
-            )
-        )
-    return False
+    return await reading.can_see(runtime_of(current_app).pool, row, viewer)
 
 
 def _new_status(params: dict[str, Any]) -> NewStatus:
@@ -758,40 +687,13 @@ async def status_context(status_id: str) -> Response:
     viewer = await _token_account()
     row = await _status_param(status_id, viewer)
     runtime = runtime_of(current_app)
-    ancestors_rows = await runtime.pool.fetch(
-        "WITH RECURSIVE up AS (SELECT s.*, 0 AS depth FROM statuses s WHERE s.id = $1"
-        " UNION ALL SELECT p.*, up.depth + 1 FROM statuses p"
-        " JOIN up ON p.id = up.in_reply_to_id WHERE up.depth < 40)"
-        " SELECT * FROM up WHERE id <> $1 AND deleted_at IS NULL ORDER BY id",
-        row["id"],
-    )
-    descendant_rows = await runtime.pool.fetch(
-        "WITH RECURSIVE down AS (SELECT s.*, 0 AS depth FROM statuses s"
-        " WHERE s.in_reply_to_id = $1"
-        " UNION ALL SELECT c.*, down.depth + 1 FROM statuses c"
-        " JOIN down ON c.in_reply_to_id = down.id WHERE down.depth < 40)"
-        " SELECT * FROM down WHERE deleted_at IS NULL ORDER BY id LIMIT 200",
-        row["id"],
-    )
-    visible_up = [r for r in ancestors_rows if await _can_see(r, viewer)]
-    visible_down = [r for r in descendant_rows if await _can_see(r, viewer)]
+    ancestors, descendants = await reading.thread_context(runtime.pool, row, viewer)
     return _json(
         {
-            "ancestors": await StatusPresenter(runtime, viewer).render(
-                _plain(visible_up)
-            ),
-            "descendants": await StatusPresenter(runtime, viewer).render(
-                _plain(visible_down)
-            ),
+            "ancestors": await StatusPresenter(runtime, viewer).render(ancestors),
+            "descendants": await StatusPresenter(runtime, viewer).render(descendants),
         }
     )
-
-
-def _plain(rows: list[Any]) -> list[dict[str, Any]]:
-    return [
-        {key: value for key, value in dict(row).items() if key != "depth"}
-        for row in rows
-    ]
 
 
 STATUS_ACTIONS = ("favourite", "unfavourite", "reblog", "unreblog")
@@ -824,28 +726,13 @@ async def status_action(status_id: str, action: str) -> Response:
 # Timelines and notifications
 
 
-# Cursors are compared through coalesce() rather than "$n IS NULL OR ...": with
-# the OR form, PostgreSQL's generic plan for the prepared statement cannot use
-# the index range and reads the whole feed.
-
-
 @blueprint.get("/api/v1/timelines/home")
 @authenticated
 async def home_timeline() -> Response:
     runtime = runtime_of(current_app)
     page = _page(dict(request.args))
-    rows = await runtime.pool.fetch(
-        "SELECT s.* FROM home_feed h JOIN statuses s ON s.id = h.status_id"
-        " WHERE h.account_id = $1 AND s.deleted_at IS NULL"
-        " AND h.status_id < coalesce($2::bigint, 9223372036854775807)"
-        " AND h.status_id > coalesce($3::bigint, 0)"
-        f" ORDER BY h.status_id {page.order} LIMIT $4",
-        g.account["id"],
-        page.max_id,
-        page.after_id,
-        page.limit,
-    )
-    return await _status_page(runtime, g.account, list(rows), page)
+    rows = await reading.home_rows(runtime.pool, g.account["id"], page)
+    return await _status_page(runtime, g.account, rows, page)
 
 
 @blueprint.get("/api/v1/timelines/public")
@@ -854,20 +741,13 @@ async def public_timeline() -> Response:
     params = dict(request.args)
     page = _page(params)
     viewer = await _token_account()
-    rows = await runtime.pool.fetch(
-        "SELECT * FROM statuses WHERE visibility = 'public' AND deleted_at IS NULL"
-        " AND reblog_of_id IS NULL"
-        " AND id < coalesce($1::bigint, 9223372036854775807)"
-        " AND id > coalesce($2::bigint, 0)"
-        " AND (NOT $3 OR local) AND (NOT $4 OR NOT local)"
-        f" ORDER BY id {page.order} LIMIT $5",
-        page.max_id,
-        page.after_id,
-        _flag(params.get("local", "false")),
-        _flag(params.get("remote", "false")),
-        page.limit,
+    rows = await reading.public_rows(
+        runtime.pool,
+        page,
+        local=_flag(params.get("local", "false")),
+        remote=_flag(params.get("remote", "false")),
     )
-    return await _status_page(runtime, viewer, list(rows), page)
+    return await _status_page(runtime, viewer, rows, page)
 
 
 @blueprint.get("/api/v1/notifications")
@@ -879,19 +759,8 @@ async def notifications() -> Response:
     excluded = request.args.getlist("exclude_types[]") or request.args.getlist(
         "exclude_types"
     )
-    rows = await runtime.pool.fetch(
-        "SELECT * FROM notifications WHERE account_id = $1"
-        " AND id < coalesce($2::bigint, 9223372036854775807)"
-        " AND id > coalesce($3::bigint, 0)"
-        " AND ($4::text[] IS NULL OR type = ANY($4)) AND NOT type = ANY($5::text[])"
-        f" ORDER BY id {page.order} LIMIT $6",
-        g.account["id"],
-        page.max_id,
-        page.after_id,
-        types,
-        excluded,
-        page.limit,
+    rows = await reading.notification_rows(
+        runtime.pool, g.account["id"], page, types, excluded
     )
-    rows = _newest_first(list(rows))
     rendered = await notifications_json(runtime, g.account, rows)
     return _json(rendered, link=_link_header([row["id"] for row in rows], page))

@@ -35,6 +35,8 @@ def create_app(runtime: Runtime) -> Quart:
     app.register_blueprint(activitypub.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(html.blueprint)
+    from web import ui
+    ui.init_app(app)
     from web import api_lesson_plans
     app.register_blueprint(api_lesson_plans.blueprint)
     from web import api_events

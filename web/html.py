@@ -1,4 +1,12 @@
-"""Plain HTML pages for people: the front page and public profiles and posts."""
+"""Public HTML pages: the front page, profiles and posts.
+
+Visitors who are not signed in see local profiles and public or unlisted posts;
+signed-in teachers get the same pages with their actions, and ``/`` becomes
+their home timeline. ActivityPub clients asking for JSON at the same URLs are
+answered by ``web.activitypub``.
+"""
+
+from __future__ import annotations
 
 import html
 from typing import Any
@@ -8,122 +16,90 @@ from quart import Blueprint, Response, current_app
 from federation.errors import FederationError
 from storage import accounts, statuses
 from web.app import parse_id, runtime_of
-from web.presenters import web_url
+from web.ui import register_page_errors
+from web.ui.session import current_viewer, render
 
 blueprint = Blueprint("html", __name__)
+register_page_errors(blueprint)
+
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>{head}
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;
-color:#1a1a1a;line-height:1.5}}article{{border-top:1px solid #ccc;padding:.75rem 0}}
-a{{color:#0b57d0}}</style></head>
-<body><main>{body}</main></body></html>"""
+<link rel="stylesheet" href="/static/ui.css"></head>
+<body><main id="main" class="page">{body}</main></body></html>"""
 
 
 def page(title: str, body: str, head: str = "", status: int = 200) -> Response:
-    """Return a whole HTML page; ``title`` is escaped here, ``body`` must be safe."""
+    """Return a whole page around ``body``; ``title`` is escaped, ``body`` must be safe.
+
+    For pages whose markup is built in Python, outside a request's template
+    context; pages of the web interface use the templates instead.
+    """
     text = _PAGE.format(title=html.escape(title), head=head, body=body)
     return Response(text, status=status, content_type="text/html; charset=utf-8")
 
 
-def _alternate(url: str) -> str:
-    return f'<link rel="alternate" type="application/activity+json" href="{html.escape(url)}">'
-
-
 @blueprint.get("/")
-async def index() -> Response:
-    runtime = runtime_of(current_app)
-    settings = runtime.settings
-    body = (
-        f"<h1>{html.escape(settings.instance.name)}</h1>"
-        f"<p>{html.escape(settings.instance.description)}</p>"
-        f"<p>This Pedagogue instance is <code>{html.escape(settings.domain)}</code>.</p>"
-    )
-    return page(settings.instance.name, body)
+async def index() -> Any:
+    if await current_viewer() is not None:
+        from web.ui.timelines import home_page
+
+        return await home_page()
+    return await about()
 
 
 @blueprint.get("/about")
-async def about() -> Response:
-    return await index()
-
-
-async def _profile_account(username: str) -> Any:
-    # PostgreSQL text cannot hold NUL, and no username contains one.
-    if "\x00" in username:
-        raise FederationError(404, "no such account on this instance")
-    account = await accounts.local_by_username(runtime_of(current_app).pool, username)
-    if account is None or account["actor_type"] == "Application":
-        raise FederationError(404, f"no account {username[:100]} on this instance")
-    return account
-
-
-def _status_html(status: Any, link: str) -> str:
-    # Local content is rendered by us from escaped text; remote content was
-    # sanitised before it was stored.
-    warning = ""
-    if status["spoiler_text"]:
-        warning = f"<p><strong>{html.escape(status['spoiler_text'])}</strong></p>"
-    when = status["created_at"].strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"<article>{warning}<div>{status['content']}</div>"
-        f'<p><a href="{html.escape(link)}"><time>{when}</time></a></p></article>'
-    )
-
-
-def _fields_html(account: Any) -> str:
-    # Field values are HTML rendered by us from escaped text; link values carry
-    # rel="me", which other sites read to verify a link back to this profile.
-    rows = "".join(
-        f"<dt>{html.escape(item['name'])}</dt><dd>{item['value']}</dd>"
-        for item in account["fields"] or []
-    )
-    return f"<dl>{rows}</dl>" if rows else ""
+async def about() -> Any:
+    runtime = runtime_of(current_app)
+    users = await accounts.count_local_users(runtime.pool)
+    posts = await statuses.count_local(runtime.pool)
+    rules = [
+        line.strip()
+        for line in runtime.settings.instance.rules.splitlines()
+        if line.strip()
+    ]
+    return await render("about.html", users=users, posts=posts, rules=rules)
 
 
 @blueprint.get("/@<username>")
-async def profile(username: str) -> Response:
+async def profile(username: str) -> Any:
     from web.activitypub import actor, wants_activity_json
+    from web.ui.people import account_for_path, profile_page
 
-    if wants_activity_json():
+    if wants_activity_json() and "@" not in username:
         return await actor(username)
-    runtime = runtime_of(current_app)
-    account = await _profile_account(username)
-    rows = await runtime.pool.fetch(
-        "SELECT * FROM statuses WHERE account_id = $1 AND visibility = 'public'"
-        " AND deleted_at IS NULL AND reblog_of_id IS NULL ORDER BY id DESC LIMIT 20",
-        account["id"],
-    )
-    name = account["display_name"] or account["username"]
-    handle = f"@{account['username']}@{runtime.settings.domain}"
-    posts = "".join(
-        _status_html(row, web_url(row["url"], row["uri"])) for row in rows
-    )
-    body = (
-        f"<h1>{html.escape(name)}</h1><p>{html.escape(handle)}</p>"
-        f"<div>{account['summary'] if account['summary'] else ''}</div>"
-        f"{_fields_html(account)}"
-        f"<h2>Posts</h2>{posts or '<p>No public posts yet.</p>'}"
-    )
-    head = _alternate(account["actor_id"])
-    return page(f"{name} ({handle})", body, head)
+    viewer = await current_viewer()
+    row = await account_for_path(username, viewer)
+    return await profile_page(row, viewer)
 
 
 @blueprint.get("/@<username>/<status_id>")
-async def status_page(username: str, status_id: str) -> Response:
+async def status_page(username: str, status_id: str) -> Any:
+    from web.activitypub import status_object, wants_activity_json
+    from web.reading import can_see
+    from web.ui.timelines import thread_page
+
     runtime = runtime_of(current_app)
-    account = await _profile_account(username)
+    if "\x00" in username:
+        raise FederationError(404, "No such account on this instance.")
+    account = await accounts.local_by_username(runtime.pool, username)
     number = parse_id(status_id)
     status = None if number is None else await statuses.by_id(runtime.pool, number)
-    visible = status is not None and status["visibility"] in ("public", "unlisted")
-    if not visible or status["account_id"] != account["id"] or status["deleted_at"]:
-        raise FederationError(404, "status not found")
-    from web.activitypub import status_object, wants_activity_json
-
+    if (
+        account is None
+        or status is None
+        or status["account_id"] != account["id"]
+        or status["deleted_at"] is not None
+        or status["reblog_of_id"] is not None
+    ):
+        raise FederationError(404, "This post does not exist or was deleted.")
     if wants_activity_json():
+        # The ActivityPub document is served without regard to browser cookies.
         return await status_object(account["username"], status_id)
-    name = account["display_name"] or account["username"]
-    link = web_url(status["url"], status["uri"])
-    body = f"<h1>{html.escape(name)}</h1>" + _status_html(status, link)
-    return page(f"Post by {name}", body, _alternate(status["uri"]))
+    viewer = await current_viewer()
+    if not await can_see(runtime.pool, status, viewer):
+        raise FederationError(404, "This post does not exist or was deleted.")
+    return await thread_page(status, viewer)
+

@@ -1,0 +1,228 @@
+"""Read paths shared by the client API and the web interface.
+
+Each function applies the addressing rules itself, so a page and an API
+endpoint that show the same statuses cannot disagree about who may see them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from federation.errors import FederationError
+from federation.webfinger import parse_acct
+from storage import accounts
+
+if TYPE_CHECKING:
+    from pedagogue.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Largest id PostgreSQL's bigint holds, used as the open upper cursor.
+_NO_CURSOR = 9223372036854775807
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page request of a timeline: ids below ``max_id`` and above ``after_id``.
+
+    With ``ascending`` the page is the one right above ``after_id`` (Mastodon's
+    ``min_id``), so rows are read oldest first; callers sort them back.
+    """
+
+    max_id: int | None
+    after_id: int | None
+    ascending: bool
+    limit: int
+
+    @property
+    def order(self) -> str:
+        return "ASC" if self.ascending else "DESC"
+
+
+def newest_first(rows: list[Any]) -> list[Any]:
+    return sorted(rows, key=lambda row: row["id"], reverse=True)
+
+
+async def can_see(pool: Any, row: Any, viewer: Any | None) -> bool:
+    """Return True when ``viewer`` (None for a visitor) may read the status ``row``.
+
+    Public and unlisted statuses are open to all; the author and mentioned
+    accounts see every status; accepted followers see followers-only ones.
+    """
+    if row["visibility"] in ("public", "unlisted"):
+        return True
+    if viewer is None:
+        return False
+    if row["account_id"] == viewer["id"]:
+        return True
+    mentioned = await pool.fetchval(
+        "SELECT 1 FROM mentions WHERE status_id = $1 AND account_id = $2",
+        row["id"],
+        viewer["id"],
+    )
+    if mentioned:
+        return True
+    if row["visibility"] == "private":
+        return bool(
+            await pool.fetchval(
+                "SELECT 1 FROM follows WHERE account_id = $1 AND target_account_id = $2"
+                " AND accepted",
+                viewer["id"],
+                row["account_id"],
+            )
+        )
+    return False
+
+
+async def thread_context(
+    pool: Any, row: Any, viewer: Any | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return the visible ancestors and descendants of a status, oldest first.
+
+    Both walks stop 40 levels deep, and at most 200 descendants are read.
+    """
+    ancestors = await pool.fetch(
+        "WITH RECURSIVE up AS (SELECT s.*, 0 AS depth FROM statuses s WHERE s.id = $1"
+        " UNION ALL SELECT p.*, up.depth + 1 FROM statuses p"
+        " JOIN up ON p.id = up.in_reply_to_id WHERE up.depth < 40)"
+        " SELECT * FROM up WHERE id <> $1 AND deleted_at IS NULL ORDER BY id",
+        row["id"],
+    )
+    descendants = await pool.fetch(
+        "WITH RECURSIVE down AS (SELECT s.*, 0 AS depth FROM statuses s"
+        " WHERE s.in_reply_to_id = $1"
+        " UNION ALL SELECT c.*, down.depth + 1 FROM statuses c"
+        " JOIN down ON c.in_reply_to_id = down.id WHERE down.depth < 40)"
+        " SELECT * FROM down WHERE deleted_at IS NULL ORDER BY id LIMIT 200",
+        row["id"],
+    )
+    visible_up = [r for r in ancestors if await can_see(pool, r, viewer)]
+    visible_down = [r for r in descendants if await can_see(pool, r, viewer)]
+    return _without_depth(visible_up), _without_depth(visible_down)
+
+
+def _without_depth(rows: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {key: value for key, value in dict(row).items() if key != "depth"}
+        for row in rows
+    ]
+
+
+# Cursors are compared through coalesce() rather than "$n IS NULL OR ...": with
+# the OR form, PostgreSQL's generic plan for the prepared statement cannot use
+# the index range and reads the whole feed.
+
+
+async def home_rows(pool: Any, account_id: int, page: Page) -> list[Any]:
+    rows = await pool.fetch(
+        "SELECT s.* FROM home_feed h JOIN statuses s ON s.id = h.status_id"
+        " WHERE h.account_id = $1 AND s.deleted_at IS NULL"
+        f" AND h.status_id < coalesce($2::bigint, {_NO_CURSOR})"
+        " AND h.status_id > coalesce($3::bigint, 0)"
+        f" ORDER BY h.status_id {page.order} LIMIT $4",
+        account_id,
+        page.max_id,
+        page.after_id,
+        page.limit,
+    )
+    return newest_first(list(rows))
+
+
+async def public_rows(pool: Any, page: Page, *, local: bool, remote: bool) -> list[Any]:
+    """Return public statuses that are not boosts, only local or remote ones if asked."""
+    rows = await pool.fetch(
+        "SELECT * FROM statuses WHERE visibility = 'public' AND deleted_at IS NULL"
+        " AND reblog_of_id IS NULL"
+        f" AND id < coalesce($1::bigint, {_NO_CURSOR})"
+        " AND id > coalesce($2::bigint, 0)"
+        " AND (NOT $3 OR local) AND (NOT $4 OR NOT local)"
+        f" ORDER BY id {page.order} LIMIT $5",
+        page.max_id,
+        page.after_id,
+        local,
+        remote,
+        page.limit,
+    )
+    return newest_first(list(rows))
+
+
+async def account_rows(
+    pool: Any,
+    account_id: int,
+    page: Page,
+    *,
+    exclude_replies: bool = False,
+    exclude_reblogs: bool = False,
+) -> list[Any]:
+    """Return an account's public and unlisted statuses.
+
+    NOTE: followers-only statuses are left out, even for followers and the
+    author, because this query does not know the viewer.
+    """
+    rows = await pool.fetch(
+        "SELECT * FROM statuses WHERE account_id = $1 AND deleted_at IS NULL"
+        " AND visibility IN ('public', 'unlisted')"
+        f" AND id < coalesce($2::bigint, {_NO_CURSOR})"
+        " AND id > coalesce($3::bigint, 0)"
+        " AND (NOT $4 OR in_reply_to_id IS NULL AND in_reply_to_uri IS NULL)"
+        " AND (NOT $5 OR reblog_of_id IS NULL)"
+        f" ORDER BY id {page.order} LIMIT $6",
+        account_id,
+        page.max_id,
+        page.after_id,
+        exclude_replies,
+        exclude_reblogs,
+        page.limit,
+    )
+    return newest_first(list(rows))
+
+
+async def notification_rows(
+    pool: Any,
+    account_id: int,
+    page: Page,
+    types: list[str] | None = None,
+    excluded: list[str] | None = None,
+) -> list[Any]:
+    rows = await pool.fetch(
+        "SELECT * FROM notifications WHERE account_id = $1"
+        f" AND id < coalesce($2::bigint, {_NO_CURSOR})"
+        " AND id > coalesce($3::bigint, 0)"
+        " AND ($4::text[] IS NULL OR type = ANY($4)) AND NOT type = ANY($5::text[])"
+        f" ORDER BY id {page.order} LIMIT $6",
+        account_id,
+        page.max_id,
+        page.after_id,
+        types,
+        excluded or [],
+        page.limit,
+    )
+    return newest_first(list(rows))
+
+
+async def account_by_handle(runtime: Runtime, handle: str, resolve: bool) -> Any:
+    """Find the account of ``user@domain``; with ``resolve``, fetch an unknown remote one.
+
+    Returns None for a malformed handle, an unknown local name, or a remote
+    account that cannot be resolved (the reason is logged).
+    """
+    try:
+        username, domain = parse_acct(handle)
+    except FederationError:
+        return None
+    local = domain == runtime.settings.domain
+    row = await accounts.by_handle(runtime.pool, username, None if local else domain)
+    if row is not None or not resolve or local:
+        return row
+    try:
+        return await runtime.resolver.actor_by_handle(username, domain)
+    except FederationError as error:
+        log.info(
+            "could not resolve @%s: %s (%s)",
+            handle[:200].encode("unicode_escape").decode(),
+            error.message,
+            error.cause,
+        )
+        return None

@@ -1,0 +1,343 @@
+"""Signing in and out, sign-up by invite or by request, password changes and resets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+from zoneinfo import available_timezones
+
+import asyncpg
+from quart import current_app, g, redirect, request
+
+from pedagogue.accounts import create_teacher
+from pedagogue.cli import MAX_DISPLAY_NAME_LENGTH, MIN_PASSWORD_LENGTH, USERNAME
+from pedagogue.passwords import check_password, hash_password
+from storage import accounts, invites, sessions
+from storage.accounts import transaction
+from web.app import log_text, runtime_of
+from web.ui import blueprint
+from web.ui.session import (
+    FormError,
+    back_to,
+    client_address,
+    end_session,
+    render,
+    safe_next,
+    signed_in,
+    start_session,
+)
+
+log = logging.getLogger(__name__)
+
+# argon2 cost grows with the input, so very long passwords are rejected early.
+MAX_PASSWORD_LENGTH = 1000
+MAX_REASON_LENGTH = 1000
+# Compared against when the username is unknown, so a failed sign-in takes as
+# long whether or not the account exists.
+_DUMMY_HASH = hash_password("pedagogue-dummy-password")
+
+
+def server_rules() -> list[str]:
+    rules = runtime_of(current_app).settings.instance.rules
+    return [line.strip() for line in rules.splitlines() if line.strip()]
+
+
+def time_zones() -> list[str]:
+    return sorted(available_timezones())
+
+
+# Sign in and out
+
+
+@blueprint.get("/sign-in")
+async def sign_in_form() -> Any:
+    next_path = safe_next(request.args.get("next"), "/")
+    notice = None
+    if request.args.get("reset") == "1":
+        notice = "Your password has been changed. Sign in with the new password."
+    return await render("sign_in.html", next=next_path, notice=notice, username="")
+
+
+@blueprint.post("/sign-in")
+async def sign_in() -> Any:
+    runtime = runtime_of(current_app)
+    form = await request.form
+    username = form.get("username", "").strip().lstrip("@")
+    password = form.get("password", "")
+    next_path = safe_next(form.get("next"), "/")
+    suffix = "@" + runtime.settings.domain
+    if username.lower().endswith(suffix):
+        username = username[: -len(suffix)]
+    address = client_address()
+    web = runtime.settings.web
+    window = timedelta(seconds=web.sign_in_window)
+    by_username, by_address = await sessions.recent_failures(
+        runtime.pool, username, address, window
+    )
+    if by_username >= web.sign_in_failures_per_account or by_address >= web.sign_in_failures_per_address:
+        log.warning(
+            "sign-in for %s from %s rate limited: %d failures for the name, %d from the address",
+            log_text(username, 100),
+            address,
+            by_username,
+            by_address,
+        )
+        minutes = max(1, round(web.sign_in_window / 60))
+        return await render(
+            "error.html",
+            status=429,
+            headers={"Retry-After": str(int(web.sign_in_window))},
+            title="Too many attempts",
+            message=(
+                f"Too many failed sign-ins for this account or from this network."
+                f" Wait {minutes} minutes and try again, or ask an admin for a"
+                " password reset link."
+            ),
+        )
+    account = None
+    if USERNAME.fullmatch(username) and len(password) <= MAX_PASSWORD_LENGTH:
+        account = await accounts.local_by_username(runtime.pool, username)
+    stored = account["password_hash"] if account is not None else None
+    valid = await asyncio.to_thread(check_password, stored or _DUMMY_HASH, password)
+    usable = (
+        account is not None
+        and stored is not None
+        and valid
+        and account["actor_type"] == "Person"
+        and account["suspended_at"] is None
+    )
+    if not usable:
+        await sessions.record_failure(runtime.pool, username, address)
+        log.info("sign-in failed for %s from %s", log_text(username, 100), address)
+        message = "The username or password is wrong."
+        if account is not None and valid and account["suspended_at"] is not None:
+            message = "This account is suspended. Contact the instance's admins."
+        return await render(
+            "sign_in.html", status=401, next=next_path, error=message, username=username
+        )
+    await sessions.clear_failures(runtime.pool, username)
+    response = redirect(next_path, 303)
+    await start_session(response, account)
+    return response
+
+
+@blueprint.post("/sign-out")
+async def sign_out() -> Any:
+    response = redirect("/", 303)
+    await end_session(response)
+    return response
+
+
+# Sign-up
+
+
+def _sign_up_context(**values: Any) -> dict[str, Any]:
+    return {"rules": server_rules(), "values": values.pop("values", {}), **values}
+
+
+@blueprint.get("/invite/<code>")
+async def invite_form(code: str) -> Any:
+    runtime = runtime_of(current_app)
+    if len(code) > 100 or await invites.live_invite(runtime.pool, code) is None:
+        raise FormError(
+            404, "This invite link has expired, was revoked or has been used up."
+        )
+    return await render("sign_up.html", **_sign_up_context(invite=code, mode="invite"))
+
+
+@blueprint.get("/sign-up")
+async def sign_up_form() -> Any:
+    if not runtime_of(current_app).settings.instance.open_registrations:
+        raise FormError(
+            403,
+            "This instance signs up new teachers by invite only."
+            " Ask an admin for an invite link.",
+        )
+    return await render("sign_up.html", **_sign_up_context(mode="request"))
+
+
+@blueprint.post("/sign-up")
+async def sign_up() -> Any:
+    runtime = runtime_of(current_app)
+    form = await request.form
+    code = form.get("invite", "")
+    mode = "invite" if code else "request"
+    if mode == "request" and not runtime.settings.instance.open_registrations:
+        raise FormError(403, "This instance signs up new teachers by invite only.")
+    values = {
+        "username": form.get("username", "").strip(),
+        "display_name": form.get("display_name", "").strip(),
+        "reason": form.get("reason", "").strip(),
+        "time_zone": form.get("time_zone", "").strip(),
+    }
+    errors = _sign_up_errors(values, form)
+    if not errors and await invites.username_taken(runtime.pool, values["username"]):
+        errors.append(f"The username {values['username']} is taken.")
+    if errors:
+        log.info("sign-up for %s rejected: %s", log_text(values["username"], 100), "; ".join(errors))
+        return await render(
+            "sign_up.html",
+            status=422,
+            **_sign_up_context(invite=code, mode=mode, errors=errors, values=values),
+        )
+    zone = values["time_zone"] if values["time_zone"] in available_timezones() else None
+    if mode == "request":
+        return await _request_account(values, form["password"], zone)
+    try:
+        async with transaction(runtime.pool) as connection:
+            invite = await invites.use_invite(connection, code)
+            if invite is None:
+                raise FormError(
+                    410, "This invite link has expired, was revoked or has been used up."
+                )
+            account = await create_teacher(
+                connection,
+                runtime.settings,
+                username=values["username"],
+                password=form["password"],
+                display_name=values["display_name"],
+            )
+            await connection.execute(
+                "UPDATE accounts SET time_zone = $2 WHERE id = $1", account["id"], zone
+            )
+    except asyncpg.UniqueViolationError:
+        raise FormError(409, f"The username {values['username']} is taken.") from None
+    log.info("account %s (%s) signed up with invite %s", account["id"], account["username"], invite["id"])
+    response = redirect("/", 303)
+    await start_session(response, account)
+    return response
+
+
+def _sign_up_errors(values: dict[str, str], form: Any) -> list[str]:
+    errors = []
+    if not USERNAME.fullmatch(values["username"]):
+        errors.append("A username has 1 to 30 letters, digits or underscores.")
+    if len(values["display_name"]) > MAX_DISPLAY_NAME_LENGTH:
+        errors.append(f"A display name has at most {MAX_DISPLAY_NAME_LENGTH} characters.")
+    elif not values["display_name"].isprintable():
+        errors.append("A display name cannot contain control characters.")
+    if len(values["reason"]) > MAX_REASON_LENGTH:
+        errors.append(f"The reason has at most {MAX_REASON_LENGTH} characters.")
+    errors += password_errors(form.get("password", ""), form.get("password_confirm", ""))
+    if server_rules() and form.get("accept_rules") != "yes":
+        errors.append("Accept the server rules to sign up.")
+    return errors
+
+
+def password_errors(password: str, confirmation: str) -> list[str]:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return [f"A password has at least {MIN_PASSWORD_LENGTH} characters."]
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return [f"A password has at most {MAX_PASSWORD_LENGTH} characters."]
+    if password != confirmation:
+        return ["The two passwords differ."]
+    return []
+
+
+async def _request_account(values: dict[str, str], password: str, zone: str | None) -> Any:
+    runtime = runtime_of(current_app)
+    try:
+        row = await invites.create_request(
+            runtime.pool,
+            username=values["username"],
+            display_name=values["display_name"],
+            password_hash=await asyncio.to_thread(hash_password, password),
+            reason=values["reason"],
+            time_zone=zone,
+        )
+    except asyncpg.UniqueViolationError:
+        raise FormError(409, f"The username {values['username']} is taken.") from None
+    log.info("sign-up request %s for %s awaits approval", row["id"], row["username"])
+    return await render("sign_up_requested.html", status=202, username=row["username"])
+
+
+# Password reset links
+
+
+@blueprint.get("/reset-password/<token>")
+async def reset_form(token: str) -> Any:
+    account = await _reset_account(token)
+    return await render("reset_password.html", token=token, username=account["username"])
+
+
+@blueprint.post("/reset-password/<token>")
+async def reset_password(token: str) -> Any:
+    runtime = runtime_of(current_app)
+    account = await _reset_account(token)
+    form = await request.form
+    errors = password_errors(form.get("password", ""), form.get("password_confirm", ""))
+    if errors:
+        return await render(
+            "reset_password.html", status=422, token=token, username=account["username"], errors=errors
+        )
+    password_hash = await asyncio.to_thread(hash_password, form["password"])
+    async with transaction(runtime.pool) as connection:
+        account_id = await sessions.use_reset(connection, token)
+        if account_id is None:
+            raise FormError(410, "This reset link has expired or was already used.")
+        await sessions.set_password(connection, account_id, password_hash)
+        await sessions.delete_other_sessions(connection, account_id, None)
+    await sessions.clear_failures(runtime.pool, account["username"])
+    log.info("password of account %s reset with a link", account["id"])
+    response = redirect("/sign-in?reset=1", 303)
+    await end_session(response)
+    return response
+
+
+async def _reset_account(token: str) -> Any:
+    account = None
+    if len(token) <= 100:
+        account = await sessions.reset_account(runtime_of(current_app).pool, token)
+    if account is None:
+        raise FormError(404, "This reset link has expired or was already used.")
+    return account
+
+
+# Account settings
+
+
+@blueprint.get("/settings/account")
+@signed_in
+async def account_settings() -> Any:
+    return await render("account_settings.html", zones=time_zones(), notice=request.args.get("done"))
+
+
+@blueprint.post("/settings/password")
+@signed_in
+async def change_password() -> Any:
+    runtime = runtime_of(current_app)
+    form = await request.form
+    current = form.get("current_password", "")
+    errors = password_errors(form.get("password", ""), form.get("password_confirm", ""))
+    stored = g.viewer["password_hash"]
+    valid = len(current) <= MAX_PASSWORD_LENGTH and await asyncio.to_thread(
+        check_password, stored or _DUMMY_HASH, current
+    )
+    if not valid:
+        errors.insert(0, "The current password is wrong.")
+    if errors:
+        return await render("account_settings.html", status=422, zones=time_zones(), errors=errors)
+    password_hash = await asyncio.to_thread(hash_password, form["password"])
+    async with transaction(runtime.pool) as connection:
+        await sessions.set_password(connection, g.viewer["id"], password_hash)
+        # Other browsers signed in with the old password are signed out.
+        ended = await sessions.delete_other_sessions(
+            connection, g.viewer["id"], g.viewer["session_id"]
+        )
+    log.info("account %s changed its password; %d other sessions ended", g.viewer["id"], ended)
+    return redirect("/settings/account?done=password", 303)
+
+
+@blueprint.post("/settings/time-zone")
+@signed_in
+async def change_time_zone() -> Any:
+    form = await request.form
+    zone = form.get("time_zone", "").strip()
+    if zone and zone not in available_timezones():
+        raise FormError(422, f"Unknown time zone {zone[:60]!r}; choose one from the list.")
+    await runtime_of(current_app).pool.execute(
+        "UPDATE accounts SET time_zone = $2 WHERE id = $1", g.viewer["id"], zone or None
+    )
+    return back_to("/settings/account?done=time-zone")

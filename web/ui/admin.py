@@ -1,0 +1,125 @@
+"""Admin pages needed before the full admin area: invites, sign-up approval and
+password reset links."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from quart import current_app, g, redirect, request
+
+from pedagogue.accounts import create_teacher
+from storage import accounts, invites, sessions
+from storage.accounts import transaction
+from web.app import parse_id, runtime_of
+from web.ui import blueprint
+from web.ui.session import FormError, admin_only, render
+
+log = logging.getLogger(__name__)
+
+MAX_INVITE_USES = 1000
+
+
+async def _invites_page(status: int = 200, **context: Any) -> Any:
+    pool = runtime_of(current_app).pool
+    return await render(
+        "admin_invites.html",
+        status=status,
+        invites=await invites.list_invites(pool),
+        requests=await invites.pending_requests(pool),
+        **context,
+    )
+
+
+@blueprint.get("/admin/invites")
+@admin_only
+async def invites_page() -> Any:
+    return await _invites_page()
+
+
+@blueprint.post("/admin/invites")
+@admin_only
+async def create_invite() -> Any:
+    runtime = runtime_of(current_app)
+    form = await request.form
+    uses_text = form.get("max_uses", "1").strip()
+    uses = parse_id(uses_text)
+    if uses is None or not 1 <= uses <= MAX_INVITE_USES:
+        raise FormError(422, f"Uses must be a whole number from 1 to {MAX_INVITE_USES}, not {uses_text[:20]!r}.")
+    note = form.get("note", "").strip()[:200]
+    code, row = await invites.create_invite(
+        runtime.pool,
+        g.viewer["id"],
+        max_uses=uses,
+        lifetime=timedelta(days=runtime.settings.web.invite_days),
+        note=note,
+    )
+    log.info("invite %s created by account %s for %d uses", row["id"], g.viewer["id"], uses)
+    link = f"{runtime.settings.base_url}/invite/{code}"
+    return await _invites_page(status=201, new_link=link)
+
+
+@blueprint.post("/admin/invites/<invite_id>/revoke")
+@admin_only
+async def revoke_invite(invite_id: str) -> Any:
+    number = parse_id(invite_id)
+    if number is None or not await invites.revoke_invite(runtime_of(current_app).pool, number):
+        raise FormError(404, "No live invite has that id.")
+    log.info("invite %s revoked by account %s", number, g.viewer["id"])
+    return redirect("/admin/invites", 303)
+
+
+@blueprint.post("/admin/sign-ups/<request_id>/<decision>")
+@admin_only
+async def decide_sign_up(request_id: str, decision: str) -> Any:
+    runtime = runtime_of(current_app)
+    number = parse_id(request_id)
+    if decision not in ("approve", "reject") or number is None:
+        raise FormError(404, "No such sign-up request.")
+    try:
+        async with transaction(runtime.pool) as connection:
+            pending = await invites.take_request(connection, number)
+            if pending is None:
+                raise FormError(404, "That sign-up request was already handled.")
+            if decision == "approve":
+                account = await create_teacher(
+                    connection,
+                    runtime.settings,
+                    username=pending["username"],
+                    password=None,
+                    display_name=pending["display_name"],
+                )
+                await connection.execute(
+                    "UPDATE accounts SET password_hash = $2, time_zone = $3 WHERE id = $1",
+                    account["id"],
+                    pending["password_hash"],
+                    pending["time_zone"],
+                )
+    except asyncpg.UniqueViolationError:
+        raise FormError(409, f"The username {pending['username']} is taken.") from None
+    log.info("sign-up request %s (%s) %sd by account %s", number, pending["username"], decision, g.viewer["id"])
+    return redirect("/admin/invites", 303)
+
+
+@blueprint.post("/admin/reset-link")
+@admin_only
+async def issue_reset_link() -> Any:
+    runtime = runtime_of(current_app)
+    form = await request.form
+    username = form.get("username", "").strip().lstrip("@")
+    account = await accounts.local_by_username(runtime.pool, username) if username else None
+    if account is None or account["actor_type"] != "Person":
+        raise FormError(404, f"No local teacher is named {username[:60]!r}.")
+    link = await reset_link(runtime.pool, runtime.settings, account)
+    log.info("reset link for account %s issued by account %s", account["id"], g.viewer["id"])
+    return await _invites_page(status=201, reset_link=link, reset_username=account["username"])
+
+
+async def reset_link(db: Any, settings: Any, account: Any) -> str:
+    """Create a password reset link for ``account``; the CLI uses this too."""
+    token = await sessions.create_reset(
+        db, account["id"], timedelta(hours=settings.web.reset_link_hours)
+    )
+    return f"{settings.base_url}/reset-password/{token}"

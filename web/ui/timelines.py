@@ -1,0 +1,199 @@
+"""Timelines, composing, threads and the like, boost, reply and delete actions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from quart import current_app, g, request
+
+from outbox.actions import ActionError, Actions
+from storage import statuses
+from web import reading
+from web.api import _new_status
+from web.app import runtime_of
+from web.ui import blueprint
+from web.ui.session import FormError, back_to, current_viewer, render, signed_in
+from web.ui.views import (
+    page_from_args,
+    pagination,
+    render_statuses,
+    visible_status,
+)
+
+log = logging.getLogger(__name__)
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+STATUS_ACTIONS = ("favourite", "unfavourite", "reblog", "unreblog", "delete")
+TIMELINES = {
+    "home": "Home",
+    "local": "Local",
+    "federated": "Federated",
+}
+
+
+async def home_page() -> Any:
+    """Render the home timeline of the signed-in viewer (also served at ``/``)."""
+    runtime = runtime_of(current_app)
+    viewer = await current_viewer()
+    page = page_from_args()
+    rows = await reading.home_rows(runtime.pool, viewer["id"], page)
+    return await _timeline("home", rows, page, viewer)
+
+
+@blueprint.get("/home")
+@signed_in
+async def home() -> Any:
+    return await home_page()
+
+
+@blueprint.get("/local")
+@signed_in
+async def local_timeline() -> Any:
+    runtime = runtime_of(current_app)
+    page = page_from_args()
+    rows = await reading.public_rows(runtime.pool, page, local=True, remote=False)
+    return await _timeline("local", rows, page, g.viewer)
+
+
+@blueprint.get("/federated")
+@signed_in
+async def federated_timeline() -> Any:
+    runtime = runtime_of(current_app)
+    page = page_from_args()
+    rows = await reading.public_rows(runtime.pool, page, local=False, remote=False)
+    return await _timeline("federated", rows, page, g.viewer)
+
+
+async def _timeline(kind: str, rows: list[Any], page: Any, viewer: Any) -> Any:
+    runtime = runtime_of(current_app)
+    return await render(
+        "timeline.html",
+        timeline=kind,
+        title=TIMELINES[kind],
+        statuses=await render_statuses(runtime, viewer, rows),
+        pages=pagination([row["id"] for row in rows], page),
+        values={"visibility": "public"},
+    )
+
+
+# Composing
+
+
+@blueprint.get("/compose")
+@signed_in
+async def compose_form() -> Any:
+    runtime = runtime_of(current_app)
+    reply_to = None
+    values = {"visibility": "public", "spoiler_text": "", "status": ""}
+    reply_id = request.args.get("in_reply_to")
+    if reply_id:
+        row = await visible_status(runtime, reply_id, g.viewer)
+        reply_to = (await render_statuses(runtime, g.viewer, [row]))[0]
+        values = _reply_defaults(reply_to, g.viewer)
+    return await render("compose.html", reply_to=reply_to, values=values)
+
+
+def _reply_defaults(parent: dict[str, Any], viewer: Any) -> dict[str, str]:
+    """Return reply defaults: mention the author and the accounts it mentions, and
+    keep the parent's content warning and visibility."""
+    handles = []
+    for account in [parent["account"], *parent["mentions"]]:
+        if account["acct"] != viewer["username"] and f"@{account['acct']}" not in handles:
+            handles.append(f"@{account['acct']}")
+    visibility = parent["visibility"]
+    return {
+        "status": " ".join(handles) + " " if handles else "",
+        "spoiler_text": parent["spoiler_text"],
+        "visibility": visibility if visibility in VISIBILITIES else "public",
+        "in_reply_to_id": parent["id"],
+    }
+
+
+@blueprint.post("/statuses")
+@signed_in
+async def create_status() -> Any:
+    runtime = runtime_of(current_app)
+    form = await request.form
+    values = {
+        "status": form.get("status", ""),
+        "spoiler_text": form.get("spoiler_text", ""),
+        "visibility": form.get("visibility", "public"),
+        "in_reply_to_id": form.get("in_reply_to_id", ""),
+    }
+    reply_to = None
+    try:
+        if values["visibility"] not in VISIBILITIES:
+            raise ActionError(422, f"Unknown visibility {values['visibility'][:20]!r}.")
+        new = _new_status(dict(values))
+        if new.in_reply_to_id is not None:
+            parent = await visible_status(runtime, str(new.in_reply_to_id), g.viewer)
+            reply_to = (await render_statuses(runtime, g.viewer, [parent]))[0]
+        status = await Actions(runtime).post_status(g.viewer, new)
+    except ActionError as error:
+        log.info("compose by account %s rejected: %s", g.viewer["id"], error.message)
+        return await render(
+            "compose.html", status=422, error=error.message, values=values, reply_to=reply_to
+        )
+    log.info("status %s posted by account %s from the web interface", status["id"], g.viewer["id"])
+    if new.in_reply_to_id is not None:
+        return back_to(f"/statuses/{new.in_reply_to_id}")
+    return back_to("/home")
+
+
+@blueprint.post("/statuses/<status_id>/<action>")
+@signed_in
+async def status_action(status_id: str, action: str) -> Any:
+    if action not in STATUS_ACTIONS:
+        raise FormError(404, "Unknown action.")
+    runtime = runtime_of(current_app)
+    row = await visible_status(runtime, status_id, g.viewer)
+    actions = Actions(runtime)
+    if action == "delete":
+        await actions.delete_status(g.viewer, row)
+        return back_to("/home")
+    if row["reblog_of_id"] is not None:
+        # As in the client API, these act on the boosted status.
+        row = await visible_status(runtime, str(row["reblog_of_id"]), g.viewer)
+    if action == "favourite":
+        await actions.favourite(g.viewer, row)
+    elif action == "unfavourite":
+        await actions.unfavourite(g.viewer, row)
+    elif action == "reblog":
+        await actions.reblog(g.viewer, row)
+    else:
+        await actions.unreblog(g.viewer, row)
+    return back_to(f"/statuses/{row['id']}")
+
+
+# Threads
+
+
+@blueprint.get("/statuses/<status_id>")
+async def thread(status_id: str) -> Any:
+    runtime = runtime_of(current_app)
+    viewer = await current_viewer()
+    row = await visible_status(runtime, status_id, viewer)
+    return await thread_page(row, viewer)
+
+
+async def thread_page(row: Any, viewer: Any) -> Any:
+    """Render a status with its visible ancestors and replies."""
+    runtime = runtime_of(current_app)
+    if row["reblog_of_id"] is not None:
+        original = await statuses.by_id(runtime.pool, row["reblog_of_id"])
+        if original is not None and original["deleted_at"] is None:
+            row = original
+    ancestors, descendants = await reading.thread_context(runtime.pool, row, viewer)
+    rendered = await render_statuses(runtime, viewer, [*ancestors, row, *descendants])
+    focus = rendered[len(ancestors)]
+    values = _reply_defaults(focus, viewer) if viewer is not None else {}
+    return await render(
+        "thread.html",
+        ancestors=rendered[: len(ancestors)],
+        post=focus,
+        descendants=rendered[len(ancestors) + 1 :],
+        values=values,
+        author_name=focus["account"]["display_name"] or focus["account"]["username"],
+        alternate=row["uri"] if row["local"] else None,
+    )
