@@ -63,6 +63,28 @@ async def free_places(db: Connection, account_id: int, capacity: int) -> int:
     return max(0, capacity - await accepted_count(db, account_id))
 
 
+async def offer_json(db: Connection, account: Any) -> dict[str, Any] | None:
+    """Return a local or remote teacher's mentoring offer as the client API
+    shows it, or None when the teacher has none."""
+    profile = await mentor_profile(db, account["id"])
+    if profile is None:
+        return None
+    if account["domain"] is None:
+        places = await free_places(db, account["id"], profile["capacity"])
+    elif profile["remote_free_places"] is None:
+        places = profile["capacity"]
+    else:
+        places = profile["remote_free_places"]
+    return {
+        "open": profile["open"] and places > 0,
+        "subjects": list(profile["subjects"]),
+        "grade_levels": list(profile["grade_levels"]),
+        "capacity": profile["capacity"],
+        "free_places": places,
+        "note": profile["note"],
+    }
+
+
 async def save_remote_offer(
     db: Connection, account_id: int, offer: MentoringTerms | None
 ) -> None:
@@ -109,6 +131,9 @@ _DIRECTORY = (
     " FROM mentor_profiles p JOIN accounts a ON a.id = p.account_id"
     " WHERE p.open AND a.deleted_at IS NULL AND a.actor_type = 'Person'"
     " AND ($1::boolean IS NULL OR (a.domain IS NULL) = $1)"
+    " AND ($6::bigint IS NULL OR NOT EXISTS (SELECT 1 FROM blocks b"
+    "  WHERE (b.account_id = $6 AND b.target_account_id = a.id)"
+    "  OR (b.account_id = a.id AND b.target_account_id = $6)))"
     " AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM unnest(p.subjects) s"
     "  WHERE lower(s) = lower($2)))"
     " AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM unnest(p.grade_levels) g"
@@ -124,6 +149,7 @@ async def directory(
     subject: str | None,
     grade_level: str | None,
     local: bool | None = None,
+    viewer_id: int | None = None,
     limit: int,
     offset: int,
 ) -> list[asyncpg.Record]:
@@ -132,10 +158,12 @@ async def directory(
 
     Subject and grade level are case-insensitive exact matches. ``local``
     True lists local teachers only, False remote ones only, None both. Remote
-    teachers are those whose actor documents this instance has stored.
+    teachers are those whose actor documents this instance has stored. With
+    ``viewer_id``, teachers the viewer blocked or who blocked the viewer are
+    left out.
     """
     return await db.fetch(
-        _DIRECTORY, local, subject, grade_level, limit, offset
+        _DIRECTORY, local, subject, grade_level, limit, offset, viewer_id
     )
 
 

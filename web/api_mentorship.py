@@ -14,7 +14,7 @@ from federation.errors import FederationError
 from outbox.actions import ActionError
 from outbox.mentorship import MentorOffer, MentorshipActions
 from storage import accounts, mentorship
-from web.api import _flag, _int_param, _params, _rejected, authenticated
+from web.api import _flag, _int_param, _params, _rejected, _token_account, authenticated
 from web.app import parse_id, runtime_of
 from web.presenters import StatusPresenter, accounts_json, iso_millis
 
@@ -202,11 +202,13 @@ async def mentor_directory() -> Response:
         )
     subject = text_param(params, "subject", MAX_ITEM_LENGTH) or None
     grade_level = text_param(params, "grade_level", MAX_ITEM_LENGTH) or None
+    viewer = await _token_account()
     rows = await mentorship.directory(
         runtime.pool,
         subject=subject,
         grade_level=grade_level,
         local=_directory_scope(params),
+        viewer_id=viewer["id"] if viewer is not None else None,
         limit=limit,
         offset=offset,
     )

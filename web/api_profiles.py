@@ -14,7 +14,7 @@ from quart import Blueprint, Response, current_app, g, jsonify, request, send_fi
 from federation.errors import FederationError
 from outbox.actions import ActionError
 from outbox.profiles import MEDIA_TYPES, ProfileActions, ProfileChange, media_directory
-from storage import tags
+from storage import mentorship, tags
 from web.api import (
     _account_by_handle,
     _page,
@@ -133,6 +133,7 @@ async def _profile_json(runtime: Any, row: Any) -> dict[str, Any]:
         "school": row["school"],
         "role": row["teacher_role"],
         "pronouns": row["pronouns"],
+        "mentoring": await mentorship.offer_json(runtime.pool, row),
     }
 
 

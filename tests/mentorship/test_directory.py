@@ -72,6 +72,30 @@ async def test_remote_mentor_directory_follows_updates(start_instances):
     assert await listed(carol, local="false") == [alice.handle]
     assert await listed(carol, grade_level="9") == []
 
+    # The remote teacher's profile shows the offer her actor document carries.
+    remote = await carol.resolve(f"@{alice.handle}")
+    profile = await carol.get(f"/api/pedagogue/v1/profiles/{remote['id']}")
+    validate_response(
+        "profiles", "/api/pedagogue/v1/profiles/{id}", "GET", 200, profile
+    )
+    assert profile["mentoring"]["open"] is True
+    assert profile["mentoring"]["free_places"] == 1
+    assert profile["mentoring"]["subjects"] == ["Maths"]
+
+    # A viewer who blocked a teacher does not see them; others still do.
+    connection = await district.db()
+    try:
+        await connection.execute(
+            "INSERT INTO blocks (id, account_id, target_account_id)"
+            " VALUES (9000002, $1, $2)",
+            int(carol.account_id),
+            int(erin.account_id),
+        )
+    finally:
+        await connection.close()
+    assert await listed(carol, local="true") == []
+    assert await listed(bob, local="true") == ["erin"]
+
     # A changed offer reaches district as Update(Person).
     await open_mentoring(alice, subjects=["Science"], grade_levels=["9"], capacity=1)
     assert await listed_soon(carol, alice.handle, True, subject="science")
