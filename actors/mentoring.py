@@ -15,12 +15,15 @@ place left. A Person without ``mentoring`` offers no mentoring.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from actors.pedagogue import clean_list
 from actors.vocabulary import has_type
 from federation.sanitize import plain_text
+
+log = logging.getLogger(__name__)
 
 MAX_CAPACITY = 100
 MAX_NOTE = 1000
@@ -60,10 +63,17 @@ def render_mentoring(
     }
 
 
-def _count(value: Any, upper: int) -> int | None:
+def _count(offer: dict[str, Any], key: str, upper: int, actor_id: Any) -> int:
+    value = offer.get(key)
     # JSON booleans are ints in Python, and a count is never one.
     if isinstance(value, bool) or not isinstance(value, int):
-        return None
+        log.info(
+            "mentoring offer of %s: %s is %s, not an integer; read as 0",
+            actor_id,
+            key,
+            type(value).__name__,
+        )
+        return 0
     return max(0, min(value, upper))
 
 
@@ -78,9 +88,10 @@ def parse_mentoring(document: dict[str, Any]) -> MentoringTerms | None:
     offer = document.get("mentoring")
     if not isinstance(offer, dict) or not has_type(offer, "MentoringOffer"):
         return None
-    capacity = _count(offer.get("mentoringCapacity"), MAX_CAPACITY) or 0
+    actor_id = document.get("id")
+    capacity = _count(offer, "mentoringCapacity", MAX_CAPACITY, actor_id)
     if "freePlaces" in offer:
-        free_places = _count(offer["freePlaces"], capacity) or 0
+        free_places = _count(offer, "freePlaces", capacity, actor_id)
     else:
         free_places = capacity
     summary = offer.get("summary")

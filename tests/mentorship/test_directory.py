@@ -82,7 +82,7 @@ async def test_remote_mentor_directory_follows_updates(start_instances):
     assert profile["mentoring"]["free_places"] == 1
     assert profile["mentoring"]["subjects"] == ["Maths"]
 
-    # A viewer who blocked a teacher does not see them; others still do.
+    # A viewer who blocked a teacher does not see them, but others still do.
     connection = await district.db()
     try:
         await connection.execute(

@@ -1,6 +1,8 @@
 """Reading and writing the mentoring offer of an actor document, including
 remote offers with values of the wrong type."""
 
+import logging
+
 from actors.mentoring import parse_mentoring, render_mentoring
 from actors.person import parse_actor
 
@@ -46,22 +48,26 @@ def test_offer_without_free_place_read_closed():
     assert parsed.open is False
 
 
-def test_offer_wrong_types_read_closed():
-    parsed = parse_mentoring(
-        offer(
-            openToMentoring="yes",
-            mentoringCapacity="3",
-            freePlaces=True,
-            teachingSubjects="Art",
-            summary=["not text"],
-        )
+def test_offer_wrong_types_read_closed(caplog):
+    document = offer(
+        openToMentoring="yes",
+        mentoringCapacity="3",
+        freePlaces=True,
+        teachingSubjects="Art",
+        summary=["not text"],
     )
+    document["id"] = "https://b.test/users/erin"
+
+    with caplog.at_level(logging.INFO, logger="actors.mentoring"):
+        parsed = parse_mentoring(document)
 
     assert parsed is not None
     assert parsed.open is False
     assert parsed.capacity == 0
     assert parsed.subjects == ["Art"]
     assert parsed.note == ""
+    assert "https://b.test/users/erin: mentoringCapacity is str" in caplog.text
+    assert "freePlaces is bool" in caplog.text
 
 
 def test_offer_counts_bounded():
