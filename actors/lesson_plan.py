@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from actors.vocabulary import (
     AS_CONTEXT,
     SECURITY_CONTEXT,
+    as_list,
     first_id,
     has_type,
     id_of,
@@ -778,14 +779,13 @@ def read_attachments(
     """Return the usable attachments of a received Article and the reasons the
     others were dropped.
 
-    A link is kept when its URL is https (http too with ``allow_http``) with no
-    credentials, its ``mediaType`` is one of ``allowed_types`` (parameters such
-    as charset are dropped), and any ``size`` it declares (in bytes, the
-    property PeerTube uses on links) is a whole number within ``max_bytes``.
-    Nothing is fetched.
+    A link is kept when three checks pass. Its URL is https (http too with
+    ``allow_http``) with no credentials. Its ``mediaType``, without parameters
+    such as charset, is one of ``allowed_types``. Any ``size`` it declares (in
+    bytes, the property PeerTube puts on links) is a whole number within
+    ``max_bytes``. Nothing is fetched.
     """
-    raw = obj.get("attachment")
-    items = raw if isinstance(raw, list) else [raw] if raw is not None else []
+    items = as_list(obj.get("attachment"))
     kept: list[LinkedFile] = []
     dropped: list[str] = []
     for position, item in enumerate(items[:MAX_REMOTE_ATTACHMENTS]):

@@ -300,6 +300,8 @@ class Actions:
         """Delete an own status and send Delete to everyone who received it."""
         if status["account_id"] != account["id"]:
             raise ActionError(403, "This action is not allowed")
+        if status["object_type"] == "Event" and await self._delete_event(account, status):
+            return
         async with accounts.transaction(self.runtime.pool) as connection:
             await statuses.mark_deleted(connection, status)
             if status["reblog_of_id"] is not None:
@@ -320,6 +322,18 @@ class Actions:
                 ),
                 inboxes,
             )
+
+    async def _delete_event(self, account: Any, status: Any) -> bool:
+        """Delete an event through EventActions, so that its participants and
+        group hear of it too. Returns False when the status has no event row."""
+        from outbox.events import EventActions
+        from storage import events as event_store
+
+        event = await event_store.by_status_id(self.runtime.pool, status["id"])
+        if event is None:
+            return False
+        await EventActions(self.runtime).delete_event(account, event)
+        return True
 
     async def _interacting_inboxes(self, connection: asyncpg.Connection, status_id: int) -> list[str]:
         # Servers that replied to or boosted a status hold copies of it too.

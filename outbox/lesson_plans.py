@@ -77,8 +77,8 @@ def file_key(runtime: Runtime, attachment_id: int) -> str:
     Attachment ids are predictable, so the file of a plan that is not public
     is served only with this key (or to a reader who may read the plan). The
     key is an HMAC of the id under a secret derived from the instance actor's
-    private key; it reaches only those the plan is addressed to, as Mastodon's
-    unguessable media URLs do.
+    private key. Only those the plan is addressed to receive the URL, which is
+    how Mastodon's unguessable media URLs work too.
     """
     pem = runtime.instance_account["private_key_pem"].encode()
     secret = hashlib.sha256(b"lesson plan attachment files\0" + pem).digest()
@@ -473,8 +473,8 @@ class PlanActions:
                 "adapted_from", f"could not fetch {uri[:80]}: {error.message}"
             ) from None
         if not isinstance(document, dict) or document.get("id") != uri:
-            # Stored under its own id only, so nobody can plant a plan under
-            # another URI; a peer serving an alias is asked for the real id.
+            # A plan is stored only under the id its origin serves it at, so no
+            # host can plant a plan under another URI. An alias is rejected.
             raise InvalidPlan(
                 "adapted_from", f"{uri[:80]} returned a document with another id"
             )
@@ -560,7 +560,7 @@ class PlanActions:
 
         Raises InvalidPlan("lesson_plan_id") when someone the collection is
         addressed to could not read the plan: a public or unlisted collection
-        holds public and unlisted plans, a followers-only one also the owner's
+        contains public and unlisted plans, a followers-only one also the owner's
         own followers-only plans, and a personal (direct) one any plan.
         """
         allowed = collection["visibility"] == "direct" or plan["visibility"] in (

@@ -16,8 +16,8 @@ Connection = asyncpg.Connection | asyncpg.Pool
 _LIVE = "JOIN statuses s ON s.id = p.status_id AND s.deleted_at IS NULL"
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
-# Wider audiences first; an adaptation or a collection item may not be wider
-# than the plan it is based on or holds.
+# How many readers each visibility reaches, widest first; an adaptation may not
+# reach more readers than the plan it is based on.
 _WIDTH = {"public": 3, "unlisted": 2, "private": 1, "direct": 0}
 
 
@@ -445,7 +445,7 @@ async def collection_items(
 
 
 async def add_to_collection(db: Connection, collection_id: int, status_id: int) -> bool:
-    """Add a plan; return False when the collection already holds it."""
+    """Add a plan; return False when the collection already contains it."""
     result = await db.execute(
         "INSERT INTO lesson_plan_collection_items (collection_id, status_id)"
         " VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -458,7 +458,7 @@ async def add_to_collection(db: Connection, collection_id: int, status_id: int) 
 async def remove_from_collection(
     db: Connection, collection_id: int, status_id: int
 ) -> bool:
-    """Remove a plan; return False when the collection did not hold it."""
+    """Remove a plan; return False when the collection did not contain it."""
     result = await db.execute(
         "DELETE FROM lesson_plan_collection_items"
         " WHERE collection_id = $1 AND status_id = $2",
@@ -543,7 +543,7 @@ async def by_author(
     """Return a teacher's live plans that ``viewer_id`` may read, newest first.
 
     Without ``viewer_id`` every plan is returned, for callers that check no
-    reader (exports of one's own plans, benchmarks).
+    reader themselves.
     """
     condition = visible_to("$3::bigint") if viewer_id is not None else "true"
     return await db.fetch(

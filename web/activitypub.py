@@ -117,7 +117,9 @@ def _servable(row: Any) -> bool:
     # stay hidden until authorized fetch can tell who is asking.
     if row["public"]:
         return True
-    if row["type"] in ("Create", "Update", "Announce", "Block", "Offer"):
+    # Add and Remove of a followers-only plan collection name its plans.
+    hidden = ("Create", "Update", "Announce", "Block", "Offer", "Add", "Remove")
+    if row["type"] in hidden:
         return False
     body = row["body"]
     # A mentorship Offer and its answers carry the mentee's private message.

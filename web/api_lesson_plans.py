@@ -502,8 +502,8 @@ async def attachment_file(attachment_id: str) -> Response:
 
     A file of a public or unlisted plan is served to anyone. Any other file
     (of a followers-only plan, or an upload no plan uses yet) is served with
-    the capability key of its URL, to a token holder who may read the plan, or
-    to a signed GET from an actor who may.
+    the capability key of its URL. It is also served to a token holder or a
+    signed GET of an account that may read the plan.
     """
     runtime = runtime_of(current_app)
     number = parse_id(attachment_id)
@@ -512,7 +512,7 @@ async def attachment_file(attachment_id: str) -> Response:
         raise FederationError(404, "file not found")
     if not await _may_open_file(runtime, row):
         log.info(
-            "refused file %s of plan %s to %s",
+            "rejected GET of file %s of plan %s from %s: no key or reader",
             row["id"],
             row["status_id"],
             log_text(request.remote_addr),

@@ -380,6 +380,21 @@ async def test_delete_notifies_participants_with_name(site: EventsSite) -> None:
     assert deleted["account"]["acct"] == "alice"
 
 
+async def test_status_delete_of_event_notifies(site: EventsSite) -> None:
+    alice = await site.teacher("alice")
+    bob = await site.teacher("bob")
+    event = await create(alice)
+    await bob.post(f"{EVENTS}/{event['id']}/join")
+
+    response = await site.client.delete(
+        f"/api/v1/statuses/{event['id']}", headers=alice.headers
+    )
+    [deleted] = await notices(bob, "event_deleted")
+
+    assert response.status_code == 200
+    assert deleted["event"]["uri"] == event["uri"]
+
+
 async def test_delete_by_another_teacher_forbidden(site: EventsSite) -> None:
     alice = await site.teacher("alice")
     bob = await site.teacher("bob")
