@@ -118,6 +118,7 @@ def moderator_ids(collection: Any) -> list[str]:
     Accepts an OrderedCollection or Collection with its items inline, as
     Lemmy and Pedagogue serve it, or a bare list of ids.
     """
+    items: Any = None
     if isinstance(collection, list):
         items = collection
     elif isinstance(collection, dict):
@@ -125,8 +126,6 @@ def moderator_ids(collection: Any) -> list[str]:
         if items is None and isinstance(collection.get("first"), dict):
             first = collection["first"]
             items = first.get("orderedItems", first.get("items"))
-    else:
-        items = None
     found = [item for item in ids_of(items) if item.startswith(("https://", "http://"))]
     return list(dict.fromkeys(found))[:MAX_REMOTE_MODERATORS]
 
@@ -214,4 +213,3 @@ def render_group_update(
         "to": [PUBLIC],
         "cc": [followers],
     }
-

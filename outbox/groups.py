@@ -594,6 +594,7 @@ class GroupActions:
         """Send an Update of the group's actor to its remote members, so that
         their servers fetch the moderators collection (``attributedTo``) again."""
         key = await accounts.local_key(connection, group["id"])
+        assert key is not None, f"local group {group['actor_id']} has no key"
         document = render_person(group, key["public_key_pem"], self.urls)
         add_group_fields(document, self.urls, group["username"])
         followers = self.urls.followers(group["username"])

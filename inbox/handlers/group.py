@@ -116,7 +116,8 @@ async def handle_rejected_post(context: Context) -> bool:
     author gets a ``group_post_rejected`` notification from the group.
 
     Returns False when the Reject is not about a Create, so that it is handled
-    as the answer to a Follow. Raises Ignored when it names no local Create.
+    as the answer to a Follow. Raises Ignored when it names no local Create, or
+    when the sender is no group that the Create addressed.
     """
     obj = context.object
     connection = context.connection
@@ -126,7 +127,7 @@ async def handle_rejected_post(context: Context) -> bool:
     if isinstance(obj, dict) and "Create" not in types_of(obj):
         return False
     sent = await connection.fetchrow(
-        "SELECT account_id, type FROM activities WHERE uri = $1", create_uri
+        "SELECT account_id, type, body FROM activities WHERE uri = $1", create_uri
     )
     is_create = sent is not None and sent["type"] == "Create"
     if not isinstance(obj, dict) and not is_create:
@@ -134,6 +135,16 @@ async def handle_rejected_post(context: Context) -> bool:
     if sent is None or not is_create:
         raise Ignored(f"Reject of {create_uri}, not a Create sent from here")
     group = await context.actor()
+    body = sent["body"] if isinstance(sent["body"], dict) else {}
+    note = body.get("object") if isinstance(body.get("object"), dict) else {}
+    if group["actor_type"] != "Group" or group["actor_id"] not in addressed_ids(
+        body, note
+    ):
+        # Only a group the post was sent to may turn it down; anyone else
+        # could otherwise fill a teacher's notifications.
+        raise Ignored(
+            f"{group['actor_id']} rejected {create_uri}, which did not address it"
+        )
     status = await connection.fetchrow(
         "SELECT id FROM statuses WHERE activity_uri = $1 AND account_id = $2",
         create_uri,

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from actors.group import GroupInput
+from outbox.actions import Actions, NewStatus
 from outbox.groups import GroupActions
 from pedagogue.accounts import create_teacher
 from storage import social
@@ -268,36 +269,79 @@ async def test_moderator_removal_announces_delete(harness: InboxHarness) -> None
 # A local teacher's post rejected by a remote group
 
 
-async def test_reject_of_create_notifies_author(harness: InboxHarness) -> None:
-    group_id = harness.add_actor("maths_group")
-    await harness.follow_remote()
-    create_uri = await harness.pool.fetchval(
-        "SELECT activity_uri FROM statuses WHERE id = $1", harness.alice_note["id"]
+async def remote_group(harness: InboxHarness, username: str) -> str:
+    """Serve a Group actor on the peer, store it here, and return its id."""
+    actor_id = harness.peer.url(f"/c/{username}")
+    harness._serve_actor(
+        {
+            "@context": ["https://www.w3.org/ns/activitystreams"],
+            "id": actor_id,
+            "type": "Group",
+            "preferredUsername": username,
+            "inbox": f"{actor_id}/inbox",
+            "followers": f"{actor_id}/followers",
+            "publicKey": {
+                "id": f"{actor_id}#main-key",
+                "owner": actor_id,
+                "publicKeyPem": harness.keys.public_pem,
+            },
+        }
     )
-    reject = {
+    await harness.runtime.resolver.actor(actor_id)
+    return actor_id
+
+
+def reject_of(group_id: str, create_uri: str, author: str) -> dict[str, Any]:
+    return {
         "@context": "https://www.w3.org/ns/activitystreams",
         "id": f"{group_id}/activities/reject-1",
         "type": "Reject",
         "actor": group_id,
-        "object": {
-            "id": create_uri,
-            "type": "Create",
-            "actor": harness.alice["actor_id"],
-        },
+        "object": {"id": create_uri, "type": "Create", "actor": author},
         "summary": "the author is not a member of the group",
     }
 
-    await harness.deliver(reject)
+
+async def test_reject_of_create_notifies_author(harness: InboxHarness) -> None:
+    group_id = await remote_group(harness, "maths_group")
+    await harness.follow_remote()
+    status = await Actions(harness.runtime).post_status(
+        harness.alice, NewStatus(f"@maths_group@{harness.peer.host} Ratio tables")
+    )
+    create_uri = await harness.pool.fetchval(
+        "SELECT activity_uri FROM statuses WHERE id = $1", status["id"]
+    )
+
+    await harness.deliver(reject_of(group_id, create_uri, harness.alice["actor_id"]))
 
     rows = await notifications(harness, harness.alice)
     group = await harness.account(group_id)
     rejected = [row for row in rows if row["type"] == "group_post_rejected"]
     assert len(rejected) == 1
     assert rejected[0]["from_account_id"] == group["id"]
-    assert rejected[0]["status_id"] == harness.alice_note["id"]
+    assert rejected[0]["status_id"] == status["id"]
     follows = await harness.pool.fetchval(
         "SELECT count(*) FROM follows WHERE account_id = $1", harness.alice["id"]
     )
+    assert follows == 1
+
+
+async def test_reject_by_unaddressed_group_ignored(harness: InboxHarness) -> None:
+    group_id = await remote_group(harness, "other_group")
+    await harness.follow_remote()
+    create_uri = await harness.pool.fetchval(
+        "SELECT activity_uri FROM statuses WHERE id = $1", harness.alice_note["id"]
+    )
+
+    await harness.deliver(reject_of(group_id, create_uri, harness.alice["actor_id"]))
+
+    row = await harness.queue_row(f"{group_id}/activities/reject-1")
+    rows = await notifications(harness, harness.alice)
+    follows = await harness.pool.fetchval(
+        "SELECT count(*) FROM follows WHERE account_id = $1", harness.alice["id"]
+    )
+    assert [r for r in rows if r["type"] == "group_post_rejected"] == []
+    assert row["state"] == "ignored"
     assert follows == 1
 
 
@@ -452,3 +496,36 @@ async def test_group_update_stores_moderators(make_harness: MakeHarness) -> None
         f"lena@{harness.peer.host}",
         f"emeka@{harness.peer.host}",
     ]
+
+
+async def test_lemmy_add_moderator_refetches_collection(
+    make_harness: MakeHarness,
+) -> None:
+    harness, community, _ = await lemmy_with_boost(make_harness)
+    document = harness.fixture("actor_community")
+    lena = harness.add_actor("lena")
+    collection = {
+        "id": document["attributedTo"],
+        "type": "OrderedCollection",
+        "orderedItems": [harness.actor_id(), lena],
+    }
+    harness.peer.serve(document["attributedTo"], collection)
+    add = {
+        "id": harness.peer.url("/activities/add/moderator-1"),
+        "type": "Add",
+        "actor": harness.actor_id(),
+        "object": lena,
+        "target": document["attributedTo"],
+        "audience": community,
+    }
+
+    await harness.deliver(announce_of(harness, community, add))
+
+    group = await harness.account(community)
+    rows = await harness.pool.fetch(
+        "SELECT a.actor_id FROM remote_group_moderators m"
+        " JOIN accounts a ON a.id = m.account_id WHERE m.group_id = $1"
+        " ORDER BY m.position",
+        group["id"],
+    )
+    assert [row["actor_id"] for row in rows] == [harness.actor_id(), lena]
