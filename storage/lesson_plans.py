@@ -381,17 +381,19 @@ async def upsert_remote_collection(
 
 
 async def rename_collection(
-    db: Connection, collection_id: int, name: str
+    db: asyncpg.Connection, collection_id: int, name: str
 ) -> asyncpg.Record | None:
     """Rename a local collection; return None when the teacher already has
     another collection of that name."""
     try:
-        return await db.fetchrow(
-            "UPDATE lesson_plan_collections SET name = $2, updated_at = now()"
-            " WHERE id = $1 RETURNING *",
-            collection_id,
-            name,
-        )
+        # A savepoint, so a taken name leaves the caller's transaction usable.
+        async with db.transaction():
+            return await db.fetchrow(
+                "UPDATE lesson_plan_collections SET name = $2, updated_at = now()"
+                " WHERE id = $1 RETURNING *",
+                collection_id,
+                name,
+            )
     except asyncpg.UniqueViolationError:
         return None
 

@@ -593,3 +593,40 @@ async def test_unknown_plan_visibility_rejected(plan_instance: PlanInstance) -> 
     status, body = await create(plan_instance.alice, visibility="friends")
     assert status == 422
     assert body["field"] == "visibility"
+
+
+async def test_collection_rename_to_taken_name(plan_instance: PlanInstance) -> None:
+    alice = plan_instance.alice
+    collections = "/api/pedagogue/v1/lesson_plan_collections"
+    await alice.call("POST", collections, json={"name": "Ratios"})
+    _, second = await alice.call("POST", collections, json={"name": "Fractions"})
+    status, body = await alice.call(
+        "PUT", f"{collections}/{second['id']}", json={"name": "ratios"}
+    )
+    validate_response("lesson_plans", f"{collections}/{{id}}", "PUT", status, body)
+    assert status == 422
+    assert body["field"] == "name"
+    status, renamed = await alice.call(
+        "PUT", f"{collections}/{second['id']}", json={"name": "Fraction walls"}
+    )
+    assert status == 200
+    assert renamed["name"] == "Fraction walls"
+
+
+async def test_personal_collection_not_federated(plan_instance: PlanInstance) -> None:
+    alice = plan_instance.alice
+    before = await plan_instance.counts()
+    status, personal = await alice.call(
+        "POST",
+        "/api/pedagogue/v1/lesson_plan_collections",
+        json={"name": "To read", "visibility": "direct"},
+    )
+    response = await alice.client.get(
+        personal["uri"].removeprefix("https://school-a.test"),
+        headers={"Accept": "application/activity+json"},
+    )
+    after = await plan_instance.counts()
+    assert status == 200
+    assert personal["visibility"] == "direct"
+    assert response.status_code == 404
+    assert after["activities"] == before["activities"]
