@@ -67,6 +67,36 @@ def compact_terms(document: dict[str, Any], context: Any = None) -> dict[str, An
     return compacted
 
 
+def own_term_names() -> frozenset[str]:
+    """Return the names our context defines for terms, without its prefixes."""
+    context = context_document()["@context"]
+    return frozenset(
+        name
+        for name, definition in context.items()
+        if not (isinstance(definition, str) and definition.endswith(("#", "/")))
+    )
+
+
+def with_own_terms(document: dict[str, Any]) -> dict[str, Any]:
+    """Return a received document with Pedagogue terms added under our names.
+
+    A sender that binds the namespace to another prefix, or writes full IRIs,
+    has keys with a colon; only then is the document compacted, and only our
+    terms are copied from the result. Other keys stay as they were, because
+    compaction also renames terms of other vocabularies that callers read by
+    the sender's names.
+    """
+    if not any(":" in key for key in document if isinstance(key, str)):
+        return document
+    compacted = compact_terms(document)
+    found = {
+        name: compacted[name]
+        for name in own_term_names()
+        if name in compacted and name not in document
+    }
+    return {**document, **found} if found else document
+
+
 def clean_list(value: Any) -> list[str]:
     """Return the strings of a remote list value, trimmed and bounded."""
     items = value if isinstance(value, list) else [value]

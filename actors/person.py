@@ -144,6 +144,7 @@ def parse_actor(document: Any, fetched_from: str | None = None) -> RemoteActor:
     """
     if not isinstance(document, dict):
         raise InvalidActor("actor document is not a JSON object")
+    document = pedagogue.with_own_terms(document)
     actor_id = _required_url(document, "id")
     domain = urlsplit(actor_id).netloc.lower()
     if fetched_from and urlsplit(fetched_from).netloc.lower() != domain:

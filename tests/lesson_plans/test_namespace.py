@@ -7,7 +7,13 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from actors.pedagogue import NAMESPACE, compact_terms, context_document, parse_offer
+from actors.pedagogue import (
+    NAMESPACE,
+    compact_terms,
+    context_document,
+    full_context,
+    parse_offer,
+)
 from federation import jsonld
 from pedagogue.config import load_settings
 from pedagogue.runtime import Runtime
@@ -95,3 +101,47 @@ async def test_served_context_equals_bundled(database: str, tmp_path: Path) -> N
     assert served == _bundled()
     assert served == context_document()
     assert served["@context"]["pdg"] == NAMESPACE
+
+
+def test_actor_terms_with_other_prefix_understood() -> None:
+    from actors.person import parse_actor
+
+    document = {
+        "@context": [AS, "https://w3id.org/security/v1", {"ped": NAMESPACE}],
+        "id": "https://peer.test/users/rosa",
+        "type": "Person",
+        "preferredUsername": "rosa",
+        "inbox": "https://peer.test/users/rosa/inbox",
+        "ped:teachingSubjects": ["Chemistry"],
+        "ped:gradeLevels": ["9-12"],
+        "ped:school": "Hill School",
+        "ped:mentoring": {
+            "type": "ped:MentoringOffer",
+            "ped:openToMentoring": True,
+            "ped:mentoringCapacity": 2,
+            "ped:freePlaces": 1,
+        },
+    }
+    actor = parse_actor(document, fetched_from=document["id"])
+    assert actor.subjects == ["Chemistry"]
+    assert actor.grade_levels == ["9-12"]
+    assert actor.school == "Hill School"
+    assert actor.mentoring is not None
+    assert actor.mentoring.open is True
+    assert actor.mentoring.free_places == 1
+
+
+def test_own_documents_round_trip_terms() -> None:
+    document = {
+        "@context": full_context(),
+        "id": "https://school-a.test/users/ana",
+        "type": "Person",
+        "mentoring": {
+            "type": "MentoringOffer",
+            "openToMentoring": True,
+            "mentoringCapacity": 3,
+        },
+    }
+    compacted = compact_terms(document)
+    assert compacted["mentoring"]["openToMentoring"] is True
+    assert compacted["mentoring"]["mentoringCapacity"] == 3
