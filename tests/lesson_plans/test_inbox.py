@@ -237,8 +237,10 @@ async def test_remote_attachments_kept_as_checked_links(
             },
         ],
     )
+
     with caplog.at_level(logging.INFO, logger="inbox.handlers.lesson_plan"):
         await harness.deliver(activity)
+
     plan = await stored_plan(harness, activity["object"]["id"])
     files = await harness.pool.fetch(
         "SELECT * FROM lesson_plan_attachments WHERE status_id = $1 ORDER BY position",
@@ -276,6 +278,7 @@ async def test_collection_add_from_other_actor_ignored(harness: InboxHarness) ->
         },
     }
     plan = article_create(harness, owner, 7, [AS, "https://schema.org/"], teaches=["x"])
+
     await harness.deliver(collection)
     await harness.deliver(plan)
     await harness.deliver(
@@ -288,6 +291,7 @@ async def test_collection_add_from_other_actor_ignored(harness: InboxHarness) ->
             "target": f"{owner}/collections/1",
         }
     )
+
     stored = await harness.pool.fetchrow(
         "SELECT * FROM lesson_plan_collections WHERE uri = $1", f"{owner}/collections/1"
     )
