@@ -143,11 +143,17 @@ def _group_entity(
 async def _membership_json(runtime: Any, group: Any, account: Any) -> dict[str, Any]:
     follow = await social.follow_between(runtime.pool, account["id"], group["id"])
     role = await groups.moderator_role(runtime.pool, group["id"], account["id"])
+    removed = False
+    if group["domain"] is None:
+        removed = await groups.is_removed_member(
+            runtime.pool, group["id"], account["id"]
+        )
     return {
         "group_id": str(group["id"]),
         "account_id": str(account["id"]),
         "member": follow is not None and follow["accepted"],
         "requested": follow is not None and not follow["accepted"],
+        "removed": removed,
         "role": role,
     }
 

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # Moderation activities a remote group may announce, as Lemmy sends them.
 MODERATION_TYPES = frozenset({"Delete", "Block", "Add", "Remove"})
+# Unknown moderators fetched per refresh of a remote group's collection. The
+# refresh runs inside the inbox transaction, so each slow fetch keeps it open.
+MAX_MODERATOR_FETCHES = 10
 
 
 def addressed_ids(activity: dict[str, Any], obj: dict[str, Any]) -> list[str]:
@@ -85,15 +88,17 @@ async def handle_group_follow(context: Context, group: Any, follower: Any) -> No
             group["actor_id"],
         )
         return
+
     existing = await social.follow_between(connection, follower["id"], group["id"])
     already = existing is not None and existing["accepted"]
     accepted = not group["manually_approves_followers"]
     await social.upsert_follow(
         connection, follower["id"], group["id"], context.activity_id, accepted
     )
+
     if accepted or already:
-        # A repeated Follow of a membership is answered again: the member's
-        # server may have lost the first Accept.
+        # A repeated Follow of a membership gets another Accept, because the
+        # member's server may have lost the first one.
         await actions.send_follow_answer(
             connection, group, follower, context.activity_id, accept=True
         )
@@ -108,7 +113,7 @@ async def handle_group_follow(context: Context, group: Any, follower: Any) -> No
     )
 
 
-# Answers of a remote group to a local author's post
+# A remote group's Reject of a local author's post
 
 
 async def handle_rejected_post(context: Context) -> bool:
@@ -116,7 +121,7 @@ async def handle_rejected_post(context: Context) -> bool:
     author gets a ``group_post_rejected`` notification from the group.
 
     Returns False when the Reject is not about a Create, so that it is handled
-    as the answer to a Follow. Raises Ignored when it names no local Create, or
+    as a Reject of a Follow. Raises Ignored when it names no local Create, or
     when the sender is no group that the Create addressed.
     """
     obj = context.object
@@ -357,9 +362,19 @@ async def refresh_moderators(
         )
         return []
     account_ids = []
+    fetches = 0
     for actor_id in actor_ids:
         account = await accounts.by_actor_id(connection, actor_id)
+        if account is None and fetches >= MAX_MODERATOR_FETCHES:
+            log.info(
+                "moderator %s of group %s not fetched: over %d new actors",
+                actor_id,
+                group["actor_id"],
+                MAX_MODERATOR_FETCHES,
+            )
+            continue
         if account is None:
+            fetches += 1
             try:
                 account = await runtime.resolver.actor(actor_id)
             except FederationError as error:

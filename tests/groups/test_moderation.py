@@ -220,6 +220,7 @@ async def test_readmitted_member_can_follow_again(harness: InboxHarness) -> None
     assert listed_status == 200
     assert [item["id"] for item in listed] == [str(rosa["id"])]
     assert status == 200
+    assert body["removed"] is False
     follow = await follow_row(harness, group)
     assert follow is not None
     assert follow["accepted"] is True
@@ -237,9 +238,17 @@ async def test_local_removed_member_cannot_rejoin(harness: InboxHarness) -> None
 
     status, error = await call(harness, "POST", join, bob_headers)
 
+    state_status, state = await call(
+        harness, "GET", f"{GROUPS}/{group['id']}/membership", bob_headers
+    )
+
     validate_response("groups", f"{GROUPS}/{{id}}/join", "POST", 403, error)
+    validate_response("groups", f"{GROUPS}/{{id}}/membership", "GET", 200, state)
     assert status == 403
     assert "removed" in error["error"]
+    assert state_status == 200
+    assert state["removed"] is True
+    assert state["member"] is False
 
 
 async def test_moderator_removal_announces_delete(harness: InboxHarness) -> None:
