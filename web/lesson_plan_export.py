@@ -26,6 +26,7 @@ IMPORTED_KEYS = (
     "materials",
     "alignments",
     "license",
+    "visibility",
 )
 
 _PRINT_CSS = """
@@ -121,6 +122,7 @@ def export_markdown(plan: dict[str, Any]) -> str:
         "materials": plan["materials"],
         "alignments": plan["alignments"],
         "license": plan["license"]["key"] if plan["license"] else None,
+        "visibility": plan["visibility"],
         "uri": plan["uri"],
         "author": plan["account"]["acct"],
     }

@@ -630,3 +630,25 @@ async def test_personal_collection_not_federated(plan_instance: PlanInstance) ->
     assert personal["visibility"] == "direct"
     assert response.status_code == 404
     assert after["activities"] == before["activities"]
+
+
+async def test_markdown_export_keeps_visibility(plan_instance: PlanInstance) -> None:
+    alice = plan_instance.alice
+    plan = await created(alice, visibility="unlisted")
+    status, text = await alice.call("GET", f"{PLANS}/{plan['id']}/export.md")
+    assert status == 200
+    assert "\nvisibility: unlisted\n" in text
+    status, imported = await alice.call(
+        "POST", f"{PLANS}/import", files=upload(text.encode(), "plan.md")
+    )
+    assert status == 200
+    assert imported["visibility"] == "unlisted"
+    status, body = await alice.call(
+        "POST",
+        f"{PLANS}/import",
+        files=upload(
+            text.replace("visibility: unlisted", "visibility: secret").encode()
+        ),
+    )
+    assert status == 422
+    assert body["field"] == "visibility"
