@@ -179,6 +179,10 @@ async def check_sender(context: Context, status: Any, owner: Any) -> None:
     The status's author may, and so may the event's organiser and its group:
     Mobilizon attributes a group's event to the group and names the organiser
     in ``actor``, and either of them sends the Update or Delete.
+
+    NOTE: Mobilizon also lets any moderator of the group edit or delete a
+    group's event. Such an activity from a moderator who is neither the
+    organiser nor the group is rejected here.
     """
     if owner["actor_id"] == context.actor_id:
         return
