@@ -81,6 +81,15 @@ class Actions:
         """Follow an account; a remote one gets a Follow and answers with Accept."""
         if target["id"] == account["id"]:
             raise ActionError(422, "you cannot follow yourself")
+        if target["domain"] is None and target["actor_type"] == "Group":
+            # A local group's removed members and moderators' notifications
+            # apply to Mastodon clients' follows too.
+            from outbox.groups import GroupActions
+
+            await GroupActions(self.runtime).join(account, target)
+            joined = await social.follow_between(self.runtime.pool, account["id"], target["id"])
+            assert joined is not None
+            return joined
         async with accounts.transaction(self.runtime.pool) as connection:
             existing = await social.follow_between(connection, account["id"], target["id"])
             if existing is not None:

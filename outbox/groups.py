@@ -108,10 +108,10 @@ class GroupActions:
     # Membership
 
     async def join(self, account: Any, group: Any) -> None:
-        """Join a group: a remote one gets a Follow; a local one makes the
-        account a member, or records a join request that notifies its
-        moderators when the group requires approval. Raises ActionError(403)
-        for an account a moderator removed from a local group."""
+        """Join a group. A remote group gets a Follow. A local group makes the
+        account a member, unless it requires approval: then a join request
+        notifies its moderators. Raises ActionError(403) for an account a
+        moderator removed from a local group."""
         if group["domain"] is not None:
             await self.actions.follow(account, group)
             return
@@ -164,7 +164,8 @@ class GroupActions:
     ) -> None:
         """Announce a new status to the members of each local group it is
         addressed to (by mention, to, cc or audience), when its author is a
-        member. Posts of non-members are logged and not announced.
+        member. A non-member's post is not announced, and its author gets a
+        Reject of the Create.
 
         ``create`` is the Create activity of the status, as received or sent.
         """
@@ -194,8 +195,8 @@ class GroupActions:
         author: Any,
         create: dict[str, Any] | None,
     ) -> None:
-        """Answer a post from a non-member (pending, removed or never joined)
-        with a Reject of its Create, which FEP-1b12 allows a group to send.
+        """Reject the Create of a post from a non-member (pending, removed or
+        never joined), which FEP-1b12 allows a group to send.
 
         A local author gets no activity, because its post never left this
         instance; the rejection is logged either way.
@@ -523,7 +524,7 @@ class GroupActions:
     async def request_to_join(
         self, connection: asyncpg.Connection, group: Any, requester: Any
     ) -> None:
-        """Notify the moderators of a local group that an account asks to join."""
+        """Notify the moderators of a local group of an account's join request."""
         count = await groups.notify_join_request(
             connection, group["id"], requester["id"]
         )

@@ -273,7 +273,7 @@ async def owner_count(db: Connection, group_id: int) -> int:
 async def record_removed_member(
     connection: Connection, group_id: int, account_id: int, removed_by: int
 ) -> None:
-    """Record that a moderator removed an account, so it cannot rejoin at once."""
+    """Record that a moderator removed an account, which keeps it out until readmitted."""
     await connection.execute(
         "INSERT INTO group_removed_members (group_id, account_id, removed_by)"
         " VALUES ($1, $2, $3) ON CONFLICT (group_id, account_id)"
@@ -309,7 +309,7 @@ async def readmit(connection: Connection, group_id: int, account_id: int) -> boo
 async def removed_members(
     db: Connection, group_id: int, *, limit: int, max_id: int | None
 ) -> list[asyncpg.Record]:
-    """Return removed accounts, most recently removed first, paged by account id."""
+    """Return removed accounts, highest account id first, paged by account id."""
     return list(
         await db.fetch(
             "SELECT a.* FROM group_removed_members r"
@@ -355,7 +355,7 @@ async def notify_join_request(
 async def clear_join_request(
     connection: Connection, group_id: int, requester_id: int
 ) -> None:
-    """Delete the moderators' notifications of a request that was answered or withdrawn."""
+    """Delete the moderators' notifications of a request that was decided or withdrawn."""
     await connection.execute(
         "DELETE FROM notifications WHERE type = 'group_join_request'"
         " AND group_id = $1 AND from_account_id = $2",

@@ -538,3 +538,31 @@ async def test_lemmy_add_moderator_refetches_collection(
         group["id"],
     )
     assert [row["actor_id"] for row in rows] == [harness.actor_id(), lena]
+
+
+async def test_mastodon_api_follow_of_group_checked(harness: InboxHarness) -> None:
+    group = await make_group(harness, approval=True)
+    bob = await create_teacher(
+        harness.pool, harness.runtime.settings, username="bob", password=None
+    )
+    carol = await create_teacher(
+        harness.pool, harness.runtime.settings, username="carol", password=None
+    )
+    await social.upsert_follow(harness.pool, bob["id"], group["id"], None, True)
+    await GroupActions(harness.runtime).remove_member(harness.alice, group, bob)
+    path = f"/api/v1/accounts/{group['id']}/follow"
+
+    removed_status, removed = await call(
+        harness, "POST", path, await token_for(harness, bob)
+    )
+    status, relationship = await call(
+        harness, "POST", path, await token_for(harness, carol)
+    )
+
+    rows = await notifications(harness, harness.alice)
+    assert removed_status == 403
+    assert "removed" in removed["error"]
+    assert status == 200
+    assert relationship["requested"] is True
+    assert [row["type"] for row in rows] == ["group_join_request"]
+    assert rows[0]["from_account_id"] == carol["id"]
