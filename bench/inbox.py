@@ -96,7 +96,10 @@ async def run(size: Size, command: str) -> Result:
             for _ in range(size.repeats):
                 spec = inbox_spec(setup, [setup.inbox_target(instance)], count=size.inbox_requests,
                                   warmup=size.inbox_warmup, connections=connections)
+                before = _cpu_seconds(instance.pid)
                 outcome = await common.run_loadgen(spec, cpus=load_cpus)
+                posts = outcome["requests"] + size.inbox_warmup
+                outcome["web_cpu_us"] = (_cpu_seconds(instance.pid) - before) / posts * 1e6
                 samples.setdefault(("pedagogue", connections), []).append(outcome)
         if size.name == "full" and profile.available():
             spec = inbox_spec(setup, [setup.inbox_target(instance)], count=size.inbox_requests,
@@ -123,6 +126,8 @@ async def run(size: Size, command: str) -> Result:
                        higher_is_better=False))
         result.add(Row(f"bare p99, {connections} conn", "ms", [r["p99_ms"] for r in bare_runs],
                        kind="limit", higher_is_better=False))
+        result.add(Row(f"web process CPU per POST, {connections} conn", "µs",
+                       [r["web_cpu_us"] for r in ours], kind="info", higher_is_better=False))
         result.add(Row(f"load generator CPU share, {connections} conn", "of a core",
                        [r["loadgen_cpu_share"] for r in ours], kind="info"))
         for outcome in ours + bare_runs:
@@ -165,6 +170,13 @@ async def run(size: Size, command: str) -> Result:
         "generator's core at nice 10, processes the queued Creates while the load runs."
     )
     return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    # The web process's own CPU time. Load from other processes on the shared
+    # core stretches the wall-clock figures but not this one.
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:

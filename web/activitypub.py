@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from quart import Blueprint, Response, current_app, redirect, request
@@ -34,10 +35,16 @@ def wants_activity_json() -> bool:
 
 
 async def _local_account(username: str) -> Any:
+    return await find_local_account(runtime_of(current_app).pool, username)
+
+
+async def find_local_account(pool: Any, username: str) -> Any:
+    """Return the local account named ``username``; raise FederationError(404)
+    when there is none or it is the instance actor."""
     # PostgreSQL text cannot hold NUL, and no username contains one.
     if "\x00" in username:
         raise FederationError(404, "no such account on this instance")
-    account = await accounts.local_by_username(runtime_of(current_app).pool, username)
+    account = await accounts.local_by_username(pool, username)
     if account is None or account["actor_type"] == "Application":
         raise FederationError(404, f"no account {username[:100]} on this instance")
     return account
@@ -241,35 +248,67 @@ def _target() -> str:
 
 
 async def _receive(recipient: str | None) -> Response:
+    # web.asgi.InboxEndpoint handles POSTs to these exact paths before Quart
+    # routes them, so this view serves only the other spellings that Quart's
+    # routing accepts, and an app served without that layer.
     runtime = runtime_of(current_app)
+    remote = request.remote_addr
     try:
         body = await request.get_data(cache=False)
     except RequestEntityTooLarge:
-        message = f"request body is over the limit of {request.max_content_length} bytes"
-        log.warning(
-            "inbox rejected unknown activity from %s (key %s): %s",
-            request.remote_addr, log_text(_key_id_for_log()), message,
-        )
+        limit = request.max_content_length or runtime.settings.server.max_body_bytes
+        message = body_too_large(remote, _target(), request.headers, limit)
         return error_response(413, message)
-    try:
-        await InboxReceiver(runtime).receive(
-            "POST", _target(), request.headers, body, recipient
-        )
-    except InboxRejection as error:
-        log.warning(
-            "inbox rejected %s from %s (key %s): %s [%s]",
-            log_text(error.activity_id or "unknown activity"), request.remote_addr,
-            log_text(error.key_id or "none"), log_text(error.message),
-            log_text(error.cause),
-        )
-        return error_response(error.status, error.message)
+    status, message = await accept_activity(
+        runtime, _target(), request.headers, body, recipient, remote
+    )
+    if message is not None:
+        return error_response(status, message)
     return Response("", status=202)
 
 
-def _key_id_for_log() -> str:
+async def accept_activity(
+    runtime: Any,
+    target: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    recipient: str | None,
+    remote: str | None,
+) -> tuple[int, str | None]:
+    """Verify and store one inbox POST; return its status and error message.
+
+    The message is None for an accepted (202) POST. A rejection is logged
+    here with the activity and key ids, and nothing of it is stored.
+    """
+    try:
+        await InboxReceiver(runtime).receive("POST", target, headers, body, recipient)
+    except InboxRejection as error:
+        log.warning(
+            "inbox rejected %s from %s (key %s): %s [%s]",
+            log_text(error.activity_id or "unknown activity"), remote,
+            log_text(error.key_id or "none"), log_text(error.message),
+            log_text(error.cause),
+        )
+        return error.status, error.message
+    return 202, None
+
+
+def body_too_large(
+    remote: str | None, target: str, headers: Mapping[str, str], limit: int
+) -> str:
+    """Log an inbox POST whose body is over ``limit`` bytes; return the message."""
+    message = f"request body is over the limit of {limit} bytes"
+    log.warning(
+        "inbox rejected unknown activity from %s (key %s): %s",
+        remote, log_text(_key_id_for_log(target, headers)), message,
+    )
+    return message
+
+
+def _key_id_for_log(target: str, headers: Mapping[str, str]) -> str:
     # Parsed, not scanned: draft-cavage spells the parameter keyId, RFC 9421 keyid.
     try:
-        signature = httpsig.parse_signature(request.method, _target(), request.headers)
+        signature = httpsig.parse_signature("POST", target, headers)
     except FederationError:
         return "none"
     return signature.key_id

@@ -50,6 +50,13 @@ def create_app(runtime: Runtime) -> Quart:
     app.register_error_handler(FederationError, _federation_error)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
+
+    from web.asgi import InboxEndpoint
+
+    # Inbox POSTs are handled below Quart's request machinery. Wrapping
+    # asgi_app, Quart's documented middleware hook, leaves every other request
+    # on its usual path.
+    app.asgi_app = InboxEndpoint(app.asgi_app, runtime)  # type: ignore[method-assign]
     return app
 
 
