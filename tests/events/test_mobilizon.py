@@ -491,3 +491,46 @@ async def test_local_delete_reaches_participant(mz: InboxHarness) -> None:
     assert delete["object"]["type"] == "Tombstone"
     assert delete["object"]["id"] == event["uri"]
     assert await delivered_to(mz, "Delete") == {mz.peer.url("/inbox")}
+
+
+def serve_group(mz: InboxHarness) -> str:
+    """Serve a Mobilizon Group actor on the peer; return its id."""
+    group_id = mz.peer.url("/@maths_circle")
+    mz._serve_actor(
+        {
+            "@context": ["https://www.w3.org/ns/activitystreams"],
+            "id": group_id,
+            "type": "Group",
+            "preferredUsername": "maths_circle",
+            "inbox": f"{group_id}/inbox",
+            "followers": f"{group_id}/followers",
+            "publicKey": {
+                "id": f"{group_id}#main-key",
+                "owner": group_id,
+                "publicKeyPem": mz.keys.public_pem,
+            },
+        }
+    )
+    return group_id
+
+
+def as_group_event(document: dict[str, Any], group_id: str) -> dict[str, Any]:
+    """Attribute the event of a Create or Update to the group, as Mobilizon
+    does for a group's event: ``actor`` stays the organiser."""
+    document["object"]["attributedTo"] = group_id
+    return document
+
+
+@pytest.mark.parametrize("sender", ["organiser", "group"])
+async def test_group_event_update_accepted_from(mz: InboxHarness, sender: str) -> None:
+    group_id = serve_group(mz)
+    await mz.deliver(as_group_event(mobilizon(mz, "create_event"), group_id))
+    cancel = as_group_event(mobilizon(mz, "cancel_event"), group_id)
+    if sender == "group":
+        cancel["actor"] = group_id
+
+    await mz.deliver(cancel)
+    event = await event_row(mz)
+
+    assert event["status"] == "CANCELLED"
+    assert (await mz.queue_row(cancel["id"]))["state"] == "done"
