@@ -18,13 +18,14 @@ log = logging.getLogger("bench")
 
 
 def registry() -> dict[str, object]:
-    from bench import fanout, inbox, peer, processing, reads, scale
+    from bench import fanout, inbox, peer, processing, reads, scale, search
 
     return {
         "inbox": inbox.run,
         "processing": processing.run,
         "fanout": fanout.run,
         "reads": reads.run,
+        "search": search.run,
         "memory": inbox.memory,
         "scale": scale.run,
         "peer": peer.run,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ORDER = ("inbox", "processing", "fanout", "reads", "memory", "scale", "peer")
+ORDER = ("inbox", "processing", "fanout", "reads", "search", "memory", "scale", "peer")
 HEADLINES = {
     # benchmark: labels whose medians go into the history table
     "inbox": ("Pedagogue accepted, 16 conn", "bare verify + INSERT per request, 16 conn",
@@ -15,6 +15,7 @@ HEADLINES = {
     "processing": ("Pedagogue, one inbox worker",),
     "fanout": ("deliveries to 1,000 hosts, all posts", "RSA-2048 signatures, one core"),
     "reads": ("home timeline p99, 1 conn", "bare query p99, 1 conn"),
+    "search": ("search p99, 1 conn", "bare search query p99, 1 conn"),
     "memory": ("Pedagogue idle",),
     "peer": ("Pedagogue inbox accepted, 16 conn", "bovine-herd inbox accepted, 16 conn"),
 }

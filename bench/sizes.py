@@ -28,6 +28,9 @@ class Size:
     accounts: int
     followed: int
     read_requests: int
+    # Lesson-plan search
+    plans: int
+    search_requests: int
     # Side by side
     peer: bool
     peer_requests: int
@@ -42,6 +45,7 @@ SMALL = Size(
     backlog=300, bare_backlog=150,
     hosts=40, posts=1, sign_seconds=0.3,
     statuses=5_000, accounts=300, followed=30, read_requests=200,
+    plans=2_000, search_requests=100,
     peer=False, peer_requests=100, drain_deadline=60.0, settle_seconds=1.0,
 )
 
@@ -51,6 +55,7 @@ FULL = Size(
     backlog=100_000, bare_backlog=5_000,
     hosts=1000, posts=3, sign_seconds=2.0,
     statuses=1_000_000, accounts=10_000, followed=1000, read_requests=1000,
+    plans=100_000, search_requests=300,
     peer=True, peer_requests=400, drain_deadline=150.0,
 )
 

@@ -19,12 +19,13 @@ pytest.importorskip("psutil", reason="the benchmark suite needs pip install -e '
 pytest.importorskip("matplotlib", reason="the benchmark suite needs pip install -e '.[bench]'")
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = ("inbox", "processing", "fanout", "reads", "memory", "scale", "peer")
+BENCHMARKS = ("inbox", "processing", "fanout", "reads", "search", "memory", "scale", "peer")
 TITLES = (
     "## Inbox acceptance",
     "## Processing",
     "## Fan-out",
     "## Read paths",
+    "## Lesson-plan search",
     "## Memory",
     "## Scale with processes",
     "## Side by side with bovine-herd",
@@ -76,7 +77,9 @@ def test_bench_small_result_has_limit_row(suite: SuiteRun, name: str) -> None:
     assert "limit" in kinds
 
 
-@pytest.mark.parametrize("name", ["inbox", "processing", "fanout", "reads", "memory", "scale"])
+@pytest.mark.parametrize(
+    "name", ["inbox", "processing", "fanout", "reads", "search", "memory", "scale"]
+)
 def test_bench_small_result_has_ratio(suite: SuiteRun, name: str) -> None:
     ratios = [row["ratio"] for row in suite.result(name)["rows"] if "ratio" in row]
     assert ratios
@@ -96,6 +99,11 @@ def test_bench_small_inbox_accepts_every_request(suite: SuiteRun) -> None:
 
 def test_bench_small_processing_finishes_every_activity(suite: SuiteRun) -> None:
     assert set(suite.result("processing")["extra"]["outcome"]["states"]) == {"done"}
+
+
+@pytest.mark.parametrize("name", ["reads", "search"])
+def test_bench_small_reads_answer_every_request(suite: SuiteRun, name: str) -> None:
+    assert [note for note in suite.result(name)["notes"] if "failed" in note] == []
 
 
 def test_bench_small_fanout_deliveries_verify(suite: SuiteRun) -> None:
