@@ -652,3 +652,66 @@ async def test_markdown_export_keeps_visibility(plan_instance: PlanInstance) -> 
     )
     assert status == 422
     assert body["field"] == "visibility"
+
+
+async def signed_get(
+    user: ApiUser, reader: ApiUser, path: str, signed_path: str | None = None
+) -> Any:
+    """GET ``path`` from the app with ``reader``'s signature over
+    ``signed_path`` (by default the same path)."""
+    from federation import httpsig
+
+    url = f"https://school-a.test{signed_path or path}"
+    headers = {"Accept": "application/activity+json"}
+    key = httpsig.load_private_key(reader.account["private_key_pem"])
+    key_id = f"https://school-a.test/users/{reader.account['username']}#main-key"
+    headers.update(httpsig.sign_request("GET", url, headers, None, key, key_id))
+    return await user.client.get(path, headers=headers)
+
+
+async def test_followers_collection_needs_signed_follower(
+    plan_instance: PlanInstance,
+) -> None:
+    alice, bob = plan_instance.alice, plan_instance.bob
+    public_plan = await created(alice)
+    private_plan = await created(alice, visibility="private", title="Answer key")
+    collections = "/api/pedagogue/v1/lesson_plan_collections"
+    _, collection = await alice.call(
+        "POST", collections, json={"name": "Unit 3", "visibility": "private"}
+    )
+    for plan in (public_plan, private_plan):
+        status, _ = await alice.call(
+            "POST",
+            f"{collections}/{collection['id']}/items",
+            json={"lesson_plan_id": plan["id"]},
+        )
+        assert status == 200
+    path = collection["uri"].removeprefix("https://school-a.test")
+
+    unsigned = await alice.client.get(
+        path, headers={"Accept": "application/activity+json"}
+    )
+    stranger = await signed_get(alice, bob, path)
+    await plan_instance.pool.execute(
+        "INSERT INTO follows (id, account_id, target_account_id, accepted)"
+        " VALUES (1, $1, $2, true)",
+        bob.account["id"],
+        alice.account["id"],
+    )
+    follower = await signed_get(alice, bob, path)
+    served = await follower.get_json()
+    assert unsigned.status_code == 404
+    assert stranger.status_code == 404
+    assert follower.status_code == 200
+    assert served["orderedItems"] == [private_plan["uri"], public_plan["uri"]]
+    assert served["cc"] == []
+
+
+async def test_bad_signature_on_plan_get_rejected(plan_instance: PlanInstance) -> None:
+    alice = plan_instance.alice
+    plan = await created(alice, visibility="private")
+    path = f"/lesson_plans/{plan['id']}"
+    own = await signed_get(alice, alice, path)
+    tampered = await signed_get(alice, alice, path, signed_path=f"{path}0")
+    assert own.status_code == 200
+    assert tampered.status_code == 401
