@@ -51,6 +51,22 @@ def content_digest_header(body: bytes) -> str:
     return f"sha-256=:{_b64(hashlib.sha256(body).digest())}:"
 
 
+class BodyDigest:
+    """The SHA-256 digest of one body in the forms Digest and Content-Digest take.
+
+    A body sent to many inboxes is hashed once, and every signed request that
+    sends it reuses the values.
+    """
+
+    __slots__ = ("body", "content_digest", "digest")
+
+    def __init__(self, body: bytes) -> None:
+        encoded = _b64(hashlib.sha256(body).digest())
+        self.body = body
+        self.digest = f"SHA-256={encoded}"
+        self.content_digest = f"sha-256=:{encoded}:"
+
+
 def check_body_digest(headers: Mapping[str, str], body: bytes) -> None:
     """Check each SHA-256 and SHA-512 digest in Digest and Content-Digest against body.
 

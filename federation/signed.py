@@ -68,12 +68,15 @@ class SignedClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         on_learned: Callable[[str, str], None] | None = None,
+        body_digest: httpsig.BodyDigest | None = None,
     ) -> Response:
         """Send a signed request; raise FederationError on transport failures.
 
         A scheme the host accepted for the first time is persisted through the
         memory's listener, or, when ``on_learned`` is given, handed to it as
-        (host, scheme) for the caller to persist with its own writes.
+        (host, scheme) for the caller to persist with its own writes. A caller
+        that sends one body to many hosts passes its ``body_digest`` (made from
+        that body object) so the body is hashed once.
         """
         host = urlsplit(url).netloc.lower()
         known = self.schemes.get(host)
@@ -82,7 +85,9 @@ class SignedClient:
         def signer(
             m: str, u: str, h: dict[str, str], b: bytes | None
         ) -> dict[str, str]:
-            return httpsig.sign_request(m, u, h, b, private_key, key_id, scheme=scheme)
+            return httpsig.sign_request(
+                m, u, h, b, private_key, key_id, scheme=scheme, body_digest=body_digest
+            )
 
         response = await self.fetcher.request(
             method, url, body=body, headers=headers, signer=signer

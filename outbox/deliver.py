@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from federation.digest import BodyDigest
 from federation.errors import FederationError
 from federation.fetch import ACTIVITY_JSON, BlockedAddress, DisallowedUrl
 
@@ -53,6 +54,8 @@ FLUSH_TRIES = 3
 # for this long, unless a claim shows failures on record for it. The window
 # only bounds how stale hosts.last_success_at may get.
 HOST_REFRESH_SECONDS = 60.0
+# The fetcher copies these for each request before it adds the signature.
+_DELIVERY_HEADERS = {"Content-Type": ACTIVITY_JSON, "Accept": ACTIVITY_JSON}
 
 # Due rows are claimed, except rows whose host is unreachable and was probed
 # within PROBE_INTERVAL. The same statement pushes those back by PROBE_INTERVAL
@@ -225,7 +228,8 @@ class DeliveryWorker:
         # query serves several sends.
         self.claim_batch = max(1, self.concurrency // 4)
         self._db = _HeldConnection(runtime.pool)
-        self._bodies: dict[int, tuple[bytes, Any]] = {}
+        # Per activity: the JSON body, its digest and the signing account.
+        self._bodies: dict[int, tuple[BodyDigest, Any]] = {}
         self._loading = asyncio.Lock()
         # Ids of claimed rows whose send has not finished. These rows go back
         # to the queue when the worker stops.
@@ -342,7 +346,7 @@ class DeliveryWorker:
             log.exception("delivery %s to %s crashed", row["id"], row["inbox_url"])
             self._retry(row, None, "internal error, see the server log")
 
-    async def _load(self, activity_id: int) -> tuple[bytes, Any]:
+    async def _load(self, activity_id: int) -> tuple[BodyDigest, Any]:
         cached = self._bodies.get(activity_id)
         if cached is not None:
             return cached
@@ -354,7 +358,7 @@ class DeliveryWorker:
                 return cached
             return await self._load_uncached(activity_id)
 
-    async def _load_uncached(self, activity_id: int) -> tuple[bytes, Any]:
+    async def _load_uncached(self, activity_id: int) -> tuple[BodyDigest, Any]:
         record = await self.runtime.pool.fetchrow(
             "SELECT a.body, acc.id AS account_id, acc.username, acc.actor_type,"
             " acc.private_key_pem FROM activities a"
@@ -370,11 +374,12 @@ class DeliveryWorker:
         }
         if len(self._bodies) > 1000:
             self._bodies.clear()
-        self._bodies[activity_id] = (body, signer)
-        return body, signer
+        loaded = (BodyDigest(body), signer)
+        self._bodies[activity_id] = loaded
+        return loaded
 
     async def _deliver(self, row: asyncpg.Record) -> None:
-        body, account = await self._load(row["activity_id"])
+        digest, account = await self._load(row["activity_id"])
         key_id, private_key = self.runtime.sign_as(account)
         context = (row["activity_id"], row["inbox_url"])
         try:
@@ -383,9 +388,10 @@ class DeliveryWorker:
                 row["inbox_url"],
                 key_id=key_id,
                 private_key=private_key,
-                body=body,
-                headers={"Content-Type": ACTIVITY_JSON, "Accept": ACTIVITY_JSON},
+                body=digest.body,
+                headers=_DELIVERY_HEADERS,
                 on_learned=self._scheme_learned,
+                body_digest=digest,
             )
         except (BlockedAddress, DisallowedUrl) as error:
             # The guard would reject every later attempt too, so the row fails
