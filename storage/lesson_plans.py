@@ -514,28 +514,56 @@ async def search(
     teacher also finds the unlisted, followers-only and direct plans they may
     read (see ``visible_to``).
     """
+    # Only the filters given become conditions, so each combination is its own
+    # prepared statement. With "$n IS NULL OR ..." branches, PostgreSQL's
+    # generic plan for the statement cannot use the indexes and reads every plan.
+    args: list[Any] = []
+
+    def param(value: Any, cast: str) -> str:
+        args.append(value)
+        return f"${len(args)}::{cast}"
+
+    if viewer_id is None:
+        visible = "s.visibility = 'public'"
+    else:
+        visible = visible_to(param(viewer_id, "bigint"))
+    filters = []
+    if subject is not None:
+        filters.append(
+            "EXISTS (SELECT 1 FROM unnest(p.subjects) subject"
+            f" WHERE lower(subject) = lower({param(subject, 'text')}))"
+        )
+    if grade is not None:
+        filters.append(f"p.grade_numbers @> ARRAY[{param(grade, 'integer')}]")
+    if standard:
+        filters.append(f"p.alignments @> {param([{'code': standard}], 'jsonb')}")
+    if license_key is not None:
+        filters.append(f"p.license = {param(license_key, 'text')}")
+    # Literals, so that the generic plan is costed for this page size: with a
+    # LIMIT parameter PostgreSQL assumes a tenth of the rows and may JIT.
+    page = f"LIMIT {int(limit)} OFFSET {int(offset)}"
+    columns = "p.*, a.actor_id AS author_uri, s.visibility, s.to_uris, s.cc_uris"
+    joins = f"{_LIVE} JOIN accounts a ON a.id = p.account_id"
+    if text is None:
+        where = " AND ".join([visible, *filters])
+        return await db.fetch(
+            f"SELECT {columns}, 0 AS rank FROM lesson_plans p {joins}"
+            f" WHERE {where} ORDER BY p.status_id DESC {page}",
+            *args,
+        )
+    # The matches are ranked and sorted on their own, then joined in that
+    # order until the page is full. Joined first, the planner would check the
+    # visibility of every match, or scan every plan to sort before joining.
+    query = f"websearch_to_tsquery('english', {param(text, 'text')})"
+    matching = " AND ".join([f"p.search @@ {query}", *filters])
     return await db.fetch(
-        "SELECT p.*, a.actor_id AS author_uri, s.visibility, s.to_uris, s.cc_uris,"
-        " CASE WHEN $1::text IS NULL THEN 0"
-        " ELSE ts_rank_cd(p.search, websearch_to_tsquery('english', $1)) END AS rank"
-        f" FROM lesson_plans p {_LIVE} JOIN accounts a ON a.id = p.account_id"
-        " WHERE (s.visibility = 'public' OR"
-        f" ($8::bigint IS NOT NULL AND {visible_to('$8::bigint')}))"
-        " AND ($1::text IS NULL OR p.search @@ websearch_to_tsquery('english', $1))"
-        " AND ($2::text IS NULL OR EXISTS"
-        " (SELECT 1 FROM unnest(p.subjects) subject WHERE lower(subject) = lower($2)))"
-        " AND ($3::integer IS NULL OR p.grade_numbers @> ARRAY[$3::integer])"
-        " AND ($4::jsonb IS NULL OR p.alignments @> $4::jsonb)"
-        " AND ($5::text IS NULL OR p.license = $5)"
-        " ORDER BY rank DESC, p.status_id DESC LIMIT $6 OFFSET $7",
-        text,
-        subject,
-        grade,
-        [{"code": standard}] if standard else None,
-        license_key,
-        limit,
-        offset,
-        viewer_id,
+        f"SELECT {columns}, m.rank FROM"
+        f" (SELECT p.status_id, ts_rank_cd(p.search, {query}) AS rank"
+        f" FROM lesson_plans p WHERE {matching}"
+        " ORDER BY rank DESC, p.status_id DESC OFFSET 0) m"
+        f" JOIN lesson_plans p ON p.status_id = m.status_id {joins}"
+        f" WHERE {visible} ORDER BY m.rank DESC, m.status_id DESC {page}",
+        *args,
     )
 
 

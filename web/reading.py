@@ -121,6 +121,10 @@ async def home_rows(pool: Any, account_id: int, page: Page) -> list[Any]:
         " WHERE h.account_id = $1 AND s.deleted_at IS NULL"
         f" AND h.status_id < coalesce($2::bigint, {_NO_CURSOR})"
         " AND h.status_id > coalesce($3::bigint, 0)"
+        # The same bounds on s.id: without them a custom plan may merge-join
+        # by walking statuses from the newest id down to the cursor.
+        f" AND s.id < coalesce($2::bigint, {_NO_CURSOR})"
+        " AND s.id > coalesce($3::bigint, 0)"
         f" ORDER BY h.status_id {page.order} LIMIT $4",
         account_id,
         page.max_id,
