@@ -56,6 +56,8 @@ def list_param(params: dict[str, Any], name: str) -> list[str]:
     for item in value:
         if not isinstance(item, str):
             raise ActionError(422, f"{name} must be a list of strings")
+        if "\x00" in item:
+            raise ActionError(422, f"{name} items must not contain NUL characters")
         if len(item.strip()) > MAX_ITEM_LENGTH:
             raise ActionError(
                 422, f"{name} items must be at most {MAX_ITEM_LENGTH} characters"
@@ -68,9 +70,16 @@ def list_param(params: dict[str, Any], name: str) -> list[str]:
 
 
 def text_param(params: dict[str, Any], name: str, limit: int) -> str:
+    """Read an optional string of at most ``limit`` characters, trimmed.
+
+    Raises ActionError(422) naming the field. PostgreSQL text cannot store a
+    NUL character, so one is rejected here rather than failing the query.
+    """
     value = params.get(name) or ""
     if not isinstance(value, str):
         raise ActionError(422, f"{name} must be a string")
+    if "\x00" in value:
+        raise ActionError(422, f"{name} must not contain NUL characters")
     if len(value) > limit:
         raise ActionError(422, f"{name} must be at most {limit} characters")
     return value.strip()

@@ -30,6 +30,25 @@ async def test_malformed_ids_not_server_errors(start_instances):
         assert body["error"].startswith("mentor_id must be an account id"), body
         validate_response("mentorship", MENTORSHIPS, "POST", 422, body)
 
+    # PostgreSQL text cannot store NUL, so the API rejects it naming the field.
+    status, body = await alice.request(
+        "POST", MENTORSHIPS, json={"mentor_id": alice.account_id, "message": "a\x00b"}
+    )
+    assert status == 422
+    assert "message" in body["error"]
+    assert "NUL" in body["error"]
+    status, body = await alice.request(
+        "GET", "/api/pedagogue/v1/mentors", params={"subject": "a\x00b"}
+    )
+    assert status == 422
+    assert body["error"] == "subject must not contain NUL characters"
+    status, body = await alice.request(
+        "PATCH", "/api/pedagogue/v1/profile", json={"subjects": ["a\x00b"]}
+    )
+    assert status == 422
+    assert "subjects" in body["error"]
+    assert "NUL" in body["error"]
+
     # Profile field positions given as object keys sort without int().
     status, body = await alice.request(
         "PATCH",
