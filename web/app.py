@@ -117,4 +117,16 @@ async def _too_large(error: RequestEntityTooLarge) -> Response:
 
 
 async def _http_error(error: HTTPException) -> Response:
-    return error_response(error.code or 500, error.description or error.name)
+    status = error.code or 500
+    if _wants_page():
+        from web.ui.session import error_page
+
+        return await error_page(status, error.description or error.name)
+    return error_response(status, error.description or error.name)
+
+
+def _wants_page() -> bool:
+    """Return True for a browser asking for a page, which gets an HTML error."""
+    if request.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("Accept", "")

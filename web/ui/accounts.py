@@ -18,9 +18,9 @@ from storage import accounts, invites, sessions
 from storage.accounts import transaction
 from web.app import log_text, runtime_of
 from web.ui import blueprint
+from web.ui.i18n import _
 from web.ui.session import (
     FormError,
-    back_to,
     client_address,
     end_session,
     render,
@@ -56,7 +56,7 @@ async def sign_in_form() -> Any:
     next_path = safe_next(request.args.get("next"), "/")
     notice = None
     if request.args.get("reset") == "1":
-        notice = "Your password has been changed. Sign in with the new password."
+        notice = _("Your password has been changed. Sign in with the new password.")
     return await render("sign_in.html", next=next_path, notice=notice, username="")
 
 
@@ -90,10 +90,11 @@ async def sign_in() -> Any:
             status=429,
             headers={"Retry-After": str(int(web.sign_in_window))},
             title="Too many attempts",
-            message=(
-                f"Too many failed sign-ins for this account or from this network."
-                f" Wait {minutes} minutes and try again, or ask an admin for a"
-                " password reset link."
+            message=_(
+                "Too many failed sign-ins for this account or from this network."
+                " Wait %(minutes)s minutes and try again, or ask an admin for a"
+                " password reset link.",
+                minutes=minutes,
             ),
         )
     account = None
@@ -111,13 +112,16 @@ async def sign_in() -> Any:
     if not usable:
         await sessions.record_failure(runtime.pool, username, address)
         log.info("sign-in failed for %s from %s", log_text(username, 100), address)
-        message = "The username or password is wrong."
+        message = _("The username or password is wrong.")
         if account is not None and valid and account["suspended_at"] is not None:
-            message = "This account is suspended. Contact the instance's admins."
+            message = _("This account is suspended. Contact the instance's admins.")
         return await render(
             "sign_in.html", status=401, next=next_path, error=message, username=username
         )
     await sessions.clear_failures(runtime.pool, username)
+    # Sign-ins are rare enough to carry the clean-up of stale rows.
+    await sessions.prune_failures(runtime.pool, window)
+    await sessions.delete_expired(runtime.pool)
     response = redirect(next_path, 303)
     await start_session(response, account)
     return response
@@ -142,7 +146,7 @@ async def invite_form(code: str) -> Any:
     runtime = runtime_of(current_app)
     if len(code) > 100 or await invites.live_invite(runtime.pool, code) is None:
         raise FormError(
-            404, "This invite link has expired, was revoked or has been used up."
+            404, _("This invite link has expired, was revoked or has been used up.")
         )
     return await render("sign_up.html", **_sign_up_context(invite=code, mode="invite"))
 
@@ -152,8 +156,10 @@ async def sign_up_form() -> Any:
     if not runtime_of(current_app).settings.instance.open_registrations:
         raise FormError(
             403,
-            "This instance signs up new teachers by invite only."
-            " Ask an admin for an invite link.",
+            _(
+                "This instance signs up new teachers by invite only."
+                " Ask an admin for an invite link."
+            ),
         )
     return await render("sign_up.html", **_sign_up_context(mode="request"))
 
@@ -165,7 +171,7 @@ async def sign_up() -> Any:
     code = form.get("invite", "")
     mode = "invite" if code else "request"
     if mode == "request" and not runtime.settings.instance.open_registrations:
-        raise FormError(403, "This instance signs up new teachers by invite only.")
+        raise FormError(403, _("This instance signs up new teachers by invite only."))
     values = {
         "username": form.get("username", "").strip(),
         "display_name": form.get("display_name", "").strip(),
@@ -174,7 +180,7 @@ async def sign_up() -> Any:
     }
     errors = _sign_up_errors(values, form)
     if not errors and await invites.username_taken(runtime.pool, values["username"]):
-        errors.append(f"The username {values['username']} is taken.")
+        errors.append(_("The username %(name)s is taken.", name=values["username"]))
     if errors:
         log.info("sign-up for %s rejected: %s", log_text(values["username"], 100), "; ".join(errors))
         return await render(
@@ -190,7 +196,7 @@ async def sign_up() -> Any:
             invite = await invites.use_invite(connection, code)
             if invite is None:
                 raise FormError(
-                    410, "This invite link has expired, was revoked or has been used up."
+                    410, _("This invite link has expired, was revoked or has been used up.")
                 )
             account = await create_teacher(
                 connection,
@@ -203,7 +209,9 @@ async def sign_up() -> Any:
                 "UPDATE accounts SET time_zone = $2 WHERE id = $1", account["id"], zone
             )
     except asyncpg.UniqueViolationError:
-        raise FormError(409, f"The username {values['username']} is taken.") from None
+        raise FormError(
+            409, _("The username %(name)s is taken.", name=values["username"])
+        ) from None
     log.info("account %s (%s) signed up with invite %s", account["id"], account["username"], invite["id"])
     response = redirect("/", 303)
     await start_session(response, account)
@@ -213,26 +221,28 @@ async def sign_up() -> Any:
 def _sign_up_errors(values: dict[str, str], form: Any) -> list[str]:
     errors = []
     if not USERNAME.fullmatch(values["username"]):
-        errors.append("A username has 1 to 30 letters, digits or underscores.")
+        errors.append(_("A username has 1 to 30 letters, digits or underscores."))
     if len(values["display_name"]) > MAX_DISPLAY_NAME_LENGTH:
-        errors.append(f"A display name has at most {MAX_DISPLAY_NAME_LENGTH} characters.")
+        errors.append(
+            _("A display name has at most %(count)s characters.", count=MAX_DISPLAY_NAME_LENGTH)
+        )
     elif not values["display_name"].isprintable():
-        errors.append("A display name cannot contain control characters.")
+        errors.append(_("A display name cannot contain control characters."))
     if len(values["reason"]) > MAX_REASON_LENGTH:
-        errors.append(f"The reason has at most {MAX_REASON_LENGTH} characters.")
+        errors.append(_("The reason has at most %(count)s characters.", count=MAX_REASON_LENGTH))
     errors += password_errors(form.get("password", ""), form.get("password_confirm", ""))
     if server_rules() and form.get("accept_rules") != "yes":
-        errors.append("Accept the server rules to sign up.")
+        errors.append(_("Accept the server rules to sign up."))
     return errors
 
 
 def password_errors(password: str, confirmation: str) -> list[str]:
     if len(password) < MIN_PASSWORD_LENGTH:
-        return [f"A password has at least {MIN_PASSWORD_LENGTH} characters."]
+        return [_("A password has at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)]
     if len(password) > MAX_PASSWORD_LENGTH:
-        return [f"A password has at most {MAX_PASSWORD_LENGTH} characters."]
+        return [_("A password has at most %(count)s characters.", count=MAX_PASSWORD_LENGTH)]
     if password != confirmation:
-        return ["The two passwords differ."]
+        return [_("The two passwords differ.")]
     return []
 
 
@@ -248,7 +258,9 @@ async def _request_account(values: dict[str, str], password: str, zone: str | No
             time_zone=zone,
         )
     except asyncpg.UniqueViolationError:
-        raise FormError(409, f"The username {values['username']} is taken.") from None
+        raise FormError(
+            409, _("The username %(name)s is taken.", name=values["username"])
+        ) from None
     log.info("sign-up request %s for %s awaits approval", row["id"], row["username"])
     return await render("sign_up_requested.html", status=202, username=row["username"])
 
@@ -276,7 +288,7 @@ async def reset_password(token: str) -> Any:
     async with transaction(runtime.pool) as connection:
         account_id = await sessions.use_reset(connection, token)
         if account_id is None:
-            raise FormError(410, "This reset link has expired or was already used.")
+            raise FormError(410, _("This reset link has expired or was already used."))
         await sessions.set_password(connection, account_id, password_hash)
         await sessions.delete_other_sessions(connection, account_id, None)
     await sessions.clear_failures(runtime.pool, account["username"])
@@ -291,7 +303,7 @@ async def _reset_account(token: str) -> Any:
     if len(token) <= 100:
         account = await sessions.reset_account(runtime_of(current_app).pool, token)
     if account is None:
-        raise FormError(404, "This reset link has expired or was already used.")
+        raise FormError(404, _("This reset link has expired or was already used."))
     return account
 
 
@@ -336,8 +348,10 @@ async def change_time_zone() -> Any:
     form = await request.form
     zone = form.get("time_zone", "").strip()
     if zone and zone not in available_timezones():
-        raise FormError(422, f"Unknown time zone {zone[:60]!r}; choose one from the list.")
+        raise FormError(
+            422, _("Unknown time zone %(zone)s. Choose one from the list.", zone=repr(zone[:60]))
+        )
     await runtime_of(current_app).pool.execute(
         "UPDATE accounts SET time_zone = $2 WHERE id = $1", g.viewer["id"], zone or None
     )
-    return back_to("/settings/account?done=time-zone")
+    return redirect("/settings/account?done=time-zone", 303)

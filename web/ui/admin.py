@@ -15,6 +15,7 @@ from storage import accounts, invites, sessions
 from storage.accounts import transaction
 from web.app import parse_id, runtime_of
 from web.ui import blueprint
+from web.ui.i18n import _
 from web.ui.session import FormError, admin_only, render
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,14 @@ async def create_invite() -> Any:
     uses_text = form.get("max_uses", "1").strip()
     uses = parse_id(uses_text)
     if uses is None or not 1 <= uses <= MAX_INVITE_USES:
-        raise FormError(422, f"Uses must be a whole number from 1 to {MAX_INVITE_USES}, not {uses_text[:20]!r}.")
+        raise FormError(
+            422,
+            _(
+                "Uses must be a whole number from 1 to %(max)s, not %(value)s.",
+                max=MAX_INVITE_USES,
+                value=repr(uses_text[:20]),
+            ),
+        )
     note = form.get("note", "").strip()[:200]
     code, row = await invites.create_invite(
         runtime.pool,
@@ -66,7 +74,7 @@ async def create_invite() -> Any:
 async def revoke_invite(invite_id: str) -> Any:
     number = parse_id(invite_id)
     if number is None or not await invites.revoke_invite(runtime_of(current_app).pool, number):
-        raise FormError(404, "No live invite has that id.")
+        raise FormError(404, _("No live invite has that id."))
     log.info("invite %s revoked by account %s", number, g.viewer["id"])
     return redirect("/admin/invites", 303)
 
@@ -77,12 +85,13 @@ async def decide_sign_up(request_id: str, decision: str) -> Any:
     runtime = runtime_of(current_app)
     number = parse_id(request_id)
     if decision not in ("approve", "reject") or number is None:
-        raise FormError(404, "No such sign-up request.")
+        raise FormError(404, _("No such sign-up request."))
+    pending = None
     try:
         async with transaction(runtime.pool) as connection:
             pending = await invites.take_request(connection, number)
             if pending is None:
-                raise FormError(404, "That sign-up request was already handled.")
+                raise FormError(404, _("That sign-up request was already handled."))
             if decision == "approve":
                 account = await create_teacher(
                     connection,
@@ -98,7 +107,8 @@ async def decide_sign_up(request_id: str, decision: str) -> Any:
                     pending["time_zone"],
                 )
     except asyncpg.UniqueViolationError:
-        raise FormError(409, f"The username {pending['username']} is taken.") from None
+        name = pending["username"] if pending is not None else ""
+        raise FormError(409, _("The username %(name)s is taken.", name=name)) from None
     log.info("sign-up request %s (%s) %sd by account %s", number, pending["username"], decision, g.viewer["id"])
     return redirect("/admin/invites", 303)
 
@@ -111,7 +121,9 @@ async def issue_reset_link() -> Any:
     username = form.get("username", "").strip().lstrip("@")
     account = await accounts.local_by_username(runtime.pool, username) if username else None
     if account is None or account["actor_type"] != "Person":
-        raise FormError(404, f"No local teacher is named {username[:60]!r}.")
+        raise FormError(
+            404, _("No local teacher is named %(name)s.", name=repr(username[:60]))
+        )
     link = await reset_link(runtime.pool, runtime.settings, account)
     log.info("reset link for account %s issued by account %s", account["id"], g.viewer["id"])
     return await _invites_page(status=201, reset_link=link, reset_username=account["username"])

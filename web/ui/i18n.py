@@ -80,3 +80,15 @@ def iso_utc(moment: datetime) -> str:
 def gettext(language: str, message: str, **variables: Any) -> str:
     text = translations(language).gettext(message)
     return text % variables if variables else text
+
+
+def _(message: str, **variables: Any) -> str:
+    """Translate ``message`` into the interface language, then fill in ``variables``.
+
+    Needs an app context, because the language is an instance setting.
+    """
+    from quart import current_app
+
+    from web.app import runtime_of
+
+    return gettext(runtime_of(current_app).settings.instance.language, message, **variables)

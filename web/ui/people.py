@@ -16,6 +16,7 @@ from web import reading
 from web.app import log_text, parse_id, runtime_of
 from web.presenters import accounts_json, full_account_json, relationships_json
 from web.ui import blueprint
+from web.ui.i18n import _
 from web.ui.session import FormError, back_to, current_viewer, render, signed_in
 from web.ui.views import (
     page_from_args,
@@ -37,15 +38,17 @@ async def account_for_path(name: str, viewer: Any) -> Any:
     """
     runtime = runtime_of(current_app)
     if "\x00" in name or len(name) > MAX_HANDLE_LENGTH:
-        raise FederationError(404, "No such account.")
-    username, _, domain = name.partition("@")
+        raise FederationError(404, _("No such account."))
+    username, _separator, domain = name.partition("@")
     if domain.lower() == runtime.settings.domain:
         domain = ""
     if domain and viewer is None:
-        raise FederationError(404, "Sign in to see profiles on other servers.")
+        raise FederationError(404, _("Sign in to see profiles on other servers."))
     row = await accounts.by_handle(runtime.pool, username, domain.lower() or None)
     if row is None or row["actor_type"] == "Application" or row["deleted_at"] is not None:
-        raise FederationError(404, f"No account @{name[:100]} is known here.")
+        raise FederationError(
+            404, _("No account @%(handle)s is known here.", handle=name[:100])
+        )
     return row
 
 
@@ -81,7 +84,7 @@ async def _target(account_id: str) -> Any:
     number = parse_id(account_id)
     row = None if number is None else await accounts.by_id(runtime_of(current_app).pool, number)
     if row is None or row["deleted_at"] is not None or row["actor_type"] == "Application":
-        raise FederationError(404, "No such account.")
+        raise FederationError(404, _("No such account."))
     return row
 
 
@@ -126,14 +129,18 @@ async def follow_handle() -> Any:
     if not handle or len(handle) > MAX_HANDLE_LENGTH:
         return await render(
             "follow.html", status=422, handle=handle,
-            error="Type a handle such as @name@school.example.",
+            error=_("Type a handle such as @name@school.example."),
         )
     target = await reading.account_by_handle(runtime, cleaned, resolve=True)
     if target is None or target["actor_type"] == "Application" or target["deleted_at"] is not None:
         log.info("follow by handle %s from account %s: not found", log_text(handle, 100), g.viewer["id"])
         return await render(
             "follow.html", status=404, handle=handle,
-            error=f"No account {handle[:100]} could be found. Check the spelling and the server name.",
+            error=_(
+                "No account %(handle)s could be found."
+                " Check the spelling and the server name.",
+                handle=handle[:100],
+            ),
         )
     await Actions(runtime).follow(g.viewer, target)
     return redirect(profile_path(target), 303)
@@ -202,7 +209,7 @@ async def follow_requests() -> Any:
 @signed_in
 async def answer_follow_request(account_id: str, decision: str) -> Any:
     if decision not in ("authorize", "reject"):
-        raise FormError(404, "Unknown decision.")
+        raise FormError(404, _("Unknown decision."))
     follower = await _target(account_id)
     await Actions(runtime_of(current_app)).answer_follow_request(
         g.viewer, follower, decision == "authorize"

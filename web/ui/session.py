@@ -19,10 +19,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from quart import Response, current_app, g, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from storage import sessions
 from web.app import log_text, runtime_of
 from web.ui import i18n
+from web.ui.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +128,10 @@ async def check_csrf() -> None:
         )
         raise FormError(
             403,
-            "The form's security token is missing or out of date."
-            " Reload the page and submit the form again.",
+            _(
+                "The form's security token is missing or out of date."
+                " Reload the page and submit the form again."
+            ),
         )
 
 
@@ -145,7 +149,7 @@ def apply_cookies(response: Response) -> Response:
     return response
 
 
-async def start_session(response: Response, account: Any) -> None:
+async def start_session(response: BaseResponse, account: Any) -> None:
     """Create a session for ``account`` and set its cookie on ``response``."""
     runtime = runtime_of(current_app)
     days = runtime.settings.web.session_days
@@ -168,7 +172,7 @@ async def start_session(response: Response, account: Any) -> None:
     log.info("session %s started for account %s from %s", row["id"], account["id"], client_address())
 
 
-async def end_session(response: Response) -> None:
+async def end_session(response: BaseResponse) -> None:
     session = await current_session()
     if session is not None:
         await sessions.delete_session(runtime_of(current_app).pool, session["session_id"])
@@ -194,7 +198,7 @@ def safe_next(value: str | None, default: str = "/") -> str:
     return value
 
 
-def back_to(default: str = "/") -> Response:
+def back_to(default: str = "/") -> BaseResponse:
     """Redirect (303) to the form's ``next`` path after a POST."""
     next_path = g.get("ui_next") or default
     return redirect(safe_next(next_path, default), 303)
@@ -208,7 +212,7 @@ def signed_in(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable
         viewer = await current_viewer()
         if viewer is None:
             if request.method != "GET":
-                raise FormError(401, "Your session has ended. Sign in and try again.")
+                raise FormError(401, _("Your session has ended. Sign in and try again."))
             target = request.full_path.rstrip("?")
             return redirect("/sign-in?" + urlencode({"next": target}), 303)
         g.viewer = viewer
@@ -224,7 +228,7 @@ def admin_only(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
     @signed_in
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not g.viewer["is_admin"]:
-            raise FormError(403, "This page is for the instance's admins.")
+            raise FormError(403, _("This page is for the instance's admins."))
         return await handler(*args, **kwargs)
 
     return wrapper
@@ -268,13 +272,14 @@ async def error_page(status: int, message: str, title: str | None = None) -> Res
 
 def _error_title(status: int) -> str:
     titles = {
-        400: "Invalid request",
-        401: "Sign-in required",
-        403: "Not allowed",
-        404: "Not found",
-        409: "Conflict",
-        413: "Too large",
-        422: "Not accepted",
-        429: "Too many attempts",
+        400: _("Invalid request"),
+        401: _("Sign-in required"),
+        403: _("Not allowed"),
+        404: _("Not found"),
+        409: _("Conflict"),
+        410: _("No longer available"),
+        413: _("Too large"),
+        422: _("Not accepted"),
+        429: _("Too many attempts"),
     }
-    return titles.get(status, "Something went wrong")
+    return titles.get(status, _("Something went wrong"))

@@ -13,6 +13,7 @@ from web import reading
 from web.api import _new_status
 from web.app import runtime_of
 from web.ui import blueprint
+from web.ui.i18n import _
 from web.ui.session import FormError, back_to, current_viewer, render, signed_in
 from web.ui.views import (
     page_from_args,
@@ -124,7 +125,10 @@ async def create_status() -> Any:
     reply_to = None
     try:
         if values["visibility"] not in VISIBILITIES:
-            raise ActionError(422, f"Unknown visibility {values['visibility'][:20]!r}.")
+            raise ActionError(
+                422,
+                _("Unknown visibility %(value)s.", value=repr(values["visibility"][:20])),
+            )
         new = _new_status(dict(values))
         if new.in_reply_to_id is not None:
             parent = await visible_status(runtime, str(new.in_reply_to_id), g.viewer)
@@ -145,7 +149,7 @@ async def create_status() -> Any:
 @signed_in
 async def status_action(status_id: str, action: str) -> Any:
     if action not in STATUS_ACTIONS:
-        raise FormError(404, "Unknown action.")
+        raise FormError(404, _("Unknown action."))
     runtime = runtime_of(current_app)
     row = await visible_status(runtime, status_id, g.viewer)
     actions = Actions(runtime)

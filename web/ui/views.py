@@ -12,6 +12,7 @@ from storage import statuses
 from web.app import parse_id
 from web.presenters import StatusPresenter, notifications_json
 from web.reading import Page, can_see
+from web.ui.i18n import _
 
 PAGE_SIZE = 20
 
@@ -75,7 +76,7 @@ async def visible_status(runtime: Any, status_id: str, viewer: Any) -> Any:
     number = parse_id(status_id)
     row = None if number is None else await statuses.by_id(runtime.pool, number)
     if row is None or row["deleted_at"] is not None:
-        raise FederationError(404, "This post does not exist or was deleted.")
+        raise FederationError(404, _("This post does not exist or was deleted."))
     if not await can_see(runtime.pool, row, viewer):
-        raise FederationError(404, "This post does not exist or was deleted.")
+        raise FederationError(404, _("This post does not exist or was deleted."))
     return row
