@@ -247,3 +247,36 @@ async def test_phone_sized_screen(network: Any, browser: Any) -> None:
         assert await serious_violations(page) == []
     finally:
         await phone.close()
+
+
+async def test_markup_in_posts_is_shown_as_text(network: Any, alice: Any, bob: Any) -> None:
+    school, district = network
+    await _follow_bob(alice, school, district)
+    payload = '<img src=x onerror="window.injected=1">Staff <b>bold</b> claim'
+    await _post(bob, district, payload)
+
+    async def arrived() -> bool:
+        return await _shows(alice, f"{school.url}/home", "Staff <b>bold</b> claim")
+
+    assert await eventually(arrived, timeout=DELIVERY_TIMEOUT, interval=0.5)
+    post = alice.locator("article.status", has_text="Staff <b>bold</b> claim").first
+    assert await post.locator(".content img").count() == 0
+    assert await post.locator(".content b").count() == 0
+    assert await alice.evaluate("window.injected === undefined")
+
+
+async def test_times_show_in_chosen_zone(network: Any, alice: Any) -> None:
+    school, _ = network
+    await alice.goto(f"{school.url}/settings/account")
+    await alice.get_by_label("Show times in").select_option("Asia/Tokyo")
+    await alice.get_by_role("button", name="Save time zone").click()
+    await alice.wait_for_url(f"{school.url}/settings/account?done=time-zone")
+    try:
+        await _post(alice, school, "What time is it in Tokyo?")
+        post = alice.locator("article.status", has_text="What time is it in Tokyo?").first
+        assert await post.locator("time").first.get_attribute("title") == "Asia/Tokyo"
+        assert await alice.get_by_text("Times are shown in Asia/Tokyo.").is_visible()
+    finally:
+        await alice.goto(f"{school.url}/settings/account")
+        await alice.get_by_label("Show times in").select_option("")
+        await alice.get_by_role("button", name="Save time zone").click()
