@@ -169,7 +169,8 @@ async def run(size: Size, command: str) -> Result:
     result.extra["queries"] = mix
     result.notes.append(
         f"Dataset: {size.plans:,} lesson plans by {size.accounts:,} accounts (one in 20 local; "
-        "17 in 20 public, the rest unlisted or followers-only), over nine subjects, 70 topics "
+        f"17 in 20 public, the rest unlisted or followers-only), over {len(plan_data.SUBJECTS)} "
+        f"subjects, {sum(len(topics) for _, _, topics in plan_data.SUBJECTS.values())} topics "
         "and about 40 standards codes per subject, each with a title, summary, objectives and a "
         f"body of about 1 KB, bulk-loaded with COPY in {load_seconds:.0f} s. "
         f"Every request asks for a page of {PAGE}, authenticated as the local teacher; the mix "
