@@ -71,32 +71,11 @@ async def sign_in() -> Any:
     if username.lower().endswith(suffix):
         username = username[: -len(suffix)]
     address = client_address()
-    web = runtime.settings.web
-    window = timedelta(seconds=web.sign_in_window)
-    by_username, by_address = await sessions.recent_failures(
-        runtime.pool, username, address, window
-    )
-    if by_username >= web.sign_in_failures_per_account or by_address >= web.sign_in_failures_per_address:
-        log.warning(
-            "sign-in for %s from %s rate limited: %d failures for the name, %d from the address",
-            log_text(username, 100),
-            address,
-            by_username,
-            by_address,
-        )
-        minutes = max(1, round(web.sign_in_window / 60))
-        return await render(
-            "error.html",
-            status=429,
-            headers={"Retry-After": str(int(web.sign_in_window))},
-            title="Too many attempts",
-            message=_(
-                "Too many failed sign-ins for this account or from this network."
-                " Wait %(minutes)s minutes and try again, or ask an admin for a"
-                " password reset link.",
-                minutes=minutes,
-            ),
-        )
+
+    limited = await _rate_limited(runtime, username, address)
+    if limited is not None:
+        return limited
+
     account = None
     if USERNAME.fullmatch(username) and len(password) <= MAX_PASSWORD_LENGTH:
         account = await accounts.local_by_username(runtime.pool, username)
@@ -118,13 +97,48 @@ async def sign_in() -> Any:
         return await render(
             "sign_in.html", status=401, next=next_path, error=message, username=username
         )
+
     await sessions.clear_failures(runtime.pool, username)
     # Sign-ins are rare enough to carry the clean-up of stale rows.
-    await sessions.prune_failures(runtime.pool, window)
+    await sessions.prune_failures(runtime.pool, timedelta(seconds=runtime.settings.web.sign_in_window))
     await sessions.delete_expired(runtime.pool)
     response = redirect(next_path, 303)
     await start_session(response, account)
     return response
+
+
+async def _rate_limited(runtime: Any, username: str, address: str) -> Any:
+    """Return the 429 page when the username or address has too many recent
+    failures, else None."""
+    web = runtime.settings.web
+    by_username, by_address = await sessions.recent_failures(
+        runtime.pool, username, address, timedelta(seconds=web.sign_in_window)
+    )
+    if (
+        by_username < web.sign_in_failures_per_account
+        and by_address < web.sign_in_failures_per_address
+    ):
+        return None
+    log.warning(
+        "sign-in for %s from %s rate limited: %d failures for the name, %d from the address",
+        log_text(username, 100),
+        address,
+        by_username,
+        by_address,
+    )
+    minutes = max(1, round(web.sign_in_window / 60))
+    return await render(
+        "error.html",
+        status=429,
+        headers={"Retry-After": str(int(web.sign_in_window))},
+        title="Too many attempts",
+        message=_(
+            "Too many failed sign-ins for this account or from this network."
+            " Wait %(minutes)s minutes and try again, or ask an admin for a"
+            " password reset link.",
+            minutes=minutes,
+        ),
+    )
 
 
 @blueprint.post("/sign-out")
