@@ -64,6 +64,8 @@ async def profile_page(row: Any, viewer: Any) -> Any:
     relationship = None
     if viewer is not None and viewer["id"] != row["id"]:
         relationship = (await relationships_json(runtime, viewer, [row["id"]]))[0]
+    # NOTE: a remote profile lists only the posts this server has received;
+    # the account's outbox is not fetched.
     rows = await reading.account_rows(runtime.pool, row["id"], page)
     return await render(
         "profile.html",
