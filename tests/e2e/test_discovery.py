@@ -307,7 +307,7 @@ async def test_lookup_of_unmapped_loopback_host_blocked(start_instances):
             "/api/v2/search", params={"q": query, "resolve": "true", "type": "accounts"}
         )
         assert found["accounts"] == [], f"{query}: {found}"
-        line = await logged(school, "search could not resolve", query, reason)
+        line = await logged(school, "could not resolve", query, reason)
         assert line, f"{query}: no log line says {reason!r}"
     mapped = await alice.resolve(f"bob@{district.host}")
     assert mapped["acct"] == f"bob@{district.host}"
