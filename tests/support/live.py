@@ -25,10 +25,24 @@ from web.api import hash_token
 STARTUP_TIMEOUT = 30.0
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """Return a loopback port that is free now and not handed out before.
+
+    The probe socket closes before the instance binds, so the kernel may offer
+    the same port twice to two instances that start together; the set rules
+    that out within one test run.
+    """
+    for _ in range(1000):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no unused loopback port after 1000 probes")
 
 
 async def eventually(
