@@ -1,4 +1,4 @@
-"""The ``pedagogue`` command line: run, migrate, user create and reset-link, token create."""
+"""The ``pedagogue`` command line: run, demo, migrate, user create and reset-link, token create."""
 
 from __future__ import annotations
 
@@ -63,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow plain HTTP and loopback or private peers (development and tests only)",
     )
     commands.add_parser("migrate", help="apply pending database migrations")
+    demo = commands.add_parser(
+        "demo",
+        help="start two sample instances on loopback that federate with each other",
+    )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=8801,
+        help="port of the first instance; the second uses the next one (default 8801)",
+    )
 
     user = commands.add_parser("user", help="manage teacher accounts")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
@@ -246,8 +256,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pedagogue: configuration error: {error}", file=sys.stderr)
         return 2
     log_file = settings.data_path / "logs" / "pedagogue.log" if args.command == "run" else None
-    setup_logging(args.log_level, log_file)
+    setup_logging(args.log_level if args.command != "demo" else "WARNING", log_file)
     try:
+        if args.command == "demo":
+            from pedagogue.demo import run_demo
+
+            if not 1024 <= args.port <= 65534:
+                raise CommandError("--port must be from 1024 to 65534")
+            return run_demo(args.data_dir, args.port)
         return _dispatch(args, settings)
     except CommandError as error:
         print(f"pedagogue: {error}", file=sys.stderr)
