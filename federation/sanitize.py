@@ -17,6 +17,15 @@ Policy, in short:
   ``start`` and ``reversed`` on ``ol``; ``value`` on ``li``. Only the classes in
   ``ALLOWED_CLASSES`` survive, because remote HTML must not be able to pick up our
   own CSS classes. No ``style``, no event handlers.
+- Cost: html5lib spends time in proportion to the number of open elements for
+  each tag it reads, so text that leaves thousands of elements open takes
+  quadratic time. ``sanitize_html`` cuts its input to ``MAX_HTML_LENGTH``
+  characters and scans the tags first. When more than ``MAX_OPEN_ELEMENTS``
+  elements would stay open, or the text has more than ``MAX_MARKUP_CHARACTERS``
+  "<" and "&" characters, it skips bleach and returns the text with every tag
+  stripped, as escaped paragraphs. Long documents are parsed in chunks that
+  start at top-level blocks. ``sanitize_html_async`` runs long input in a
+  worker thread so that an event loop keeps serving meanwhile.
 - Links: only absolute URLs with a scheme in ``ALLOWED_PROTOCOLS``. A link whose
   URL is missing, relative or of another scheme loses the ``a`` element and keeps
   its text, because a relative URL would resolve against our own host. Every kept
@@ -26,7 +35,11 @@ Policy, in short:
 
 from __future__ import annotations
 
+import asyncio
+import html
+import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
@@ -34,6 +47,39 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import bleach
+
+log = logging.getLogger(__name__)
+
+MAX_HTML_LENGTH = 200_000
+"""Characters of remote HTML that ``sanitize_html`` reads; the rest is cut off.
+
+The HTML of the longest lesson plan body we accept (100,000 characters of
+Markdown) fits. For comparison, Mastodon (4.x) keeps remote post text whole,
+bounded only by its 1 MiB limit on fetched JSON, and cuts remote profile notes
+at 20 KiB."""
+
+MAX_OPEN_ELEMENTS = 64
+"""Elements that may be left open at once before ``sanitize_html`` stops trusting
+the markup and strips every tag. Formatting and list markup written by people or
+by Markdown renderers stays far below this."""
+
+MAX_MARKUP_CHARACTERS = 40_000
+"""Count of "<" and "&" characters over which ``sanitize_html`` strips the markup.
+
+html5lib turns each of them into tokens of their own, which costs about 20
+microseconds apiece on a shared two-core test machine (Python 3.11, bleach
+6), so this bounds the parse at roughly a second. The HTML of a long lesson
+plan stays well below it."""
+
+MAX_ATTRIBUTES = 32
+"""Attributes one tag may carry before ``sanitize_html`` strips the markup.
+html5lib compares each new attribute name with all earlier ones in its tag."""
+
+CHUNK_LENGTH = 4_000
+"""Characters after which ``sanitize_html`` may parse the rest as a new chunk."""
+
+OFF_LOOP_LENGTH = 4_000
+"""Input length from which ``sanitize_html_async`` moves the work to a thread."""
 
 ALLOWED_TAGS = frozenset(
     {
@@ -88,6 +134,46 @@ _BLOCK_TAGS = frozenset(
     {"p", "br", "div", "li", "ul", "ol", "blockquote", "pre", "hr", "tr", "td"}
     | HEADING_TAGS
 )
+# Void elements have no content, and these other elements are closed by the
+# parser when a sibling starts, so neither kind stays open for the pre-scan.
+_SELF_CLOSING_ELEMENTS = frozenset(
+    {
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link",
+        "meta", "source", "track", "wbr", "param", "keygen", "image",
+        "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead",
+        "tbody", "tfoot", "caption", "colgroup", "rb", "rt", "rtc", "rp",
+        "html", "head", "body",
+    }
+)  # fmt: skip
+# Tokens that html5lib builds one character at a time with a scan per step,
+# so their cost grows with the square of their length: long tag names, doctype
+# names and long numeric character references. No real post needs any of them.
+_COSTLY_TOKEN = re.compile(
+    r"</?[A-Za-z][^\s/>]{64}|<!doctype|&#[0-9]{16}|&#[xX][0-9A-Fa-f]{16}",
+    re.IGNORECASE,
+)
+# A start tag with its attributes, split the way html5lib's tokenizer splits
+# them: a quoted value may contain ">", but a quote elsewhere belongs to a name.
+_START_TAG = re.compile(
+    r"""<[A-Za-z][^\s/>]*+(?:[\s/]++|[^\s/>][^\s/>=]*+"""
+    r"""(?:\s*+=\s*+(?:"[^"]*+"?|'[^']*+'?|[^\s>]*+))?)*+"""
+)
+_ATTRIBUTE = re.compile(
+    r"""[^\s/>][^\s/>=]*+(?:\s*+=\s*+(?:"[^"]*+"?|'[^']*+'?|[^\s>]*+))?"""
+)
+# Start tags shorter than this cannot hold MAX_ATTRIBUTES attributes.
+_SHORT_TAG_LENGTH = 2 * MAX_ATTRIBUTES
+_OVERLONG_REFERENCE = re.compile(r"&#(?:[0-9]{8,}|[xX][0-9A-Fa-f]{7,});?")
+# Start tags before which a chunk may begin: blocks that end an open paragraph.
+_CHUNK_START_TAGS = frozenset(
+    {"p", "ul", "ol", "blockquote", "pre", "hr", "div"} | HEADING_TAGS
+)
+# A start or end tag as far as its name. A "<" without a ">" later is no tag
+# for html5lib, but counting it only makes the pre-scan more cautious.
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][^\s/>]*)")
+# Any markup from "<" to the next ">". Excluding "<" from the body keeps the
+# scan linear: an unclosed "<" stops at the next one instead of at the end.
+_MARKUP = re.compile(r"<(/?)([A-Za-z][^\s/<>]*+)?[^<>]*+>")
 # Format characters (Unicode category Cf) include the bidirectional embedding,
 # override and isolate controls, which reorder the text around a name on screen
 # (Unicode TR #9), and zero-width characters that hide text. The two zero-width
@@ -203,27 +289,198 @@ def _is_allowed_url(url: str) -> bool:
 # sanitizer keep them as elements, with their content inside: a tag that is not
 # listed loses its start and end tags but keeps its text, which for <script> is
 # code. _PolicyFilter then removes them whole, so none reaches the output.
-# Built once: constructing a Cleaner sets up the html5lib parser and serializer.
-_CLEANER = bleach.Cleaner(
-    tags=ALLOWED_TAGS | DROPPED_ELEMENTS,
-    attributes=ALLOWED_ATTRIBUTES,
-    protocols=ALLOWED_PROTOCOLS,
-    strip=True,
-    strip_comments=True,
-    # bleach's type stubs (types-bleach) ask for html5lib Filter subclasses, but
-    # bleach's serializer only iterates over what a filter yields.
-    filters=[cast(Any, _PolicyFilter)],
-)
+# A Cleaner keeps parser state while it cleans, so each thread builds its own,
+# once: constructing one sets up the html5lib parser and serializer.
+_THREAD_STATE = threading.local()
 
 
-def sanitize_html(text: str) -> str:
+def _cleaner() -> bleach.Cleaner:
+    cleaner: bleach.Cleaner | None = getattr(_THREAD_STATE, "cleaner", None)
+    if cleaner is None:
+        cleaner = bleach.Cleaner(
+            tags=ALLOWED_TAGS | DROPPED_ELEMENTS,
+            attributes=ALLOWED_ATTRIBUTES,
+            protocols=ALLOWED_PROTOCOLS,
+            strip=True,
+            strip_comments=True,
+            # bleach's type stubs (types-bleach) ask for html5lib Filter
+            # subclasses, but bleach's serializer only iterates over what a
+            # filter yields.
+            filters=[cast(Any, _PolicyFilter)],
+        )
+        _THREAD_STATE.cleaner = cleaner
+    return cleaner
+
+
+def sanitize_html(text: str, *, object_id: str | None = None) -> str:
     """Return remote HTML reduced to the allowlist described in the module doc.
 
-    The result is safe to insert into our pages as HTML. Raises TypeError when
-    ``text`` is not a str.
+    The result is safe to insert into our pages as HTML. Input over
+    MAX_HTML_LENGTH characters is cut to that length, and input that would
+    leave more than MAX_OPEN_ELEMENTS elements open loses all its markup (see
+    the module doc). Both cases are logged with ``object_id``, the id of the
+    object the HTML came from. Raises TypeError when ``text`` is not a str.
     """
-    cleaned: str = _CLEANER.clean(text)
-    return cleaned
+    if not isinstance(text, str):
+        raise TypeError(f"sanitize_html() expects str, not {type(text).__name__}")
+    if len(text) > MAX_HTML_LENGTH:
+        log.warning(
+            "cut HTML of %s from %d to %d characters",
+            object_id or "unknown object",
+            len(text),
+            MAX_HTML_LENGTH,
+        )
+        text = text[:MAX_HTML_LENGTH]
+    markup = text.count("<") + text.count("&")
+    if markup > MAX_MARKUP_CHARACTERS:
+        log.warning(
+            "stripped the markup of HTML of %s: %d '<' and '&' characters",
+            object_id or "unknown object",
+            markup,
+        )
+        return escaped_paragraphs(text)
+    costly = _costly_token(text)
+    if costly is not None:
+        log.warning(
+            "stripped the markup of HTML of %s: %s",
+            object_id or "unknown object",
+            costly,
+        )
+        return escaped_paragraphs(text)
+    cuts = _split_points(text)
+    if cuts is None:
+        log.warning(
+            "stripped the markup of HTML of %s: over %d elements left open",
+            object_id or "unknown object",
+            MAX_OPEN_ELEMENTS,
+        )
+        return escaped_paragraphs(text)
+    cleaner = _cleaner()
+    if not cuts:
+        cleaned: str = cleaner.clean(text)
+        return cleaned
+    bounds = zip([0, *cuts], [*cuts, len(text)], strict=True)
+    return "".join(cleaner.clean(text[start:end]) for start, end in bounds)
+
+
+async def sanitize_html_async(text: str, *, object_id: str | None = None) -> str:
+    """Run sanitize_html, in a worker thread when ``text`` is long.
+
+    bleach is pure Python and holds the GIL, but the interpreter switches
+    threads every few milliseconds, so the calling event loop keeps serving
+    requests while a long text is cleaned.
+    """
+    if not isinstance(text, str) or len(text) < OFF_LOOP_LENGTH:
+        return sanitize_html(text, object_id=object_id)
+    return await asyncio.to_thread(sanitize_html, text, object_id=object_id)
+
+
+def _costly_token(text: str) -> str | None:
+    """Return why html5lib would take superlinear time on one token of ``text``.
+
+    Returns None when no tag, doctype or character reference is costly.
+    """
+    if "<" not in text and "&#" not in text:
+        return None
+    found = _COSTLY_TOKEN.search(text)
+    if found is not None:
+        return f"costly token at offset {found.start()}"
+    for tag in _START_TAG.finditer(text):
+        if tag.end() - tag.start() < _SHORT_TAG_LENGTH:
+            continue
+        name_end = tag.start() + 1
+        count = sum(1 for _ in _ATTRIBUTE.finditer(text, name_end, tag.end())) - 1
+        if count > MAX_ATTRIBUTES:
+            return f"tag at offset {tag.start()} has over {MAX_ATTRIBUTES} attributes"
+    return None
+
+
+def _split_points(text: str) -> list[int] | None:
+    """Return offsets where ``text`` can be cut into separately parsed chunks.
+
+    Returns None when the tags leave over MAX_OPEN_ELEMENTS elements open. Each
+    element name keeps a count of start tags not yet matched by an end tag.
+    Only an end tag of the same name lowers the count, because html5lib keeps
+    an unclosed formatting element such as ``b`` active past the end of its
+    parent and opens it again in the next block.
+
+    A cut goes before a block start tag at which no counted element is open,
+    at least CHUNK_LENGTH characters after the previous cut. Parsing there
+    starts afresh in the state the parser would be in anyway. html5lib's tree
+    walker spends time in proportion to the number of siblings for each node,
+    so parsing chunks keeps long documents of many paragraphs linear. The scan
+    itself is linear in the length of ``text``.
+    """
+    cuts: list[int] = []
+    if text.count("<") <= MAX_OPEN_ELEMENTS and len(text) <= CHUNK_LENGTH:
+        return cuts
+    open_counts: dict[str, int] = {}
+    total = 0
+    previous_cut = 0
+    for match in _TAG_NAME.finditer(text):
+        name = match.group(2).lower()
+        closing = bool(match.group(1))
+        if (
+            not total
+            and not closing
+            and name in _CHUNK_START_TAGS
+            and match.start() - previous_cut >= CHUNK_LENGTH
+        ):
+            previous_cut = match.start()
+            cuts.append(previous_cut)
+        if name in _SELF_CLOSING_ELEMENTS:
+            continue
+        count = open_counts.get(name, 0)
+        if closing:
+            if count:
+                open_counts[name] = count - 1
+                total -= 1
+        else:
+            open_counts[name] = count + 1
+            total += 1
+            if total > MAX_OPEN_ELEMENTS:
+                return None
+    return cuts
+
+
+def escaped_paragraphs(text: str) -> str:
+    """Return the text of an HTML fragment as escaped ``<p>`` paragraphs.
+
+    Every tag is removed, with the content of DROPPED_ELEMENTS, and entities
+    are decoded before the text is escaped again. Block tags end a paragraph.
+    Unlike ``sanitize_html`` and ``plain_text`` this is a single regular
+    expression scan, linear in the length of ``text`` whatever the markup.
+    """
+    pieces: list[str] = []
+    # The dropped element being skipped and how deep it nests in itself.
+    dropped: str | None = None
+    dropped_depth = 0
+    position = 0
+    for match in _MARKUP.finditer(text):
+        closing, name = match.group(1), (match.group(2) or "").lower()
+        if dropped is None:
+            pieces.append(text[position : match.start()])
+        position = match.end()
+        if dropped is not None:
+            if name == dropped:
+                dropped_depth += -1 if closing else 1
+                if dropped_depth == 0:
+                    dropped = None
+        elif name in DROPPED_ELEMENTS and not closing:
+            dropped, dropped_depth = name, 1
+        elif name in _BLOCK_TAGS:
+            pieces.append("\n")
+    if dropped is None:
+        pieces.append(text[position:])
+    # Every code point fits in 7 decimal or 6 hex digits. html.unescape turns a
+    # longer reference into U+FFFD too, but converts its digits first.
+    text = _OVERLONG_REFERENCE.sub("\ufffd", "".join(pieces))
+    paragraphs = html.unescape(text).split("\n")
+    return "".join(
+        f"<p>{html.escape(line, quote=False)}</p>"
+        for line in (_WHITESPACE.sub(" ", part).strip() for part in paragraphs)
+        if line
+    )
 
 
 class _TextExtractor(HTMLParser):

@@ -10,7 +10,7 @@ from actors.person import ACTOR_TYPES, InvalidActor, parse_actor
 from actors.visibility import visibility_of
 from actors.vocabulary import has_type, id_of
 from federation.errors import FederationError
-from federation.sanitize import plain_text, sanitize_html
+from federation.sanitize import plain_text, sanitize_html_async
 from inbox.handlers import Context, Ignored
 from inbox.handlers import event
 from inbox.handlers import lesson_plan
@@ -78,7 +78,7 @@ async def store_note(
         if note.in_reply_to_uri
         else None
     )
-    content = _html_of(note)
+    content = await _html_of(note)
     status = await statuses.insert(
         connection,
         uri=note.uri,
@@ -120,8 +120,8 @@ async def store_note(
     return status
 
 
-def _html_of(note: RemoteNote) -> str:
-    content = sanitize_html(note.content)
+async def _html_of(note: RemoteNote) -> str:
+    content = await sanitize_html_async(note.content, object_id=note.uri)
     if note.name and note.object_type != "Note":
         # Articles, pages and videos show their title above the text.
         content = f"<p><strong>{_escape(plain_text(note.name))}</strong></p>{content}"
@@ -223,7 +223,7 @@ async def handle_update(context: Context) -> None:
     await statuses.update_content(
         context.connection,
         existing["id"],
-        content=_html_of(note),
+        content=await _html_of(note),
         spoiler_text=plain_text(note.summary),
         sensitive=note.sensitive or bool(note.summary),
         name=plain_text(note.name),
@@ -246,7 +246,7 @@ async def _update_actor(context: Context, document: dict) -> None:
     except InvalidActor as error:
         raise Ignored(str(error))
     actor.display_name = plain_text(actor.display_name)
-    actor.summary = sanitize_html(actor.summary)
+    actor.summary = await sanitize_html_async(actor.summary, object_id=actor_id)
     row = await accounts.upsert_remote(context.connection, actor)
     for key_id, _ in actor.keys:
         context.runtime.resolver.forget_key(key_id)
