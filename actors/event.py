@@ -11,6 +11,7 @@ Pedagogue instances read each other's events. The online location travels as a
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,14 @@ PLACE_TEXT_FIELDS = (
     "addressCountry",
 )
 MAX_TEXT = 500
+# Bounds of the integer columns that remote numbers are stored in (int4).
+MAX_STORED_INT = 2**31 - 1
+# Years a remote event may fall in; outside them its time is unusable.
+MIN_YEAR = 1900
+MAX_YEAR = 9000
+# Characters RFC 3986 does not allow anywhere in a URI. A URL containing them
+# would be written verbatim into iCalendar URI values and HTML attributes.
+_NOT_IN_URI = frozenset(' "<>\\^`{|}')
 
 # Mobilizon's namespace and the schema.org and iCalendar terms it uses.
 EVENT_TERMS: dict[str, Any] = {
@@ -207,7 +216,10 @@ def parse_event(document: dict[str, Any]) -> EventFields:
     if starts_at is None:
         raise InvalidEvent(f"Event {uri} has no usable startTime")
     ends_at = _parse_time(document.get("endTime"), zone)
-    if document.get("endTime") is not None and (ends_at is None or ends_at < starts_at):
+    # Compare instants, because two times in one zone compare by wall clock.
+    if document.get("endTime") is not None and (
+        ends_at is None or ends_at.astimezone(UTC) < starts_at.astimezone(UTC)
+    ):
         dropped.append("endTime")
         ends_at = None
     name = document.get("name")
@@ -238,7 +250,7 @@ def _read_options(document: dict[str, Any], fields: EventFields) -> None:
     dropped = fields.dropped
     capacity = document.get("maximumAttendeeCapacity")
     if capacity is not None:
-        if _is_int(capacity) and capacity >= 0:
+        if _is_int(capacity) and 0 <= capacity <= MAX_STORED_INT:
             # Mobilizon sends 0 for "no limit".
             fields.capacity = capacity or None
         else:
@@ -246,7 +258,7 @@ def _read_options(document: dict[str, Any], fields: EventFields) -> None:
 
     count = document.get("participantCount")
     if count is not None:
-        if _is_int(count) and count >= 0:
+        if _is_int(count) and 0 <= count <= MAX_STORED_INT:
             fields.participant_count = count
         else:
             dropped.append("participantCount")
@@ -269,7 +281,7 @@ def _read_options(document: dict[str, Any], fields: EventFields) -> None:
     fields.online_url = _online_url(document.get("attachment"), dropped)
     location = document.get("location")
     if location is not None:
-        fields.place = _parse_place(location)
+        fields.place = _parse_place(location, dropped)
         if fields.place is None:
             dropped.append("location")
 
@@ -279,6 +291,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _parse_time(value: Any, zone: ZoneInfo | None) -> datetime | None:
+    """Return the time, or None when it does not parse or falls outside the
+    years MIN_YEAR to MAX_YEAR."""
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
@@ -287,12 +301,29 @@ def _parse_time(value: Any, zone: ZoneInfo | None) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone or UTC)
+    try:
+        year = moment.astimezone(UTC).year
+    except OverflowError:
+        return None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        return None
     return moment
 
 
 def is_web_url(value: Any) -> bool:
-    """Return True for an absolute http or https URL of reasonable length."""
+    """Return True for an absolute http or https URL of reasonable length.
+
+    Spaces, quotes, angle brackets and control characters are not allowed:
+    RFC 3986 excludes them, and they would reach iCalendar and HTML verbatim.
+    """
     if not isinstance(value, str) or len(value) > 2000:
+        return False
+    if any(
+        character in _NOT_IN_URI
+        or ord(character) < 0x21
+        or 0x7F <= ord(character) <= 0x9F
+        for character in value
+    ):
         return False
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
@@ -310,7 +341,7 @@ def _online_url(attachments: Any, dropped: list[str]) -> str | None:
     return None
 
 
-def _parse_place(location: Any) -> dict[str, Any] | None:
+def _parse_place(location: Any, dropped: list[str]) -> dict[str, Any] | None:
     location = as_list(location)[0] if as_list(location) else None
     if not isinstance(location, dict) or not has_type(location, "Place"):
         return None
@@ -325,8 +356,19 @@ def _parse_place(location: Any) -> dict[str, Any] | None:
     elif isinstance(address, str):
         # ActivityStreams allows a plain-text address.
         place["streetAddress"] = address[:MAX_TEXT]
-    for key in ("latitude", "longitude"):
+    for key, bound in (("latitude", 90.0), ("longitude", 180.0)):
         value = location.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value is None:
+            continue
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and abs(value) <= bound
+        ):
             place[key] = float(value)
+        else:
+            # NaN and Infinity would make every API response carrying the
+            # place invalid JSON.
+            dropped.append(f"location.{key}")
     return place or None

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import unicodedata
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
@@ -36,7 +38,7 @@ from actors.event import (
 from actors.visibility import addressing
 from federation.errors import FederationError
 from outbox.actions import ActionError, Actions
-from storage import accounts, social, statuses
+from storage import accounts, groups, social, statuses
 from storage import events as event_store
 
 if TYPE_CHECKING:
@@ -48,6 +50,13 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 20_000
 MAX_MESSAGE = 1000
 MAX_CAPACITY = 1_000_000
+# Years an event may fall in. PostgreSQL's timestamptz reaches 294276 AD, but
+# a far year is a typing mistake, and Python's datetime overflows at year 9999
+# once an offset is applied.
+MIN_YEAR = 1900
+MAX_YEAR = 9000
+# The largest row id (PostgreSQL bigint).
+MAX_ROW_ID = 2**63 - 1
 
 
 class EventError(ActionError):
@@ -87,7 +96,13 @@ EVENT_INPUT_FIELDS = tuple(
 FIXED_ON_EDIT = ("visibility", "group_id")
 
 
-def _text(value: Any, name: str, limit: int, required: bool = False) -> str:
+def _text(
+    value: Any,
+    name: str,
+    limit: int,
+    required: bool = False,
+    single_line: bool = True,
+) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -97,10 +112,22 @@ def _text(value: Any, name: str, limit: int, required: bool = False) -> str:
         raise EventError(422, name, "can't be blank")
     if len(value) > limit:
         raise EventError(422, name, f"is over {limit} characters")
+    if single_line and _has_control_character(value):
+        raise EventError(422, name, "must be a single line without control characters")
     return value
 
 
+def _has_control_character(value: str) -> bool:
+    # Unicode category Cc covers C0 and C1 controls, line breaks and tabs.
+    return any(unicodedata.category(character) == "Cc" for character in value)
+
+
 def _time(value: Any, name: str, zone: Any) -> datetime:
+    """Parse an ISO 8601 time; a time without an offset is in ``zone``.
+
+    Raises EventError (422) for text that does not parse, a year outside
+    MIN_YEAR to MAX_YEAR, and a wall-clock time that the zone skips.
+    """
     if value in (None, ""):
         raise EventError(422, name, "can't be blank")
     if not isinstance(value, str):
@@ -112,7 +139,31 @@ def _time(value: Any, name: str, zone: Any) -> datetime:
     if moment.tzinfo is None:
         # A time without an offset is wall-clock time in the event's zone.
         moment = moment.replace(tzinfo=zone)
+        if _skipped(moment):
+            raise EventError(
+                422,
+                name,
+                f"{value[:40]!r} does not exist in {zone.key}"
+                " (the clocks move forward over it)",
+            )
+    try:
+        instant = moment.astimezone(UTC)
+    except OverflowError:
+        instant = None
+    if instant is None or not MIN_YEAR <= instant.year <= MAX_YEAR:
+        raise EventError(
+            422, name, f"must be within the years {MIN_YEAR} to {MAX_YEAR}"
+        )
     return moment
+
+
+def _skipped(moment: datetime) -> bool:
+    """Return True for a wall-clock time in a daylight-saving gap of its zone."""
+    try:
+        back = moment.astimezone(UTC).astimezone(moment.tzinfo)
+    except OverflowError:
+        return False
+    return back.replace(tzinfo=None) != moment.replace(tzinfo=None)
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -141,7 +192,7 @@ def _place(value: Any) -> dict[str, Any] | None:
             continue
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise EventError(422, f"place.{key}", "must be a number")
-        if abs(number) > bound:
+        if not math.isfinite(number) or abs(number) > bound:
             raise EventError(422, f"place.{key}", f"must be within ±{bound:g}")
         place[key] = float(number)
     unknown = set(value) - set(PLACE_TEXT_FIELDS) - {"latitude", "longitude"}
@@ -156,28 +207,29 @@ def validate(new: NewEvent, uri: str = "") -> tuple[EventFields, str, str]:
     Raises EventError (422) naming the first field at fault.
     """
     name = _text(new.name, "name", MAX_NAME, required=True)
-    description = _text(new.description, "description", MAX_DESCRIPTION)
+    description = _text(
+        new.description, "description", MAX_DESCRIPTION, single_line=False
+    )
     zone_name = _text(new.timezone or "UTC", "timezone", 64)
     zone = zone_of(zone_name)
     if zone is None:
         raise EventError(422, "timezone", f"{zone_name!r} is not an IANA time zone")
     starts_at = _time(new.starts_at, "starts_at", zone)
     ends_at = _time(new.ends_at, "ends_at", zone)
-    if ends_at < starts_at:
+    # Compare instants: two times in the same zone compare by wall-clock time,
+    # which is wrong across a daylight-saving change.
+    if ends_at.astimezone(UTC) < starts_at.astimezone(UTC):
         raise EventError(422, "ends_at", "the event ends before it starts")
     online_url = None
     if new.online_url not in (None, ""):
         if not is_web_url(new.online_url):
-            raise EventError(422, "online_url", "must be an http or https URL")
+            raise EventError(
+                422,
+                "online_url",
+                "must be an http or https URL without spaces, quotes or angle brackets",
+            )
         online_url = new.online_url
-    capacity = None
-    if new.capacity not in (None, ""):
-        try:
-            capacity = int(new.capacity)
-        except (TypeError, ValueError):
-            raise EventError(422, "capacity", "must be a whole number")
-        if isinstance(new.capacity, (bool, float)) or not 0 < capacity <= MAX_CAPACITY:
-            raise EventError(422, "capacity", f"must be from 1 to {MAX_CAPACITY}")
+    capacity = _capacity(new.capacity)
     join_mode = new.join_mode or "free"
     if join_mode not in JOIN_MODES:
         raise EventError(422, "join_mode", f"must be one of {', '.join(JOIN_MODES)}")
@@ -203,15 +255,37 @@ def validate(new: NewEvent, uri: str = "") -> tuple[EventFields, str, str]:
     return fields, description, visibility
 
 
+def _capacity(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, (bool, float)):
+        # JSON 40.0, Infinity and 1e400 arrive as floats.
+        raise EventError(
+            422, "capacity", f"must be a whole number from 1 to {MAX_CAPACITY}"
+        )
+    try:
+        capacity = int(value)
+    except (TypeError, ValueError):
+        raise EventError(422, "capacity", "must be a whole number")
+    if not 0 < capacity <= MAX_CAPACITY:
+        raise EventError(422, "capacity", f"must be from 1 to {MAX_CAPACITY}")
+    return capacity
+
+
+def check_fields(names: Any) -> None:
+    """Raise EventError (422) for the first name that is not an event field."""
+    for name in names:
+        if name not in EVENT_INPUT_FIELDS:
+            raise EventError(422, name, "is not a field of an event")
+
+
 def edited(event: Any, status: Any, changes: dict[str, Any]) -> NewEvent:
     """Return the client input of an edit: the event as stored, with ``changes``.
 
     Raises EventError (422) for a field that is unknown or may not change.
     Times left out keep their instant, even when the time zone changes.
     """
-    for name in changes:
-        if name not in EVENT_INPUT_FIELDS:
-            raise EventError(422, name, "is not a field of an event")
+    check_fields(changes)
     current = NewEvent(
         name=event["name"],
         description=status["source_text"] or "",
@@ -238,7 +312,6 @@ def edited(event: Any, status: Any, changes: dict[str, Any]) -> NewEvent:
     return current
 
 
-
 class EventActions(Actions):
     """Event actions of the client API, and the responses to remote RSVPs."""
 
@@ -255,7 +328,7 @@ class EventActions(Actions):
         fields, description, visibility = validate(new)
         if fields.status == "CANCELLED":
             raise EventError(422, "status", "a new event can't be cancelled")
-        group = await self._group(new.group_id)
+        group = await self._group(new.group_id, account)
         content = text_format.render_text(
             description, mention_url=lambda user, host: None, tag_url=self.urls.tag
         )
@@ -314,16 +387,38 @@ class EventActions(Actions):
         log.info("event %s created by %s", status["uri"], account["actor_id"])
         return event
 
-    async def _group(self, group_id: Any) -> Any:
+    async def _group(self, group_id: Any, account: Any) -> Any:
+        """Return the group an event is added to, after checking the organiser.
+
+        Members (accepted followers) and moderators of a group may add events
+        to it. A group that approves members by hand thereby keeps its calendar
+        to the members it approved. Raises EventError (422) for an unknown
+        group and (403) for anyone else.
+        """
         if group_id in (None, ""):
             return None
-        try:
-            number = int(group_id)
-        except (TypeError, ValueError):
+        text = str(group_id).strip()
+        if isinstance(group_id, bool) or not text.isascii() or not text.isdigit():
             raise EventError(422, "group_id", "must be a group's account id")
-        group = await accounts.by_id(self.runtime.pool, number)
+        number = int(text)
+        group = None
+        if number <= MAX_ROW_ID:
+            group = await accounts.by_id(self.runtime.pool, number)
         if group is None or group["actor_type"] != "Group" or group["deleted_at"]:
             raise EventError(422, "group_id", "no group has that id")
+        pool = self.runtime.pool
+        if not (
+            await groups.is_member(pool, group["id"], account["id"])
+            or await groups.moderator_role(pool, group["id"], account["id"])
+        ):
+            log.info(
+                "rejected event of %s in group %s: not a member",
+                account["actor_id"],
+                group["actor_id"],
+            )
+            raise EventError(
+                403, "group_id", "only members of the group may add events to it"
+            )
         return group
 
     def render_event(self, status: Any, event: Any, account: Any, count: int) -> dict:
@@ -565,7 +660,7 @@ class EventActions(Actions):
             await self._send_update(connection, organiser, event)
         log.info(
             "Join %s of %s by %s: %s (%s)",
-            join_uri,
+            join_uri or "(local join)",
             event["uri"],
             joiner["actor_id"],
             state,

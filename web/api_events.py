@@ -8,7 +8,8 @@ the field at fault.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +20,13 @@ from actors.event import local_iso, render_place
 from federation.errors import FederationError
 from federation.sanitize import plain_text
 from outbox.actions import ActionError
-from outbox.events import EVENT_INPUT_FIELDS, EventActions, EventError, NewEvent
+from outbox.events import (
+    EVENT_INPUT_FIELDS,
+    EventActions,
+    EventError,
+    NewEvent,
+    check_fields,
+)
 from storage import accounts, statuses
 from storage import events as event_store
 from web.api import _can_see, _int_param, _params, _token_account, authenticated
@@ -34,6 +41,8 @@ PREFIX = "/api/pedagogue/v1/events"
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 40
 MAX_QUERY = 200
+# HTML boundaries that end a line of an event description.
+_LINE_BREAK = re.compile(r"<br\s*/?>|</p\s*>|</li\s*>", re.IGNORECASE)
 # How long an iCalendar feed keeps past events.
 FEED_PAST_DAYS = 30
 FEED_LIMIT = 500
@@ -226,6 +235,13 @@ def _next_link(
 
 
 def _new_event(params: dict[str, Any]) -> NewEvent:
+    """Return the client input of a new event.
+
+    Raises EventError (422) for a body field that is not an event field, as an
+    edit does. Query parameters are not checked, because clients may send
+    their own there.
+    """
+    check_fields(name for name in params if name not in request.args)
     values = {name: params[name] for name in EVENT_INPUT_FIELDS if name in params}
     return NewEvent(**values)
 
@@ -448,7 +464,8 @@ async def _feed(runtime: Any, title: str, rows: list[Any]) -> Response:
     status_rows = {
         row["id"]: row
         for row in await runtime.pool.fetch(
-            "SELECT id, url, content, created_at, edited_at FROM statuses"
+            "SELECT id, url, content, source_text, created_at, edited_at"
+            " FROM statuses"
             " WHERE id = ANY($1::bigint[])",
             [row["status_id"] for row in rows],
         )
@@ -456,8 +473,14 @@ async def _feed(runtime: Any, title: str, rows: list[Any]) -> Response:
     now = datetime.now(UTC)
     for event in rows:
         calendar.add_component(_vevent(event, status_rows[event["status_id"]], now))
-    # RFC 5545 section 3.6.5: each TZID used needs its VTIMEZONE.
-    calendar.add_missing_timezones()
+    # RFC 5545 section 3.6.5: each TZID used needs its VTIMEZONE, and its
+    # transitions must reach the last event, or clients apply a wrong offset.
+    first = min((event["starts_at"] for event in rows), default=now)
+    last = max((event["ends_at"] for event in rows), default=now)
+    calendar.add_missing_timezones(
+        first_date=min(first, now).date().replace(month=1, day=1),
+        last_date=max(last, now).date().replace(month=12, day=31) + timedelta(days=1),
+    )
     return Response(
         calendar.to_ical(),
         status=200,
@@ -474,7 +497,7 @@ def _vevent(event: Any, status: Any, now: datetime) -> icalendar.Event:
     item.add("dtstamp", now)
     item.add("created", status["created_at"])
     item.add("summary", event["name"])
-    description = plain_text(status["content"] or "")
+    description = _description_text(event, status)
     if description:
         item.add("description", description)
     item.add("dtstart", event["starts_at"].astimezone(zone))
@@ -494,6 +517,18 @@ def _vevent(event: Any, status: Any, now: datetime) -> icalendar.Event:
         # RFC 7986 section 5.11: a conference link.
         item.add("conference", event["online_url"], parameters={"VALUE": "URI"})
     return item
+
+
+def _description_text(event: Any, status: Any) -> str:
+    """Return an event's description as plain text with its line breaks.
+
+    A local event has the text its organiser typed. A remote one has HTML,
+    whose paragraphs and line breaks become newlines.
+    """
+    if event["local"] and status["source_text"] is not None:
+        return str(status["source_text"]).strip()
+    lines = (plain_text(part) for part in _LINE_BREAK.split(status["content"] or ""))
+    return "\n".join(line for line in lines if line)
 
 
 def _place_text(place: dict[str, Any]) -> str:

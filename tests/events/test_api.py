@@ -11,6 +11,7 @@ import icalendar
 import pytest
 
 from outbox.events import EventReminders
+from storage import social
 from tests.events.conftest import ApiUser, EventsSite
 from tests.support.openapi import validate_response
 
@@ -308,6 +309,9 @@ async def test_group_feed_lists_group_events(site: EventsSite) -> None:
         "INSERT INTO accounts (id, username, actor_id, actor_type, display_name)"
         " VALUES (4242, 'scienceteachers', 'https://school-a.test/users/scienceteachers',"
         " 'Group', 'Science teachers') RETURNING id"
+    )
+    await social.upsert_follow(
+        site.runtime.pool, alice.account["id"], group_id, None, True
     )
     await create(alice, name="Lab safety refresher", group_id=str(group_id))
     await create(alice, name="Not a group event")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from outbox.events import EventActions, EventError, NewEvent
+from storage import social
 from tests.inbox.conftest import LOCAL_HOST, InboxHarness, MakeHarness
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mobilizon"
@@ -456,6 +457,7 @@ async def delivered_to(mz: InboxHarness, kind: str) -> set[str]:
 
 async def test_local_edit_reaches_participant_and_group(mz: InboxHarness) -> None:
     group = await remote_group(mz)
+    await social.upsert_follow(mz.pool, mz.alice["id"], group["id"], None, True)
     event = await local_event(mz, group_id=str(group["id"]))
     join = mobilizon(
         mz, "join", LOCAL_EVENT=event["uri"], LOCAL_ORGANISER=mz.alice["actor_id"]
