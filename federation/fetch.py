@@ -39,6 +39,26 @@ Signer = Callable[[str, str, dict[str, str], bytes | None], dict[str, str]]
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
 
+# Ranges that FetchPolicy.allow_private opens: loopback, RFC 1918 and RFC 4193
+# unique local addresses. Link-local ranges stay closed, because they hold the
+# cloud metadata services (169.254.169.254 and others) and nothing federates there.
+DEV_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "::1/128",
+        "fc00::/7",
+    )
+)
+
+# Metadata services inside the ranges above, closed even when they are open:
+# AWS's IPv6 instance metadata address.
+METADATA_ADDRESSES = frozenset({ipaddress.ip_address("fd00:ec2::254")})
+
+
 class BlockedAddress(FederationError):
     """The destination resolves to an address outgoing requests may not reach."""
 
@@ -56,6 +76,8 @@ class FetchPolicy:
     """Limits on the destinations, duration and size of outgoing requests."""
 
     allow_http: bool = False
+    # Also allow loopback and private addresses (see DEV_NETWORKS), for
+    # development and tests. Link-local and metadata addresses stay blocked.
     allow_private: bool = False
     # Host name -> IP address; mapped hosts skip DNS and the private-address
     # check, because the operator named them on purpose (tests, split DNS).
@@ -90,6 +112,26 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def is_dev_address(address: str) -> bool:
+    """Return True when ``address`` is one that FetchPolicy.allow_private opens.
+
+    Those are loopback, RFC 1918 and unique local addresses, judged like
+    is_public_address by the IPv4 address an IPv6 address carries. Link-local
+    and metadata addresses are never among them. Raises ValueError when
+    ``address`` is not an IP address.
+    """
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        # A zone index ("fe80::1%eth0") does not change the address class.
+        ip = ipaddress.IPv6Address(ip.packed)
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            ip = embedded
+    if ip in METADATA_ADDRESSES:
+        return False
+    return any(ip in network for network in DEV_NETWORKS)
+
+
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
@@ -100,10 +142,20 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def _is_public_literal(host: str) -> bool:
-    """Return False for a non-public or malformed IP address, True otherwise."""
+def _is_allowed_address(policy: FetchPolicy, address: str) -> bool:
+    """Return True when ``policy`` lets requests reach ``address``.
+
+    Raises ValueError when ``address`` is not an IP address.
+    """
+    if is_public_address(address):
+        return True
+    return policy.allow_private and is_dev_address(address)
+
+
+def _is_allowed_literal(policy: FetchPolicy, host: str) -> bool:
+    """Return False for a disallowed or malformed IP address, True otherwise."""
     try:
-        return is_public_address(host)
+        return _is_allowed_address(policy, host)
     except ValueError:
         # A host name never contains a colon nor is all digits and dots, so a
         # host like that is a malformed or legacy-form address ("127.1").
@@ -124,11 +176,10 @@ class GuardedResolver(AbstractResolver):
         if mapped is not None:
             return [self._result(host, mapped, port)]
         results = await self._inner.resolve(host, port, family)
-        if not self._policy.allow_private:
-            for result in results:
-                if not is_public_address(result["host"]):
-                    log.warning("blocked %s: resolves to %s", host, result["host"])
-                    raise BlockedAddress(host, result["host"])
+        for result in results:
+            if not _is_allowed_address(self._policy, result["host"]):
+                log.warning("blocked %s: resolves to %s", host, result["host"])
+                raise BlockedAddress(host, result["host"])
         return results
 
     @staticmethod
@@ -230,8 +281,8 @@ class Fetcher:
             raise DisallowedUrl(status, f"URL must not carry credentials: {url}")
         # aiohttp connects to an IP address written in the URL without calling
         # the resolver, so GuardedResolver cannot check it and this check must.
-        if not self.policy.allow_private and not _is_public_literal(parts.hostname):
-            log.warning("blocked %s: the host is a non-public IP address", url)
+        if not _is_allowed_literal(self.policy, parts.hostname):
+            log.warning("blocked %s: the host is a disallowed IP address", url)
             raise BlockedAddress(parts.hostname)
 
     async def request(
