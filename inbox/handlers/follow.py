@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 async def handle_follow(context: Context) -> None:
     """Record a Follow of a local account and queue the Accept when approved at once.
 
-    Raises Ignored when the target is no local teacher or blocks the sender.
+    A Follow from a blocked account is answered with Reject. Raises Ignored
+    when the target is no local account.
     """
     target_id = context.object_id
     urls = context.runtime.urls
@@ -28,7 +29,15 @@ async def handle_follow(context: Context) -> None:
         await Actions(context.runtime).send_follow_answer(
             context.connection, target, follower, context.activity_id, accept=False
         )
-        raise Ignored(f"{follower['actor_id']} is blocked by {target_id}")
+        # Returning, not raising Ignored: Ignored rolls the transaction back,
+        # which would drop the queued Reject.
+        log.info(
+            "Follow %s from %s to %s: rejected, the sender is blocked",
+            context.activity_id,
+            follower["actor_id"],
+            target_id,
+        )
+        return
     if target["actor_type"] == "Group":
         await group.handle_group_follow(context, target, follower)
         return

@@ -14,6 +14,7 @@ import pytest
 
 from actors.group import GroupInput
 from outbox.groups import GroupActions
+from storage import social
 from tests.inbox.conftest import InboxHarness
 
 GROUP_NAME = "maths_teachers"
@@ -174,3 +175,30 @@ async def test_followers_only_post_not_announced(harness: InboxHarness) -> None:
     await harness.deliver(create)
 
     assert await group_activities(harness, group, "Announce") == []
+
+
+@pytest.mark.parametrize("target", ["teacher", "group"])
+async def test_follow_from_blocked_account_rejected(
+    harness: InboxHarness, target: str
+) -> None:
+    rosa = await harness.runtime.resolver.actor(harness.actor_id())
+    if target == "group":
+        local = await make_group(harness)
+    else:
+        local = harness.alice
+    await social.add_block(harness.pool, local["id"], rosa["id"], None)
+    follow = harness.fixture("follow")
+    follow["object"] = local["actor_id"]
+
+    await harness.deliver(follow)
+    rejects = await harness.pool.fetch(
+        "SELECT body FROM activities WHERE type = 'Reject'"
+    )
+
+    assert len(rejects) == 1
+    assert rejects[0]["body"]["object"]["id"] == follow["id"]
+    assert (await harness.queue_row(follow["id"]))["state"] == "done"
+    follows = await harness.pool.fetchval(
+        "SELECT count(*) FROM follows WHERE account_id = $1", rosa["id"]
+    )
+    assert follows == 0
