@@ -7,7 +7,10 @@ expanded form, so a peer may bind the terms to any prefix it likes.
 
 from __future__ import annotations
 
+import html
+import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +39,7 @@ MAX_SUMMARY = 1000
 MAX_BODY = 100_000
 MAX_LIST_ITEMS = 50
 MAX_ITEM = 500
+MAX_DURATION_MINUTES = 100_000
 
 
 class InvalidPlan(Exception):
@@ -102,6 +106,7 @@ LICENSES: dict[str, License] = {
     )
 }
 ALL_RIGHTS_RESERVED = "all-rights-reserved"
+PUBLIC_DOMAIN = "CC0-1.0"
 _LICENSE_BY_URL = {item.url: item.key for item in LICENSES.values() if item.url}
 
 
@@ -132,7 +137,10 @@ def adaptation_license(original: str | None, requested: str | None) -> str:
     NoDerivatives and all-rights-reserved plans cannot be adapted. A ShareAlike
     plan's adaptation keeps the same licence. A NonCommercial plan's adaptation
     must stay NonCommercial, because the original's condition still binds
-    anyone who uses the adaptation.
+    anyone who uses the adaptation. For the same reason an adaptation of a plan
+    that requires attribution cannot be offered under CC0: CC0 promises reusers
+    no conditions, yet the original's attribution still binds the adapted
+    material.
     """
     if original is None:
         raise InvalidPlan("adapted_from", "the original plan names no known licence")
@@ -152,6 +160,12 @@ def adaptation_license(original: str | None, requested: str | None) -> str:
     if source.non_commercial and not target.non_commercial:
         raise InvalidPlan(
             "license", f"an adaptation of a {source.name} plan must stay NonCommercial"
+        )
+    if requested == PUBLIC_DOMAIN and original != PUBLIC_DOMAIN:
+        raise InvalidPlan(
+            "license",
+            f"an adaptation of a {source.name} plan cannot be CC0, because the"
+            " original's attribution still applies; choose a CC BY licence",
         )
     return requested
 
@@ -194,7 +208,7 @@ def parse_age_range(value: Any) -> tuple[int, int] | None:
     """Return (minimum, maximum) age from ``"11-14"`` or ``"8"``; None for empty."""
     if value in (None, ""):
         return None
-    match = re.match(r"^\s*(\d{1,3})\s*(?:-\s*(\d{1,3}))?\s*$", str(value))
+    match = re.match(r"^\s*([0-9]{1,3})\s*(?:-\s*([0-9]{1,3}))?\s*$", str(value))
     if match is None:
         raise InvalidPlan(
             "age_range", f"{str(value)[:40]!r} is not an age range like 11-14"
@@ -216,7 +230,7 @@ _CCSS = re.compile(
     r"^(?:CCSS\.)?(?:MATH\.CONTENT\.|MATH\.PRACTICE\.|ELA-LITERACY\.)?"
     r"[A-Z0-9]{1,5}(?:\.[A-Z0-9]{1,5}){0,4}[a-z]?$"
 )
-_NGSS = re.compile(r"^(?:K|[1-5]|MS|HS)-(?:PS|LS|ESS|ETS)[1-4]-\d{1,2}$")
+_NGSS = re.compile(r"^(?:K|[1-5]|MS|HS)-(?:PS|LS|ESS|ETS)[1-4]-[0-9]{1,2}$")
 _OTHER_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_:/]{0,63}$")
 
 
@@ -229,9 +243,56 @@ def framework_key(name: str) -> str:
     return cleaned
 
 
+# The long CCSS identifiers name the subject before the code. The stored form
+# is the code alone (6.RP.A.1, RL.3.1, MP1), because teachers write it so and it
+# names one standard without the prefix.
+_CCSS_PREFIXES = ("CCSS.", "MATH.CONTENT.", "MATH.PRACTICE.", "ELA-LITERACY.")
+_FRAMEWORK_PREFIX = re.compile(r"^(CCSS|NGSS)[./:\s]+(.+)$", re.IGNORECASE)
+
+
+def ccss_code(code: str) -> str:
+    """Return a Common Core code in its stored form: without the ``CCSS.``,
+    ``MATH.CONTENT.``, ``MATH.PRACTICE.`` or ``ELA-LITERACY.`` prefixes, in
+    capitals except a final sub-standard letter (W.3.1a)."""
+    text = code.strip()
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _CCSS_PREFIXES:
+            if text.upper().startswith(prefix) and len(text) > len(prefix):
+                text = text[len(prefix) :]
+                stripped = True
+    if len(text) > 1 and text[-1].isalpha() and text[-2].isdigit():
+        return text[:-1].upper() + text[-1].lower()
+    return text.upper()
+
+
+def canonical_code(text: str) -> str:
+    """Return a standard's code as plans store it, for search and for following.
+
+    ``text`` is a code alone or prefixed by its framework (``CCSS.6.RP.A.1``,
+    ``NGSS/MS-PS1-2``). A Common Core or NGSS code takes its stored form; any
+    other code is returned as given.
+    """
+    text = text.strip()
+    prefixed = _FRAMEWORK_PREFIX.match(text)
+    if prefixed is not None:
+        framework, code = prefixed.group(1).upper(), prefixed.group(2)
+        return ccss_code(code) if framework == "CCSS" else code.strip().upper()
+    if _NGSS.match(text.upper()):
+        return text.upper()
+    if text.upper().startswith(_CCSS_PREFIXES[1:]):
+        return ccss_code(text)
+    shaped = text.upper() if text[-1:].isupper() or text[-1:].isdigit() else text
+    if _CCSS.match(shaped) and "." in text and any(ch.isdigit() for ch in text):
+        return ccss_code(text)
+    return text
+
+
 def parse_alignment(value: Any) -> dict[str, str]:
     """Return ``{"framework", "code"}`` for a standard; raise InvalidPlan if it
-    does not parse (CCSS and NGSS codes are checked against their formats)."""
+    does not parse (CCSS and NGSS codes are checked against their formats, and
+    stored in the form ``ccss_code`` gives or in capitals)."""
     if not isinstance(value, dict):
         raise InvalidPlan(
             "alignments", "each alignment must be an object with framework and code"
@@ -247,8 +308,8 @@ def parse_alignment(value: Any) -> dict[str, str]:
     key = framework_key(framework)
     code = code.strip()
     if key == "CCSS":
-        valid = bool(_CCSS.match(code.upper() if code[-1:].isupper() else code))
-        valid = valid and any(ch.isdigit() for ch in code)
+        code = ccss_code(code) if code.isascii() else code
+        valid = bool(_CCSS.match(code)) and any(ch.isdigit() for ch in code)
     elif key == "NGSS":
         valid = bool(_NGSS.match(code.upper()))
         code = code.upper()
@@ -264,7 +325,9 @@ def parse_alignment(value: Any) -> dict[str, str]:
 
 # Durations (ISO 8601 durations, as schema.org's timeRequired uses them)
 
-_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+_DURATION = re.compile(
+    r"^P(?:([0-9]{1,9})D)?(?:T(?:([0-9]{1,9})H)?(?:([0-9]{1,9})M)?(?:([0-9]{1,9})S)?)?$"
+)
 
 
 def duration_text(minutes: int) -> str:
@@ -277,12 +340,16 @@ def duration_text(minutes: int) -> str:
 
 
 def parse_duration(text: str) -> int | None:
-    """Return the minutes of an ISO 8601 duration such as PT1H30M, or None."""
+    """Return the minutes of an ISO 8601 duration such as PT1H30M, or None when
+    it does not parse or lies outside 1 to MAX_DURATION_MINUTES minutes."""
     match = _DURATION.match(text.strip().upper())
     if match is None or text.strip().upper() in ("P", "PT"):
         return None
     days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return days * 1440 + hours * 60 + minutes + (1 if seconds and not minutes else 0)
+    total = days * 1440 + hours * 60 + minutes + (1 if seconds and not minutes else 0)
+    if not 1 <= total <= MAX_DURATION_MINUTES:
+        return None
+    return total
 
 
 # Local input
@@ -306,7 +373,17 @@ class PlanFields:
     license: str | None = None
 
 
-def _text(params: dict[str, Any], name: str, limit: int, required: bool = False) -> str:
+def _has_control(text: str, allowed: str = "") -> bool:
+    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)
+
+
+def _text(
+    params: dict[str, Any],
+    name: str,
+    limit: int,
+    required: bool = False,
+    multiline: bool = False,
+) -> str:
     value = params.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -316,6 +393,11 @@ def _text(params: dict[str, Any], name: str, limit: int, required: bool = False)
         raise InvalidPlan(name, "must be a string")
     if len(value) > limit:
         raise InvalidPlan(name, f"is over {limit} characters")
+    if _has_control(value.strip(), "\t\n\r" if multiline else ""):
+        what = (
+            "control characters" if multiline else "line breaks or control characters"
+        )
+        raise InvalidPlan(name, f"must not contain {what}")
     return value.strip()
 
 
@@ -332,22 +414,32 @@ def _strings(params: dict[str, Any], name: str) -> list[str]:
         raise InvalidPlan(name, f"has more than {MAX_LIST_ITEMS} items")
     if any(len(item) > MAX_ITEM for item in items):
         raise InvalidPlan(name, f"has an item over {MAX_ITEM} characters")
+    if any(_has_control(item) for item in items):
+        raise InvalidPlan(name, "has an item with line breaks or control characters")
     return items
 
 
 def _duration(value: Any) -> int | None:
+    """Read duration_minutes: a JSON integer, an integral finite number (45.0)
+    or a string of ASCII digits. Fractions, NaN, infinities, strings such as
+    "1e3" and digits of other scripts are rejected, never rounded."""
     if value in (None, ""):
         return None
+    minutes: int | None = None
     if isinstance(value, bool):
-        raise InvalidPlan("duration_minutes", "must be a whole number of minutes")
-    try:
+        minutes = None
+    elif isinstance(value, int):
+        minutes = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        minutes = int(value) if abs(value) <= 10 * MAX_DURATION_MINUTES else -1
+    elif isinstance(value, str) and re.fullmatch(r"\s*[0-9]{1,9}\s*", value):
         minutes = int(value)
-    except (TypeError, ValueError):
+    if minutes is None:
+        raise InvalidPlan("duration_minutes", "must be a whole number of minutes")
+    if not 1 <= minutes <= MAX_DURATION_MINUTES:
         raise InvalidPlan(
-            "duration_minutes", "must be a whole number of minutes"
-        ) from None
-    if not 1 <= minutes <= 100_000:
-        raise InvalidPlan("duration_minutes", "must be between 1 and 100000")
+            "duration_minutes", f"must be between 1 and {MAX_DURATION_MINUTES}"
+        )
     return minutes
 
 
@@ -367,10 +459,14 @@ def parse_fields(
     if given("title"):
         fields.title = _text(params, "title", MAX_TITLE, required=True)
     fields.summary = (
-        _text(params, "summary", MAX_SUMMARY) if given("summary") else base.summary
+        _text(params, "summary", MAX_SUMMARY, multiline=True)
+        if given("summary")
+        else base.summary
     )
     fields.body_markdown = (
-        _text(params, "body", MAX_BODY) if given("body") else base.body_markdown
+        _text(params, "body", MAX_BODY, multiline=True)
+        if given("body")
+        else base.body_markdown
     )
     for name in ("subjects", "objectives", "materials"):
         setattr(
@@ -411,6 +507,51 @@ def parse_fields(
     return fields
 
 
+_FORM_ALIGNMENT = re.compile(r"^alignments\[([0-9]{0,3})\]\[(framework|code)\]$")
+
+
+def form_alignments(pairs: list[tuple[str, str]]) -> list[dict[str, str]] | None:
+    """Return the alignments of a form body, None when it has none.
+
+    Two spellings are read, as Rails-style clients send nested lists:
+    ``alignments[0][framework]=CCSS&alignments[0][code]=6.RP.A.1`` (grouped by
+    the number) and ``alignments[][framework]=...&alignments[][code]=...``
+    (a new alignment starts when a key repeats). Any other ``alignments[...]``
+    key raises InvalidPlan, so no standard is dropped unseen.
+    """
+    numbered: dict[str, dict[str, str]] = {}
+    listed: list[dict[str, str]] = []
+    found = False
+    for key, value in pairs:
+        if not key.startswith("alignments["):
+            continue
+        if key == "alignments[]":
+            raise InvalidPlan(
+                "alignments",
+                "each alignment needs alignments[N][framework] and"
+                " alignments[N][code], or send the plan as JSON",
+            )
+        match = _FORM_ALIGNMENT.match(key)
+        if match is None:
+            raise InvalidPlan(
+                "alignments",
+                f"{key[:60]!r} is not understood; use alignments[N][framework]"
+                " and alignments[N][code]",
+            )
+        found = True
+        number, part = match.groups()
+        if number:
+            numbered.setdefault(number, {})[part] = value
+        elif not listed or part in listed[-1]:
+            listed.append({part: value})
+        else:
+            listed[-1][part] = value
+    if not found:
+        return None
+    ordered = [numbered[n] for n in sorted(numbered, key=int)]
+    return ordered + listed
+
+
 # Visibility
 
 # Mastodon's names: private is followers only. Plans are not published as
@@ -447,15 +588,22 @@ def license_value(key: str | None) -> Any:
 
 
 def render_article(
-    plan: Any, status: Any, *, actor_id: str, attachments: list[Any]
+    plan: Any,
+    status: Any,
+    *,
+    actor_id: str,
+    attachments: list[Any],
+    tags: list[tuple[str, str]] | None = None,
 ) -> dict:
-    """Return the Article of a local plan (without @context)."""
+    """Return the Article of a local plan (without @context). ``tags`` are the
+    (name, tag page URL) pairs of the hashtags in its body."""
     article: dict[str, Any] = {
         "id": plan["uri"],
         "type": "Article",
         "attributedTo": actor_id,
         "name": plan["title"],
-        "summary": plan["summary"] or None,
+        # AS2's summary is HTML; the stored summary is plain text.
+        "summary": html.escape(plan["summary"], quote=False) or None,
         "content": plan["body_html"],
         "mediaType": "text/html",
         "source": {
@@ -508,6 +656,10 @@ def render_article(
                 "author": item.get("author_uri"),
             }
             for item in chain
+        ]
+    if tags:
+        article["tag"] = [
+            {"type": "Hashtag", "href": url, "name": f"#{name}"} for name, url in tags
         ]
     if plan["updated_at"]:
         article["updated"] = _iso(plan["updated_at"])
@@ -699,6 +851,8 @@ def _set_age(plan: RemotePlan, text: str) -> None:
 
 
 def _set_duration(plan: RemotePlan, text: str) -> None:
+    # parse_duration bounds the minutes, so a huge duration is rejected here
+    # rather than failing the insert into the int4 column.
     minutes = parse_duration(text)
     if minutes is None:
         raise _WrongType()

@@ -240,7 +240,9 @@ async def adaptations_of(
     uri) is listed without a title, because nothing of it can leak.
     """
     return await db.fetch(
-        "SELECT d.adaptation_uri, d.created_at, s.id AS status_id, p.title, a.*"
+        # Named apart from the author's columns, which include a created_at.
+        "SELECT a.*, d.adaptation_uri, d.created_at AS adapted_at,"
+        " s.id AS status_id, p.title"
         " FROM lesson_plan_adaptations d JOIN accounts a ON a.id = d.account_id"
         " LEFT JOIN statuses s ON s.uri = d.adaptation_uri"
         " LEFT JOIN lesson_plans p ON p.status_id = s.id"

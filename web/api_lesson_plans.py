@@ -11,7 +11,7 @@ import hmac
 import json
 import logging
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from quart import Blueprint, Response, current_app, g, jsonify, request, send_file
 
@@ -19,6 +19,8 @@ from actors.lesson_plan import (
     LICENSES,
     PLAN_CONTEXT,
     InvalidPlan,
+    canonical_code,
+    form_alignments,
     license_of,
     parse_fields,
     parse_grade_level,
@@ -227,6 +229,9 @@ def _attachment_ids(params: dict[str, Any]) -> list[int] | None:
     numbers = [parse_id(str(item)) for item in items]
     if None in numbers or len(items) > 16:
         raise InvalidPlan("attachment_ids", "must be a list of at most 16 upload ids")
+    repeated = next((n for n in numbers if numbers.count(n) > 1), None)
+    if repeated is not None:
+        raise InvalidPlan("attachment_ids", f"{repeated} is listed twice")
     return [number for number in numbers if number is not None]
 
 
@@ -253,6 +258,25 @@ async def _original(value: Any, account: Any) -> Any:
     return plan
 
 
+async def _plan_params() -> dict[str, Any]:
+    """Return the request's parameters, with the alignments of a form body
+    gathered from their nested keys into ``alignments``."""
+    params = await _params()
+    pairs: list[tuple[str, str]] = []
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # _params has checked that the body decodes.
+        pairs = parse_qsl(await request.get_data(as_text=True), keep_blank_values=True)
+    elif request.mimetype == "multipart/form-data":
+        pairs = list((await request.form).items(multi=True))
+    pairs += list(request.args.items(multi=True))
+    alignments = form_alignments(pairs)
+    if alignments is not None:
+        for key in [key for key in params if key.startswith("alignments[")]:
+            del params[key]
+        params["alignments"] = alignments
+    return params
+
+
 # Plans
 
 
@@ -260,7 +284,7 @@ async def _original(value: Any, account: Any) -> Any:
 @authenticated
 async def create_plan() -> Response:
     runtime = runtime_of(current_app)
-    params = await _params()
+    params = await _plan_params()
     fields = parse_fields(params)
     visibility = parse_visibility(params.get("visibility"))
     original = None
@@ -288,7 +312,7 @@ async def get_plan(plan_id: str) -> Response:
 async def update_plan(plan_id: str) -> Response:
     runtime = runtime_of(current_app)
     plan = await _own_plan(plan_id)
-    params = await _params()
+    params = await _plan_params()
     fields = parse_fields(params, partial_of=fields_of(plan))
     requested = parse_visibility(params.get("visibility"))
     if requested is not None and requested != plan["visibility"]:
@@ -343,7 +367,7 @@ async def plan_adaptations(plan_id: str) -> Response:
                 "uri": row["adaptation_uri"],
                 "id": str(row["status_id"]) if row["status_id"] else None,
                 "title": row["title"],
-                "created_at": iso_millis(row["created_at"]),
+                "created_at": iso_millis(row["adapted_at"]),
                 "account": {
                     "id": str(row["id"]),
                     "acct": acct(row),
@@ -407,7 +431,7 @@ async def search_plans() -> Response:
         text=args.get("q", "").strip() or None,
         subject=args.get("subject", "").strip() or None,
         grade=grade,
-        standard=args.get("standard", "").strip() or None,
+        standard=canonical_code(args.get("standard", "")) or None,
         license_key=license_key,
         limit=limit,
         offset=offset,

@@ -11,6 +11,7 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, g, jsonify, request, send_file
 
+from actors.lesson_plan import canonical_code
 from federation.errors import FederationError
 from outbox.actions import ActionError
 from outbox.profiles import MEDIA_TYPES, ProfileActions, ProfileChange, media_directory
@@ -353,7 +354,8 @@ def _standard(code: str) -> str:
     code = code.strip()
     if not STANDARD_CODE.match(code):
         raise ActionError(422, f"invalid standard code {code[:40]!r}")
-    return code
+    # Plans store Common Core and NGSS codes in one form; follow that form.
+    return canonical_code(code)
 
 
 @blueprint.post(f"{PREFIX}/standards/<path:code>/<action>")

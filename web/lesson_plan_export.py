@@ -14,6 +14,9 @@ from actors.lesson_plan import FRAMEWORKS, LICENSES, InvalidPlan
 _FRONT_MATTER = re.compile(
     r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL
 )
+# Front matter larger than this is rejected before YAML reads it. An exported
+# plan's front matter is a few kilobytes.
+MAX_FRONT_MATTER = 64_000
 # Front matter keys an import reads; others (uri, author) are informative only.
 IMPORTED_KEYS = (
     "title",
@@ -140,6 +143,31 @@ def export_markdown(plan: dict[str, Any]) -> str:
     return f"---\n{header}---\n\n{body.strip()}\n"
 
 
+class _AliasFreeLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases: ``*name`` references are rejected.
+
+    An alias shares a node, so a few nested aliases describe a document of
+    billions of items that converting to text would build. Exported front
+    matter never uses them.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not accepted", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _plain_items(key: str, value: Any) -> Any:
+    if not isinstance(value, list):
+        return value
+    if not all(isinstance(item, (str, int)) for item in value):
+        raise InvalidPlan(key, "must be a list of plain text items")
+    return [str(item) for item in value]
+
+
 def parse_markdown(text: str) -> tuple[dict[str, Any], str | None]:
     """Return the plan parameters and ``adapted_from`` URI of an exported file.
 
@@ -149,8 +177,10 @@ def parse_markdown(text: str) -> tuple[dict[str, Any], str | None]:
     match = _FRONT_MATTER.match(text.lstrip("\ufeff"))
     if match is None:
         raise InvalidPlan("file", "has no YAML front matter between --- lines")
+    if len(match.group(1)) > MAX_FRONT_MATTER:
+        raise InvalidPlan("file", f"front matter is over {MAX_FRONT_MATTER} characters")
     try:
-        front = yaml.safe_load(match.group(1))
+        front = yaml.load(match.group(1), Loader=_AliasFreeLoader)
     except yaml.YAMLError as error:
         raise InvalidPlan("file", f"front matter is not valid YAML: {error}") from None
     if not isinstance(front, dict):
@@ -161,8 +191,8 @@ def parse_markdown(text: str) -> tuple[dict[str, Any], str | None]:
     if isinstance(params.get("age_range"), int):
         params["age_range"] = str(params["age_range"])
     for key in ("grade_levels", "subjects", "objectives", "materials"):
-        if isinstance(params.get(key), list):
-            params[key] = [str(item) for item in params[key]]
+        if key in params:
+            params[key] = _plain_items(key, params[key])
     params["body"] = match.group(2).strip()
     adapted_from = front.get("adapted_from")
     return params, adapted_from if isinstance(adapted_from, str) else None

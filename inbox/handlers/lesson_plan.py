@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from actors.lesson_plan import (
+    LICENSES,
     LINKED_TYPES,
     MAX_LINKED_BYTES,
     MAX_SUMMARY,
     MAX_TITLE,
     InvalidCollection,
+    InvalidPlan,
     RemotePlan,
+    adaptation_license,
     is_plan_collection,
     parse_collection,
     read_attachments,
@@ -69,6 +72,11 @@ def _read(context: Context, obj: dict[str, Any]) -> RemotePlan | None:
     plan = read_lrmi(node)
     if not plan.is_plan:
         return None
+    own = [item for item in plan.attribution if item["uri"] == id_of(obj)]
+    if own:
+        # A plan cannot be its own source; the rest of the chain is kept.
+        plan.attribution = [item for item in plan.attribution if item not in own]
+        plan.rejected.append("isBasedOn (names the plan itself)")
     if plan.rejected:
         log.info(
             "lesson plan %s from %s stored without fields of the wrong type"
@@ -120,15 +128,56 @@ async def _show_as_card(
     )
 
 
+async def _check_adaptation(
+    context: Context, values: dict[str, Any], status: Any
+) -> None:
+    """Apply the licence rules of local adaptations to a received one.
+
+    When the original is stored here and its licence forbids adaptations, or
+    the adaptation's licence breaks the original's ShareAlike, NonCommercial or
+    attribution condition, the plan is stored without ``based_on_uri``: it is
+    neither recorded nor listed as an adaptation, and nobody is notified. The
+    attribution chain stays, so the original's author is still credited.
+    Known titles and authors fill the gaps of the first link of the chain.
+    """
+    original_uri = values["based_on_uri"]
+    if not original_uri:
+        return
+    original = await plans.by_uri(context.connection, original_uri)
+    if original is None:
+        return
+    first = values["attribution"][0]
+    if not first.get("title"):
+        first["title"] = original["title"]
+    if not first.get("author_uri"):
+        author = await accounts.by_id(context.connection, original["account_id"])
+        first["author_uri"] = author["actor_id"] if author else None
+    if original["license"] not in LICENSES:
+        return
+    try:
+        adaptation_license(original["license"], values["license"])
+    except InvalidPlan as error:
+        values["based_on_uri"] = None
+        log.info(
+            "lesson plan %s by %s not recorded as an adaptation of %s: %s (%s)",
+            status["uri"],
+            context.actor_id,
+            original_uri,
+            error.message,
+            context.activity_id,
+        )
+
+
 async def store_remote_plan(context: Context, obj: dict[str, Any], status: Any) -> None:
     """Store the plan of a received Article just stored as ``status``, record an
-    adaptation of a local plan and notify its author. Does nothing for an
-    Article without LRMI terms."""
+    adaptation of a known plan when its licence allows it and notify its local
+    author. Does nothing for an Article without LRMI terms."""
     plan = _read(context, obj)
     if plan is None:
         return
     connection = context.connection
     values = _values(obj, plan)
+    await _check_adaptation(context, values, status)
     await plans.insert(connection, status=status, local=False, values=values)
     await _show_as_card(connection, status, values)
     await _store_attachments(context, status, obj)
@@ -218,6 +267,16 @@ async def update_remote_plan(
     if plan is None:
         return
     values = _values(obj, plan)
+    await _check_adaptation(context, values, status)
+    if values["based_on_uri"] != existing["based_on_uri"]:
+        # An edit cannot move a plan under another original, nor keep it
+        # listed under one whose licence it now breaks.
+        await context.connection.execute(
+            "DELETE FROM lesson_plan_adaptations WHERE adaptation_uri = $1",
+            status["uri"],
+        )
+        if values["based_on_uri"]:
+            await _record_adaptation(context, values["based_on_uri"], status)
     await plans.add_revision(context.connection, status["id"], snapshot_of(existing))
     await plans.update(context.connection, status["id"], values)
     await _show_as_card(context.connection, status, values)
