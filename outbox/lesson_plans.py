@@ -4,16 +4,20 @@ its deliveries in the transaction that changes the plan."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import html
 import logging
-from dataclasses import asdict
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from actors.lesson_plan import (
     PLAN_CONTEXT,
@@ -24,11 +28,12 @@ from actors.lesson_plan import (
     render_article,
     render_collection,
 )
+from actors.text import HASHTAG, URL
 from actors.visibility import addressing
 from federation.sanitize import sanitize_html
 from outbox.actions import Actions
 from outbox.queue import enqueue_deliveries, next_activity_id, store_activity
-from storage import accounts, social, statuses
+from storage import accounts, social, statuses, tags
 from storage import lesson_plans as plans
 from storage.ids import new_id
 
@@ -48,9 +53,123 @@ _SIGNATURES = (
 )
 
 
-def render_markdown(text: str) -> str:
+# Rendering runs in a worker thread. A body that takes longer than this many
+# seconds is rejected, so that no request occupies a thread for long.
+RENDER_BUDGET = 10.0
+_LINKABLE = re.compile(f"{URL.pattern}|{HASHTAG.pattern}", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class RenderedBody:
+    """A plan body as sanitised HTML and the hashtags it links, lower case."""
+
+    html: str
+    hashtags: list[str]
+
+
+def render_markdown(text: str, tag_url: Callable[[str], str] | None = None) -> str:
     """Return Markdown rendered to HTML and sanitised (raw HTML is escaped)."""
-    return sanitize_html(_MARKDOWN.render(text)) if text.strip() else ""
+    return render_body(text, tag_url).html
+
+
+def render_body(text: str, tag_url: Callable[[str], str] | None = None) -> RenderedBody:
+    """Render a plan body: Markdown to sanitised HTML, with bare URLs linked and,
+    given ``tag_url``, hashtags linked to their tag pages as notes link them.
+    Text inside links and code is left alone."""
+    if not text.strip():
+        return RenderedBody("", [])
+    env: dict[str, Any] = {}
+    tokens = _MARKDOWN.parse(text, env)
+    found: dict[str, None] = {}
+    for token in tokens:
+        if token.type == "inline" and token.children:
+            token.children = _link_text(token.children, tag_url, found)
+    rendered = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, env)
+    return RenderedBody(sanitize_html(rendered), list(found))
+
+
+def _link_text(
+    children: list[Token],
+    tag_url: Callable[[str], str] | None,
+    found: dict[str, None],
+) -> list[Token]:
+    result: list[Token] = []
+    inside_link = 0
+    for token in children:
+        if token.type == "link_open":
+            inside_link += 1
+        elif token.type == "link_close":
+            inside_link -= 1
+        if token.type != "text" or inside_link or not _LINKABLE.search(token.content):
+            result.append(token)
+            continue
+        position = 0
+        for match in _LINKABLE.finditer(token.content):
+            piece = match.group(0)
+            if piece.startswith("#") and tag_url is None:
+                continue
+            result.append(_text_token(token.content[position : match.start()]))
+            result.append(_html_token(_link_html(piece, tag_url, found)))
+            position = match.end()
+        result.append(_text_token(token.content[position:]))
+    return result
+
+
+def _text_token(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
+def _html_token(content: str) -> Token:
+    # Rendered as given; the pieces are escaped here and the whole body is
+    # sanitised after rendering.
+    token = Token("html_inline", "", 0)
+    token.content = content
+    return token
+
+
+def _link_html(
+    piece: str, tag_url: Callable[[str], str] | None, found: dict[str, None]
+) -> str:
+    if not piece.startswith("#"):
+        escaped = html.escape(piece)
+        return (
+            f'<a href="{escaped}" rel="nofollow noopener noreferrer"'
+            f' target="_blank">{escaped}</a>'
+        )
+    assert tag_url is not None
+    name = piece[1:]
+    found[name.lower()] = None
+    return (
+        f'<a href="{html.escape(tag_url(name.lower()))}" class="mention hashtag"'
+        f' rel="tag">#<span>{html.escape(name)}</span></a>'
+    )
+
+
+async def render_within_budget(
+    text: str, tag_url: Callable[[str], str] | None = None
+) -> RenderedBody:
+    """Render a body in a worker thread, so the event loop keeps serving.
+
+    Raises InvalidPlan("body") when rendering takes longer than RENDER_BUDGET
+    seconds. The thread cannot be stopped and finishes its work, but the
+    request ends and nothing is stored.
+    """
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(render_body, text, tag_url), RENDER_BUDGET
+        )
+    except TimeoutError:
+        log.warning(
+            "rendering a plan body of %d characters timed out after %.0f s",
+            len(text),
+            RENDER_BUDGET,
+        )
+        raise InvalidPlan(
+            "body",
+            "takes too long to render; use less nested or repeated formatting",
+        ) from None
 
 
 def sniff_type(data: bytes) -> str | None:
@@ -103,13 +222,13 @@ def card_html(title: str, summary: str, url: str) -> str:
     return "".join(parts)
 
 
-def _column_values(fields: PlanFields) -> dict[str, Any]:
+def _column_values(fields: PlanFields, body_html: str) -> dict[str, Any]:
     age = fields.age_range
     return {
         "title": fields.title,
         "summary": fields.summary,
         "body_markdown": fields.body_markdown,
-        "body_html": render_markdown(fields.body_markdown),
+        "body_html": body_html,
         "subjects": fields.subjects,
         "grade_levels": fields.grade_levels,
         "grade_numbers": fields.grade_numbers,
@@ -242,7 +361,10 @@ class PlanActions:
         elif fields.license is None:
             fields.license = await self.default_license(account)
         visibility = visibility or "public"
-        values = _column_values(fields)
+        rendered = await render_within_budget(
+            fields.body_markdown, self.runtime.urls.tag
+        )
+        values = _column_values(fields, rendered.html)
         original_author = None
         if original is not None:
             original_author = await accounts.by_id(
@@ -287,10 +409,13 @@ class PlanActions:
                 connection, status=status, local=True, values=values
             )
             await self._claim(connection, account, status["id"], attachment_ids or [])
+            await statuses.add_tags(connection, status["id"], rendered.hashtags)
             readers = [
                 account["id"],
                 *await social.local_follower_ids(connection, account["id"]),
             ]
+            if visibility == "public":
+                readers += await tags.hashtag_follower_ids(connection, status["id"])
             inboxes = await social.follower_inboxes(connection, account["id"])
             if original_author is not None and original_author["id"] != account["id"]:
                 await self._record_adaptation(
@@ -366,10 +491,16 @@ class PlanActions:
             original = await plans.by_uri(self.runtime.pool, plan["based_on_uri"])
             if original is not None:
                 adaptation_license(original["license"], fields.license)
-        values = {**plans.values_of(plan), **_column_values(fields)}
+        rendered = await render_within_budget(
+            fields.body_markdown, self.runtime.urls.tag
+        )
+        values = {**plans.values_of(plan), **_column_values(fields, rendered.html)}
         async with accounts.transaction(self.runtime.pool) as connection:
             await plans.add_revision(connection, plan["status_id"], snapshot_of(plan))
             await plans.update(connection, plan["status_id"], values)
+            await tags.replace_status_tags(
+                connection, plan["status_id"], rendered.hashtags
+            )
             if attachment_ids is not None:
                 await connection.execute(
                     "UPDATE lesson_plan_attachments SET status_id = NULL"
@@ -430,7 +561,14 @@ class PlanActions:
             {**dict(row), "url": row["remote_url"] or file_url(self.runtime, row)}
             for row in await plans.attachments_of(pool, [plan["status_id"]])
         ]
-        return render_article(plan, status, actor_id=actor_id, attachments=files)
+        names = await tags.status_tag_names(pool, plan["status_id"])
+        return render_article(
+            plan,
+            status,
+            actor_id=actor_id,
+            attachments=files,
+            tags=[(name, self.runtime.urls.tag(name)) for name in names],
+        )
 
     # Plans fetched from their origin
 

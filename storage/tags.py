@@ -67,3 +67,27 @@ async def standard_follower_ids(db: Connection, codes: list[str]) -> list[int]:
         codes,
     )
     return [row["account_id"] for row in rows]
+
+
+async def status_tag_names(db: Connection, status_id: int) -> list[str]:
+    """Return the hashtags of a status, in name order."""
+    rows = await db.fetch(
+        "SELECT name FROM status_tags WHERE status_id = $1 ORDER BY name", status_id
+    )
+    return [row["name"] for row in rows]
+
+
+async def replace_status_tags(
+    db: asyncpg.Connection, status_id: int, names: list[str]
+) -> None:
+    """Set the hashtags of an edited status to ``names``."""
+    await db.execute(
+        "DELETE FROM status_tags WHERE status_id = $1 AND NOT (name = ANY($2::text[]))",
+        status_id,
+        names,
+    )
+    await db.executemany(
+        "INSERT INTO status_tags (status_id, name) VALUES ($1, $2)"
+        " ON CONFLICT DO NOTHING",
+        [(status_id, name) for name in dict.fromkeys(names)],
+    )
