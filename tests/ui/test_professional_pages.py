@@ -1,0 +1,153 @@
+"""Lesson plans, groups, events, search, settings and admin pages in a real
+browser, against two live instances kept for the whole module."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.ui.conftest import (
+    UiInstance,
+    screenshot,
+    serious_violations,
+    sign_in,
+    start_ui_instances,
+    stop_ui_instances,
+)
+
+PLAN_URL = re.compile(r"/plans/\d+$")
+
+
+@pytest.fixture(scope="module")
+async def network(databases: Any, pki: Any, tmp_path_factory: Any) -> AsyncIterator[tuple[UiInstance, UiInstance]]:
+    school, district = await start_ui_instances(
+        databases,
+        pki,
+        tmp_path_factory.mktemp("ui-pages"),
+        ("school-a.test", "district-b.test"),
+    )
+    await school.add_teacher("alice", admin=True)
+    await school.add_teacher("carol")
+    await district.add_teacher("bob")
+    yield school, district
+    await stop_ui_instances(databases, [school, district])
+
+
+@pytest.fixture
+async def alice(network: Any, context: Any) -> Any:
+    page = await context.new_page()
+    await sign_in(page, network[0], "alice")
+    return page
+
+
+@pytest.fixture
+async def carol(network: Any, browser: Any) -> AsyncIterator[Any]:
+    carol_context = await browser.new_context(ignore_https_errors=True)
+    page = await carol_context.new_page()
+    await sign_in(page, network[0], "carol")
+    yield page
+    await carol_context.close()
+
+
+async def _publish_plan(page: Any, instance: UiInstance, title: str) -> str:
+    await page.goto(f"{instance.url}/plans/new")
+    await page.get_by_label("Title").fill(title)
+    await page.get_by_label("Summary").fill("Students scale a recipe to reason about ratios.")
+    await page.get_by_label("Lesson (Markdown)").fill("## Warm-up\n\nDouble a pancake recipe.")
+    await page.get_by_label("Subjects, one a line").fill("Mathematics")
+    await page.get_by_label("Grade levels, one a line").fill("6")
+    await page.get_by_label("Duration in minutes").fill("45")
+    await page.get_by_label("Objectives, one a line").fill("Describe a ratio in words")
+    await page.get_by_label("Materials, one a line").fill("Recipe cards\nMarkers")
+    await page.get_by_label(re.compile("^Standards")).fill("CCSS 6.RP.A.1")
+    await page.get_by_label("Licence").select_option("CC-BY-4.0")
+    await page.get_by_role("button", name="Publish").click()
+    await page.wait_for_url(PLAN_URL)
+    return str(page.url)
+
+
+async def test_plan_page_shows_every_field(network: Any, alice: Any) -> None:
+    school, _ = network
+    await _publish_plan(alice, school, "Ratios with recipe cards")
+    fields = await alice.locator("dl.plan-fields").inner_text()
+    for expected in ("Mathematics", "45 minutes", "CCSS 6.RP.A.1", "CC BY 4.0"):
+        assert expected in fields, fields
+    assert "Double a pancake recipe." in await alice.locator("article.plan .content").inner_text()
+    assert await alice.get_by_role("listitem").filter(has_text="Recipe cards").count() == 1
+    await screenshot(alice, "lesson-plan")
+    assert await serious_violations(alice) == []
+
+
+async def test_plan_form_has_no_serious_violations(network: Any, alice: Any) -> None:
+    await alice.goto(f"{network[0].url}/plans/new")
+    assert await serious_violations(alice) == []
+
+
+async def test_plan_form_rejects_a_missing_title(network: Any, alice: Any) -> None:
+    await alice.goto(f"{network[0].url}/plans/new")
+    await alice.get_by_label("Title").evaluate("field => field.removeAttribute('required')")
+    await alice.get_by_role("button", name="Publish").click()
+    alert = alice.get_by_role("alert")
+    await alert.wait_for()
+    assert "title" in await alert.inner_text()
+
+
+async def test_adapting_a_plan_links_back_to_the_original(network: Any, alice: Any, carol: Any) -> None:
+    school, _ = network
+    original = await _publish_plan(alice, school, "Fractions on a number line")
+    await carol.goto(original)
+    await carol.get_by_role("link", name="Adapt").click()
+    await carol.get_by_label("Title").fill("Fractions on a number line, grade 4")
+    await carol.get_by_role("button", name="Publish").click()
+    await carol.wait_for_url(PLAN_URL)
+    chain = carol.get_by_role("navigation", name="Adapted from")
+    await chain.get_by_role("link", name="Fractions on a number line").click()
+    assert carol.url == original
+
+
+async def test_original_lists_its_adaptation(network: Any, alice: Any, carol: Any) -> None:
+    school, _ = network
+    original = await _publish_plan(alice, school, "Area with grid paper")
+    await carol.goto(original)
+    await carol.get_by_role("link", name="Adapt").click()
+    await carol.get_by_label("Title").fill("Area with grid paper and tiles")
+    await carol.get_by_role("button", name="Publish").click()
+    await carol.wait_for_url(PLAN_URL)
+    await alice.goto(original)
+    adaptations = alice.locator("section", has=alice.get_by_role("heading", name="Adaptations"))
+    assert await adaptations.get_by_role("link", name="Area with grid paper and tiles").count() == 1
+
+
+async def test_editing_a_plan_keeps_a_revision(network: Any, alice: Any) -> None:
+    school, _ = network
+    url = await _publish_plan(alice, school, "Volume with cubes")
+    await alice.get_by_role("link", name="Edit").click()
+    await alice.get_by_label("Title").fill("Volume with centimetre cubes")
+    await alice.get_by_role("button", name="Save changes").click()
+    await alice.wait_for_url(url)
+    assert await alice.get_by_role("heading", name="Volume with centimetre cubes").count() == 1
+    revisions = alice.locator("section", has=alice.get_by_role("heading", name="Earlier revisions"))
+    assert await revisions.locator("time").count() >= 1
+
+
+async def test_only_the_author_sees_the_edit_link(network: Any, alice: Any, carol: Any) -> None:
+    school, _ = network
+    url = await _publish_plan(alice, school, "Perimeter walk")
+    await carol.goto(url)
+    assert await carol.get_by_role("link", name="Edit").count() == 0
+
+
+async def test_saved_plan_appears_in_my_collections(network: Any, alice: Any, carol: Any) -> None:
+    school, _ = network
+    url = await _publish_plan(alice, school, "Probability with dice")
+    await carol.goto(url)
+    await carol.get_by_label("Or a new private collection named").fill("Year 6 ideas")
+    await carol.get_by_role("button", name="Save").click()
+    await carol.wait_for_url(url)
+    await carol.goto(f"{school.url}/collections")
+    section = carol.locator("section", has=carol.get_by_role("heading", name="Year 6 ideas"))
+    assert await section.get_by_role("link", name="Probability with dice").count() == 1
+    assert await serious_violations(carol) == []
