@@ -10,7 +10,6 @@ is checked again. Every request has timeouts and a response size cap.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import socket
 import ssl
@@ -22,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from federation import strict_json
 from federation.errors import FederationError
 
 log = logging.getLogger(__name__)
@@ -208,9 +208,12 @@ class Response:
     url: str
 
     def json(self) -> Any:
-        """Parse the body as JSON; raise FederationError(502) when it is not."""
+        """Parse the body as JSON; raise FederationError(502) when it is not.
+
+        NaN, infinities and numbers out of float range count as invalid JSON.
+        """
         try:
-            return json.loads(self.body)
+            return strict_json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as error:
             raise FederationError(502, f"invalid JSON from {self.url}", str(error))
 

@@ -6,7 +6,6 @@ than an unknown signer's key happen later, in the workers.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from actors.vocabulary import first_id, id_of, is_http_id
-from federation import httpsig
+from federation import httpsig, strict_json
 from federation.errors import FederationError
 from inbox.batch import InboxItem
 
@@ -78,7 +77,13 @@ def parse_body(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise FederationError(400, "body is not UTF-8", str(error))
     try:
-        document = json.loads(text)
+        document = strict_json.loads(text)
+    except strict_json.NonFiniteNumber as error:
+        # Python's json reads NaN and Infinity, and 1e400 as an infinity, but
+        # neither JSON nor PostgreSQL's json type can hold them.
+        raise FederationError(
+            400, f"body is not valid JSON: {error.token} is not a finite number"
+        )
     except RecursionError:
         # The decoder recurses per nesting level; a body of brackets reaches
         # the interpreter's limit well inside the size cap.

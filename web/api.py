@@ -8,7 +8,6 @@ code, as Mastodon sends them. The entity shapes live in ``web.presenters``.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -17,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from quart import Blueprint, Response, current_app, g, jsonify, request
 
+from federation import strict_json
 from federation.errors import FederationError
 from federation.webfinger import parse_acct
 from outbox.actions import ActionError, Actions, NewStatus
@@ -86,11 +86,16 @@ async def _token_account() -> Any:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     runtime = runtime_of(current_app)
-    return await runtime.pool.fetchrow(
+    account = await runtime.pool.fetchrow(
         "SELECT a.* FROM tokens t JOIN accounts a ON a.id = t.account_id"
         " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.deleted_at IS NULL",
         hash_token(token.strip()),
     )
+    if account is not None:
+        # Rejection log lines name the token's account on endpoints that also
+        # serve anonymous readers, not only on those that require a token.
+        g.account = account
+    return account
 
 
 async def _params() -> dict[str, Any]:
@@ -127,7 +132,11 @@ def _json_object(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise FederationError(400, "request body is not UTF-8") from None
     try:
-        data = json.loads(text)
+        data = strict_json.loads(text)
+    except strict_json.NonFiniteNumber as error:
+        raise FederationError(
+            400, f"request body is not valid JSON: {error.token} is not a finite number"
+        ) from None
     except RecursionError:
         # The decoder recurses per nesting level, so a body of brackets reaches
         # the interpreter's limit well inside the size cap.
@@ -303,10 +312,10 @@ def _link_header(ids: list[int], page: Page) -> str | None:
 
 
 async def _status_page(
-    runtime: Any, viewer: Any, rows: list[Any], page: Page
+    runtime: Any, viewer: Any, rows: list[Any], page: Page, db: Any | None = None
 ) -> Response:
     rows = newest_first(rows)
-    rendered = await StatusPresenter(runtime, viewer).render(rows)
+    rendered = await StatusPresenter(runtime, viewer, db).render(rows)
     return _json(rendered, link=_link_header([row["id"] for row in rows], page))
 
 
@@ -497,18 +506,25 @@ async def search() -> Response:
         )
     if not query:
         return _json(result)
+    is_url = query.startswith(("https://", "http://"))
     if kind in (None, "accounts"):
         rows = await _search_accounts(runtime, query, resolve)
         result["accounts"] = await accounts_json(runtime, rows)
-    if kind in (None, "statuses") and query.startswith(("https://", "http://")):
-        row = await statuses.by_uri(runtime.pool, query)
+    if kind in (None, "statuses", "events") and is_url:
+        # A URL that named an actor names no post, plan or event, so it is not
+        # fetched a second time as one.
+        fetch = resolve and not result["accounts"]
+        row = await _status_by_url(runtime, query, fetch)
         if (
             row is not None
             and row["deleted_at"] is None
             and await _can_see(row, g.account)
         ):
-            result["statuses"] = [await status_json(runtime, row, g.account)]
-    if kind in (None, "events") and not query.startswith(("https://", "http://")):
+            if kind in (None, "statuses"):
+                result["statuses"] = [await status_json(runtime, row, g.account)]
+            if kind in (None, "events") and row["object_type"] == "Event":
+                result["events"] = await _event_by_status(runtime, row)
+    if kind in (None, "events") and not is_url:
         from web.api_events import search_json
 
         params = dict(request.args)
@@ -520,6 +536,35 @@ async def search() -> Response:
             offset=_int_param(params, "offset") or 0,
         )
     return _json(result)
+
+
+async def _status_by_url(runtime: Any, url: str, resolve: bool) -> Any:
+    """Return the stored status of a post, lesson plan or event URL; with
+    ``resolve``, fetch and store a remote one that is not stored yet."""
+    row = await statuses.by_uri(runtime.pool, url)
+    if row is not None or not resolve or runtime.urls.is_local(url):
+        return row
+    try:
+        return await runtime.resolver.fetch_object(url, g.account)
+    except FederationError as error:
+        log.info(
+            "search by account %s could not resolve object %s: %s (%s)",
+            g.account["id"],
+            log_text(url),
+            log_text(error.message),
+            log_text(str(error.cause)),
+        )
+        return None
+
+
+async def _event_by_status(runtime: Any, status: Any) -> list[dict[str, Any]]:
+    from storage import events as event_store
+    from web.api_events import events_json
+
+    event = await event_store.by_status_id(runtime.pool, status["id"])
+    if event is None:
+        return []
+    return await events_json(runtime, [event], g.account)
 
 
 async def _search_accounts(runtime: Any, query: str, resolve: bool) -> list[Any]:
@@ -731,8 +776,10 @@ async def status_action(status_id: str, action: str) -> Response:
 async def home_timeline() -> Response:
     runtime = runtime_of(current_app)
     page = _page(dict(request.args))
-    rows = await reading.home_rows(runtime.pool, g.account["id"], page)
-    return await _status_page(runtime, g.account, rows, page)
+    # The page and everything rendered with it are read on one connection.
+    async with runtime.pool.acquire() as db:
+        rows = await reading.home_rows(db, g.account["id"], page)
+        return await _status_page(runtime, g.account, rows, page, db)
 
 
 @blueprint.get("/api/v1/timelines/public")
@@ -741,13 +788,14 @@ async def public_timeline() -> Response:
     params = dict(request.args)
     page = _page(params)
     viewer = await _token_account()
-    rows = await reading.public_rows(
-        runtime.pool,
-        page,
-        local=_flag(params.get("local", "false")),
-        remote=_flag(params.get("remote", "false")),
-    )
-    return await _status_page(runtime, viewer, rows, page)
+    async with runtime.pool.acquire() as db:
+        rows = await reading.public_rows(
+            db,
+            page,
+            local=_flag(params.get("local", "false")),
+            remote=_flag(params.get("remote", "false")),
+        )
+        return await _status_page(runtime, viewer, rows, page, db)
 
 
 @blueprint.get("/api/v1/notifications")

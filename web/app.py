@@ -6,8 +6,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from quart import Quart, Response, jsonify, request
+from quart.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from federation import strict_json
 from federation.errors import FederationError
 
 if TYPE_CHECKING:
@@ -16,11 +18,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class StrictJSONProvider(DefaultJSONProvider):
+    """Quart's JSON provider, parsing with federation.strict_json.
+
+    ``request.get_json`` then rejects NaN, infinities and numbers out of float
+    range as invalid JSON (400).
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return strict_json.loads(s)
+
+
 def create_app(runtime: Runtime) -> Quart:
     """Build the application around a started or starting runtime."""
     from web import activitypub, api, html, wellknown
 
     app = Quart(__name__)
+    app.json = StrictJSONProvider(app)
     # NOTE: request headers over Hypercorn's h11_max_incomplete_size (16 KiB)
     # are rejected by Hypercorn before the app runs, with an empty-bodied 431
     # rather than the JSON error shape of this app.
@@ -47,6 +61,7 @@ def create_app(runtime: Runtime) -> Quart:
     app.register_blueprint(api_mentorship.blueprint)
     app.register_blueprint(api_profiles.blueprint)
 
+    app.before_request(_reject_unstorable_parameters)
     app.register_error_handler(FederationError, _federation_error)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
@@ -99,6 +114,55 @@ def error_response(status: int, message: str) -> Response:
     response = jsonify({"error": message})
     response.status_code = status
     return response
+
+
+def unstorable_problem(text: str) -> str | None:
+    """Return why PostgreSQL text cannot hold ``text``, or None when it can."""
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain unpaired surrogates"
+    return None
+
+
+async def _reject_unstorable_parameters() -> Any:
+    """Reject a query or path parameter that PostgreSQL text cannot hold.
+
+    Returns a 400 response naming the parameter, as a JSON error or, for a
+    browser, an HTML error page, so views never pass such a value to a query.
+    """
+    parameters = [("query parameter", request.args.items(multi=True))]
+    if request.view_args:
+        parameters.append(("path parameter", request.view_args.items()))
+    for kind, items in parameters:
+        for name, value in items:
+            problem = unstorable_problem(name)
+            if problem is not None:
+                message = f"a {kind} name {problem}"
+                return await _bad_parameter(message, kind, name)
+            if isinstance(value, str):
+                problem = unstorable_problem(value)
+                if problem is not None:
+                    return await _bad_parameter(f"{name} {problem}", kind, name)
+    return None
+
+
+async def _bad_parameter(message: str, kind: str, name: str) -> Response:
+    log.info(
+        "rejected %s %s: %s %s: %s",
+        request.method,
+        log_text(request.path),
+        kind,
+        log_text(name),
+        log_text(message),
+    )
+    if _wants_page():
+        from web.ui.session import error_page
+
+        return await error_page(400, message)
+    return error_response(400, message)
 
 
 async def _federation_error(error: FederationError) -> Response:

@@ -220,7 +220,7 @@ async def test_webfinger_resource_with_nul_answers_4xx(client: Client) -> None:
     assert "error" in body
 
 
-async def test_actor_path_with_nul_answers_404(client: Client) -> None:
+async def test_actor_path_with_nul_answers_400(client: Client) -> None:
     status, _ = await client.request(
         "GET",
         "/users/a%00",
@@ -228,7 +228,7 @@ async def test_actor_path_with_nul_answers_404(client: Client) -> None:
         headers={"Accept": "application/activity+json"},
     )
 
-    assert status == 404
+    assert status == 400
 
 
 async def test_status_text_nul_rejected(client: Client) -> None:

@@ -54,10 +54,10 @@ async def test_html_status_page_out_of_range_answers_404(client: Client) -> None
     assert status == 404
 
 
-async def test_html_profile_with_nul_answers_404(client: Client) -> None:
+async def test_html_profile_with_nul_answers_400(client: Client) -> None:
     status, _ = await client.request("GET", "/@a%00", auth=False)
 
-    assert status == 404
+    assert status == 400
 
 
 async def test_activity_id_out_of_range_answers_404(client: Client) -> None:
