@@ -136,10 +136,28 @@ def account_json(
     }
 
 
+# The statistics of an account, as columns of a query that names the account
+# ``a``: follower, following and status counts and the last status time.
+_ACCOUNT_STATS_COLUMNS = (
+    " (SELECT count(*) FROM follows f WHERE f.target_account_id = a.id"
+    "  AND f.accepted)"
+    "  AS followers,"
+    " (SELECT count(*) FROM follows f WHERE f.account_id = a.id AND f.accepted)"
+    "  AS following,"
+    " (SELECT count(*) FROM statuses s WHERE s.account_id = a.id"
+    "  AND s.deleted_at IS NULL) AS statuses,"
+    " (SELECT s.created_at FROM statuses s WHERE s.account_id = a.id"
+    "  AND s.deleted_at IS NULL ORDER BY s.id DESC LIMIT 1) AS last_status_at"
+)
+_ACCOUNT_STATS_KEYS = ("followers", "following", "statuses", "last_status_at")
+
+
 async def account_stats(
-    runtime: Runtime, account_ids: list[int]
+    runtime: Runtime, account_ids: list[int], db: Any | None = None
 ) -> dict[int, dict[str, Any]]:
     """Return follower, following and status counts and the last status time.
+
+    ``db`` is a connection to run the query on; without it the pool lends one.
 
     NOTE: the counts are computed on each request from follows and statuses. An
     account with many thousands of statuses makes this slower, and a counter
@@ -147,18 +165,8 @@ async def account_stats(
     """
     if not account_ids:
         return {}
-    rows = await runtime.pool.fetch(
-        "SELECT a.id,"
-        " (SELECT count(*) FROM follows f WHERE f.target_account_id = a.id"
-        "  AND f.accepted)"
-        "  AS followers,"
-        " (SELECT count(*) FROM follows f WHERE f.account_id = a.id AND f.accepted)"
-        "  AS following,"
-        " (SELECT count(*) FROM statuses s WHERE s.account_id = a.id"
-        "  AND s.deleted_at IS NULL) AS statuses,"
-        " (SELECT s.created_at FROM statuses s WHERE s.account_id = a.id"
-        "  AND s.deleted_at IS NULL ORDER BY s.id DESC LIMIT 1) AS last_status_at"
-        " FROM unnest($1::bigint[]) AS a(id)",
+    rows = await (db or runtime.pool).fetch(
+        "SELECT a.id," + _ACCOUNT_STATS_COLUMNS + " FROM unnest($1::bigint[]) AS a(id)",
         list(set(account_ids)),
     )
     return {row["id"]: dict(row) for row in rows}
@@ -257,11 +265,22 @@ def _relationship(row: Any) -> dict[str, Any]:
 
 
 class StatusPresenter:
-    """Render many statuses with one query per related table."""
+    """Render many statuses with a few set-based queries on one connection.
 
-    def __init__(self, runtime: Runtime, viewer: Any | None) -> None:
+    The queries are keyed by the ids of the statuses on the page (and of the
+    originals of its boosts), so a page of 20 statuses costs the same number
+    of round trips as a single status: the originals, the authors with their
+    statistics, mentions, tags, attachments, the viewer's favourites and
+    boosts in one query, and lesson-plan cards and events when the page has
+    such statuses. ``db`` is a connection the caller already holds, such as
+    the one that read the page; without it one is borrowed from the pool for
+    the whole rendering.
+    """
+
+    def __init__(self, runtime: Runtime, viewer: Any | None, db: Any | None = None) -> None:
         self.runtime = runtime
         self.viewer = viewer
+        self.db = db
         self.accounts: dict[int, Any] = {}
         self.account_stats: dict[int, dict[str, Any]] = {}
         self.mentions: dict[int, list[Any]] = {}
@@ -274,9 +293,17 @@ class StatusPresenter:
 
     async def render(self, rows: list[Any]) -> list[dict[str, Any]]:
         """Return Status entities for ``rows``, reblogs with their originals."""
-        originals = await self._originals(rows)
+        if not rows:
+            return []
+        if self.db is not None:
+            return await self._render(self.db, rows)
+        async with self.runtime.pool.acquire() as db:
+            return await self._render(db, rows)
+
+    async def _render(self, db: Any, rows: list[Any]) -> list[dict[str, Any]]:
+        originals = await self._originals(db, rows)
         every = list(rows) + list(originals.values())
-        await self._load(every)
+        await self._load(db, every)
         result = []
         for row in rows:
             entity = self._status(row)
@@ -288,61 +315,65 @@ class StatusPresenter:
             result.append(entity)
         return result
 
-    async def _originals(self, rows: list[Any]) -> dict[int, Any]:
+    async def _originals(self, db: Any, rows: list[Any]) -> dict[int, Any]:
         reblog_ids = [row["reblog_of_id"] for row in rows if row["reblog_of_id"]]
         if not reblog_ids:
             return {}
-        fetched = await self.runtime.pool.fetch(
+        fetched = await db.fetch(
             "SELECT * FROM statuses WHERE id = ANY($1::bigint[])", reblog_ids
         )
         return {row["id"]: row for row in fetched}
 
-    async def _load(self, rows: list[Any]) -> None:
-        pool = self.runtime.pool
+    async def _load(self, db: Any, rows: list[Any]) -> None:
         ids = [row["id"] for row in rows]
         account_ids = list({row["account_id"] for row in rows})
-        account_rows = await pool.fetch(
-            "SELECT * FROM accounts WHERE id = ANY($1::bigint[])", account_ids
+        # The authors and their statistics in one query; the statistics are
+        # split off so the account rows keep exactly the table's columns.
+        account_rows = await db.fetch(
+            "SELECT a.*," + _ACCOUNT_STATS_COLUMNS.replace(" AS ", " AS stats_")
+            + " FROM accounts a WHERE a.id = ANY($1::bigint[])",
+            account_ids,
         )
-        self.accounts = {row["id"]: row for row in account_rows}
-        self.account_stats = await account_stats(self.runtime, account_ids)
-        for row in await statuses.mentions_of(pool, ids):
+        for row in account_rows:
+            values = dict(row)
+            stats = {"id": row["id"]}
+            for key in _ACCOUNT_STATS_KEYS:
+                stats[key] = values.pop("stats_" + key)
+            self.accounts[row["id"]] = values
+            self.account_stats[row["id"]] = stats
+        for row in await statuses.mentions_of(db, ids):
             self.mentions.setdefault(row["status_id"], []).append(row)
-        for row in await statuses.tags_of(pool, ids):
+        for row in await statuses.tags_of(db, ids):
             self.tags.setdefault(row["status_id"], []).append(row["name"])
-        for row in await statuses.attachments_of(pool, ids):
+        for row in await statuses.attachments_of(db, ids):
             self.media.setdefault(row["status_id"], []).append(row)
         articles = [row["id"] for row in rows if row["object_type"] == "Article"]
         if articles:
-            self.cards = await lesson_plans.cards_of(pool, articles)
+            self.cards = await lesson_plans.cards_of(db, articles)
         event_ids = [row["id"] for row in rows if row["object_type"] == "Event"]
         if event_ids:
             self.events = {
                 row["status_id"]: row
-                for row in await pool.fetch(
+                for row in await db.fetch(
                     "SELECT * FROM events WHERE status_id = ANY($1::bigint[])", event_ids
                 )
             }
         if self.viewer is not None:
-            await self._load_viewer_state(self.viewer, ids)
+            await self._load_viewer_state(db, self.viewer, ids)
 
-    async def _load_viewer_state(self, viewer: Any, ids: list[int]) -> None:
-        pool = self.runtime.pool
-        favourites = await pool.fetch(
-            "SELECT status_id FROM favourites"
-            " WHERE account_id = $1 AND status_id = ANY($2::bigint[])",
-            viewer["id"],
-            ids,
-        )
-        self.favourited = {row["status_id"] for row in favourites}
-        boosts = await pool.fetch(
-            "SELECT reblog_of_id FROM statuses WHERE account_id = $1"
+    async def _load_viewer_state(self, db: Any, viewer: Any, ids: list[int]) -> None:
+        marks = await db.fetch(
+            "SELECT true AS favourite, status_id FROM favourites"
+            " WHERE account_id = $1 AND status_id = ANY($2::bigint[])"
+            " UNION ALL"
+            " SELECT false, reblog_of_id FROM statuses WHERE account_id = $1"
             " AND deleted_at IS NULL"
             " AND reblog_of_id = ANY($2::bigint[])",
             viewer["id"],
             ids,
         )
-        self.reblogged = {row["reblog_of_id"] for row in boosts}
+        self.favourited = {row["status_id"] for row in marks if row["favourite"]}
+        self.reblogged = {row["status_id"] for row in marks if not row["favourite"]}
 
     def _status(self, row: Any) -> dict[str, Any]:
         author = self.accounts[row["account_id"]]

@@ -38,8 +38,10 @@ async def home_page() -> Any:
     runtime = runtime_of(current_app)
     viewer = await current_viewer()
     page = page_from_args()
-    rows = await reading.home_rows(runtime.pool, viewer["id"], page)
-    return await _timeline("home", rows, page, viewer)
+    # The page and everything rendered with it are read on one connection.
+    async with runtime.pool.acquire() as db:
+        rows = await reading.home_rows(db, viewer["id"], page)
+        return await _timeline("home", rows, page, viewer, db)
 
 
 @blueprint.get("/home")
@@ -53,8 +55,9 @@ async def home() -> Any:
 async def local_timeline() -> Any:
     runtime = runtime_of(current_app)
     page = page_from_args()
-    rows = await reading.public_rows(runtime.pool, page, local=True, remote=False)
-    return await _timeline("local", rows, page, g.viewer)
+    async with runtime.pool.acquire() as db:
+        rows = await reading.public_rows(db, page, local=True, remote=False)
+        return await _timeline("local", rows, page, g.viewer, db)
 
 
 @blueprint.get("/federated")
@@ -62,17 +65,18 @@ async def local_timeline() -> Any:
 async def federated_timeline() -> Any:
     runtime = runtime_of(current_app)
     page = page_from_args()
-    rows = await reading.public_rows(runtime.pool, page, local=False, remote=False)
-    return await _timeline("federated", rows, page, g.viewer)
+    async with runtime.pool.acquire() as db:
+        rows = await reading.public_rows(db, page, local=False, remote=False)
+        return await _timeline("federated", rows, page, g.viewer, db)
 
 
-async def _timeline(kind: str, rows: list[Any], page: Any, viewer: Any) -> Any:
+async def _timeline(kind: str, rows: list[Any], page: Any, viewer: Any, db: Any) -> Any:
     runtime = runtime_of(current_app)
     return await render(
         "timeline.html",
         timeline=kind,
         title=TIMELINES[kind],
-        statuses=await render_statuses(runtime, viewer, rows),
+        statuses=await render_statuses(runtime, viewer, rows, db),
         pages=pagination([row["id"] for row in rows], page),
         values={"visibility": "public"},
     )

@@ -56,8 +56,10 @@ def _clean(entity: dict[str, Any], local_domain: str) -> dict[str, Any]:
     return entity
 
 
-async def render_statuses(runtime: Any, viewer: Any, rows: list[Any]) -> list[dict[str, Any]]:
-    rendered = await StatusPresenter(runtime, viewer).render(list(rows))
+async def render_statuses(
+    runtime: Any, viewer: Any, rows: list[Any], db: Any | None = None
+) -> list[dict[str, Any]]:
+    rendered = await StatusPresenter(runtime, viewer, db).render(list(rows))
     return [_clean(item, runtime.settings.domain) for item in rendered]
 
 
