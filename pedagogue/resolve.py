@@ -10,10 +10,10 @@ from urllib.parse import urldefrag, urlsplit
 import asyncpg
 
 from actors.person import InvalidActor, parse_actor
-from actors.vocabulary import as_list, id_of
+from actors.vocabulary import as_list, first_id, has_type, id_of
 from federation import httpsig, webfinger
 from federation.errors import FederationError
-from storage import accounts
+from storage import accounts, statuses
 
 if TYPE_CHECKING:
     from pedagogue.runtime import Runtime
@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # Seconds between two refreshes of the same key (see Resolver.public_key).
 KEY_REFRESH_INTERVAL = 60.0
+# Object types that searching by URL fetches and stores: posts, lesson plans
+# (Article) and events.
+FETCHABLE_OBJECT_TYPES = ("Note", "Article", "Event", "Question")
 
 
 class SignerKey(NamedTuple):
@@ -87,6 +90,63 @@ class Resolver:
             if row is not None:
                 return row
         return await self.fetch_actor(actor_id)
+
+    async def fetch_object(self, uri: str, reader: Any) -> asyncpg.Record:
+        """Fetch a remote post, lesson plan or event by its id, store it as
+        its Create would be stored, and return its status row.
+
+        The GET goes through the guarded fetcher, signed with ``reader``'s key,
+        so an origin that serves followers-only objects to their addressees
+        can serve it. The object is stored without reaching home feeds, because
+        nobody was sent it. Raises FederationError: 400 for a local or non-web
+        URI, 422 for a document that is not one of FETCHABLE_OBJECT_TYPES,
+        is served under another id or is unusable, and the fetch's own error
+        when the fetch fails.
+        """
+        from inbox.handlers import Context, Ignored, create
+
+        runtime = self.runtime
+        schemes = (
+            ("https://", "http://") if runtime.settings.allow_http else ("https://",)
+        )
+        if not uri.startswith(schemes) or runtime.urls.is_local(uri):
+            raise FederationError(400, f"{uri[:80]} is not a remote https URI")
+        key_id, private_key = runtime.sign_as(reader)
+        document = await runtime.signed.get_json(
+            uri, key_id=key_id, private_key=private_key
+        )
+        if not isinstance(document, dict) or id_of(document) != uri:
+            # Stored only under the id its origin serves it at, so no host can
+            # plant an object under another URI.
+            raise FederationError(
+                422, f"{uri[:80]} returned a document with another id"
+            )
+        if not any(has_type(document, kind) for kind in FETCHABLE_OBJECT_TYPES):
+            raise FederationError(
+                422, f"{uri[:80]} is not a post, lesson plan or event"
+            )
+        author = first_id(document.get("attributedTo"))
+        if not author:
+            raise FederationError(422, f"{uri[:80]} has no attributedTo")
+        activity = {
+            "@context": document.get("@context"),
+            "id": uri,
+            "type": "Create",
+            "actor": author,
+            "object": document,
+        }
+        row = {"activity_id": uri, "actor_id": author, "activity_type": "Create"}
+        try:
+            async with accounts.transaction(runtime.pool) as connection:
+                context = Context(runtime, connection, activity, row)
+                await create.handle_create(context, distribute=False)
+        except Ignored as error:
+            raise FederationError(422, f"{uri[:80]} was not stored", str(error))
+        status = await statuses.by_uri(runtime.pool, uri)
+        if status is None:
+            raise FederationError(422, f"{uri[:80]} was not stored")
+        log.info("stored fetched object %s for %s", uri, reader["actor_id"])
+        return status
 
     async def known_actor(self, actor_id: str) -> asyncpg.Record | None:
         return await accounts.by_actor_id(self.runtime.pool, actor_id)
