@@ -330,17 +330,27 @@ async def group_statuses(group_id: str) -> Response:
     runtime = runtime_of(current_app)
     group = await _group_param(group_id)
     page = _page(dict(request.args))
-    rows = await runtime.pool.fetch(
-        "SELECT r.* FROM statuses r JOIN statuses s ON s.id = r.reblog_of_id"
-        " WHERE r.account_id = $1 AND r.deleted_at IS NULL AND s.deleted_at IS NULL"
-        " AND r.visibility IN ('public', 'unlisted')"
-        " AND ($2::bigint IS NULL OR r.id < $2) ORDER BY r.id DESC LIMIT $3",
-        group["id"],
-        page.max_id,
-        page.limit,
-    )
+    rows = await group_post_rows(runtime.pool, group["id"], page.max_id, page.limit)
     rendered = await StatusPresenter(runtime, await _token_account()).render(list(rows))
     return _json(rendered, link=_link_header([row["id"] for row in rows], page))
+
+
+async def group_post_rows(
+    db: Any, group_id: int, max_id: int | None, limit: int
+) -> list[Any]:
+    """Return the group's live public or unlisted announces, newest first
+    (the web interface lists them too)."""
+    return list(
+        await db.fetch(
+            "SELECT r.* FROM statuses r JOIN statuses s ON s.id = r.reblog_of_id"
+            " WHERE r.account_id = $1 AND r.deleted_at IS NULL AND s.deleted_at IS NULL"
+            " AND r.visibility IN ('public', 'unlisted')"
+            " AND ($2::bigint IS NULL OR r.id < $2) ORDER BY r.id DESC LIMIT $3",
+            group_id,
+            max_id,
+            limit,
+        )
+    )
 
 
 @blueprint.get(f"{PREFIX}/<group_id>/moderators")

@@ -151,3 +151,79 @@ async def test_saved_plan_appears_in_my_collections(network: Any, alice: Any, ca
     section = carol.locator("section", has=carol.get_by_role("heading", name="Year 6 ideas"))
     assert await section.get_by_role("link", name="Probability with dice").count() == 1
     assert await serious_violations(carol) == []
+
+
+GROUP_URL = re.compile(r"/groups/\d+$")
+
+
+async def _create_group(page: Any, instance: UiInstance, name: str, approval: bool = False) -> str:
+    await page.goto(f"{instance.url}/groups")
+    await page.get_by_label("Name in the handle").fill(name)
+    await page.get_by_label("Display name").fill(name.replace("_", " ").title())
+    await page.get_by_label("Description").fill("Teachers sharing science practicals.")
+    await page.get_by_label("Rules").fill("Be kind.\nNo student names.")
+    await page.get_by_label("Subjects, separated by commas").fill("Science")
+    if approval:
+        await page.get_by_label("Moderators approve new members").check()
+    await page.get_by_role("button", name="Create group").click()
+    await page.wait_for_url(GROUP_URL)
+    return str(page.url)
+
+
+async def test_group_page_shows_rules_and_moderators(network: Any, alice: Any) -> None:
+    await _create_group(alice, network[0], "science_practicals")
+    rules = alice.locator("ol.rules li")
+    assert await rules.all_inner_texts() == ["Be kind.", "No student names."]
+    moderators = alice.locator("aside", has=alice.get_by_role("heading", name="Moderators"))
+    assert "(owner)" in await moderators.inner_text()
+    await screenshot(alice, "group")
+    assert await serious_violations(alice) == []
+
+
+async def test_group_directory_lists_a_new_group(network: Any, alice: Any) -> None:
+    await _create_group(alice, network[0], "early_reading")
+    await alice.goto(f"{network[0].url}/groups")
+    assert await alice.get_by_role("link", name="Early Reading").count() == 1
+    assert await serious_violations(alice) == []
+
+
+async def test_join_request_approved_by_moderator(network: Any, alice: Any, carol: Any) -> None:
+    url = await _create_group(alice, network[0], "maths_leads", approval=True)
+    await carol.goto(url)
+    await carol.get_by_role("button", name="Ask to join").click()
+    await carol.get_by_text("Your request to join is waiting").wait_for()
+    await alice.goto(url)
+    await alice.get_by_role("button", name=re.compile("^Approve")).click()
+    await alice.wait_for_url(url)
+    await carol.goto(url)
+    assert await carol.get_by_text("You are a member.").count() == 1
+
+
+async def test_member_post_appears_and_moderator_removes_it(network: Any, alice: Any, carol: Any) -> None:
+    url = await _create_group(alice, network[0], "geography_trips")
+    await carol.goto(url)
+    await carol.get_by_role("button", name="Join group").click()
+    await carol.get_by_text("You are a member.").wait_for()
+    await carol.get_by_label("Post", exact=True).press_sequentially("Field trip checklist ready.")
+    await carol.get_by_role("button", name="Post", exact=True).click()
+    await carol.wait_for_url(url)
+    await alice.goto(url)
+    posts = alice.locator("section.feed article.status", has_text="Field trip checklist ready.")
+    assert await posts.count() == 1
+    alice.once("dialog", lambda dialog: dialog.accept())
+    await alice.get_by_role("button", name="Remove from group").click()
+    await alice.wait_for_url(url)
+    assert await posts.count() == 0
+
+
+async def test_moderator_removes_a_member(network: Any, alice: Any, carol: Any) -> None:
+    url = await _create_group(alice, network[0], "history_club")
+    await carol.goto(url)
+    await carol.get_by_role("button", name="Join group").click()
+    await carol.get_by_text("You are a member.").wait_for()
+    await alice.goto(url)
+    alice.once("dialog", lambda dialog: dialog.accept())
+    await alice.get_by_role("button", name=re.compile("^Remove carol")).click()
+    await alice.wait_for_url(url)
+    await carol.goto(url)
+    assert await carol.get_by_text("A moderator removed you from this group.").count() == 1
