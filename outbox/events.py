@@ -586,7 +586,7 @@ class EventActions(Actions):
         participation stays pending until its Accept or Reject arrives. Raises
         ActionError 422 when the organiser joins their own event.
         """
-        message = _text(message, "message", MAX_MESSAGE)
+        message = _text(message, "message", MAX_MESSAGE, single_line=False)
         if event["account_id"] == account["id"]:
             raise ActionError(422, "you organise this event")
         if not event["local"] and event["status"] == "CANCELLED":

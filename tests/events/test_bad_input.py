@@ -277,3 +277,16 @@ async def test_remote_out_of_range_end_dropped(mz: InboxHarness) -> None:  # noq
 
     assert event is not None
     assert event["ends_at"] == event["starts_at"]
+
+
+async def test_join_message_may_span_lines(site: EventsSite) -> None:
+    alice = await site.teacher("alice")
+    bob = await site.teacher("bob")
+    event = await create(alice)
+
+    status, body = await bob.post(
+        f"{EVENTS}/{event['id']}/join", {"message": "Hello,\nI teach Year 5."}
+    )
+
+    assert status == 200
+    assert body["message"] == "Hello,\nI teach Year 5."
