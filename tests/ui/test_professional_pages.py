@@ -227,3 +227,66 @@ async def test_moderator_removes_a_member(network: Any, alice: Any, carol: Any) 
     await alice.wait_for_url(url)
     await carol.goto(url)
     assert await carol.get_by_text("A moderator removed you from this group.").count() == 1
+
+
+EVENT_URL = re.compile(r"/events/\d+$")
+
+
+async def _organise(page: Any, instance: UiInstance, name: str) -> str:
+    await page.goto(f"{instance.url}/events/new")
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Description").fill("An hour of shared practice.")
+    await page.get_by_label("Starts").fill("2031-03-04T16:00")
+    await page.get_by_label("Ends").fill("2031-03-04T17:00")
+    await page.get_by_label("Time zone of these times").select_option("Europe/London")
+    await page.get_by_label("Place (optional)").fill("Library, room 2")
+    await page.get_by_role("button", name="Publish event").click()
+    await page.wait_for_url(EVENT_URL)
+    return str(page.url)
+
+
+async def test_event_page_shows_time_and_place(network: Any, alice: Any) -> None:
+    await _organise(alice, network[0], "Assessment moderation afternoon")
+    details = await alice.locator("dl.plan-fields").inner_text()
+    assert "Library, room 2" in details
+    assert "2031" in details
+    await screenshot(alice, "event")
+    assert await serious_violations(alice) == []
+
+
+async def test_event_list_links_the_event_and_feed(network: Any, alice: Any) -> None:
+    await _organise(alice, network[0], "Phonics coffee morning")
+    await alice.goto(f"{network[0].url}/events")
+    assert await alice.get_by_role("link", name="Phonics coffee morning").count() == 1
+    feed = alice.get_by_role("link", name="Subscribe to this server's events (iCalendar)")
+    # Playwright's request client does not use Chromium's host rules, so it
+    # connects by address.
+    response = await alice.request.get(network[0].client_url + await feed.get_attribute("href"))
+    assert "Phonics coffee morning" in await response.text()
+    assert await serious_violations(alice) == []
+
+
+async def test_rsvp_going_then_not_going(network: Any, alice: Any, carol: Any) -> None:
+    url = await _organise(alice, network[0], "Reading recovery clinic")
+    await carol.goto(url)
+    await carol.get_by_role("button", name="Going", exact=True).click()
+    await carol.get_by_text("You are going.").wait_for()
+    going = carol.locator("dl.plan-fields dd").nth(-1)
+    assert (await going.inner_text()).startswith("1")
+    await carol.get_by_role("button", name="Not going").click()
+    await carol.get_by_role("button", name="Going", exact=True).wait_for()
+    assert (await going.inner_text()).startswith("0")
+
+
+async def test_organiser_edits_and_cancels(network: Any, alice: Any, carol: Any) -> None:
+    url = await _organise(alice, network[0], "Data drop review")
+    await alice.get_by_role("link", name="Edit event").click()
+    await alice.get_by_label("Name").fill("Data drop review, term 2")
+    await alice.get_by_role("button", name="Save changes").click()
+    await alice.wait_for_url(url)
+    assert await alice.get_by_role("heading", name="Data drop review, term 2").count() == 1
+    alice.once("dialog", lambda dialog: dialog.accept())
+    await alice.get_by_role("button", name="Cancel event").click()
+    await alice.get_by_text("This event was cancelled.").wait_for()
+    await carol.goto(url)
+    assert await carol.get_by_role("link", name="Edit event").count() == 0

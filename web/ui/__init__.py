@@ -63,7 +63,15 @@ register_page_errors(blueprint)
 
 def init_app(app: Quart) -> None:
     """Register the interface and set up templates: gettext, filters and globals."""
-    from web.ui import accounts, admin, groups, lesson_plans, people, timelines  # noqa: F401  (routes)
+    from web.ui import (  # noqa: F401  (routes)
+        accounts,
+        admin,
+        events,
+        groups,
+        lesson_plans,
+        people,
+        timelines,
+    )
 
     language = runtime_of(app).settings.instance.language
     environment = app.jinja_env

@@ -1,0 +1,182 @@
+"""Event pages: upcoming events, an event with RSVP, and the organiser's
+edit and cancel forms, with links to the iCalendar feeds.
+
+Input goes through ``EventActions`` exactly as from the client API, so the
+same checks name the field at fault.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from quart import current_app, g, redirect, request
+
+from actors.event import JOIN_MODES
+from outbox.events import EventActions, EventError, NewEvent
+from storage import events as event_store
+from web.api_events import events_json
+from web.app import runtime_of
+from web.ui import blueprint
+from web.ui.accounts import time_zones
+from web.ui.i18n import _
+from web.ui.session import FormError, back_to, current_viewer, render, signed_in
+from web.ui.views import visible_status
+
+log = logging.getLogger(__name__)
+
+LIST_SIZE = 40
+EDITABLE = ("name", "description", "starts_at", "ends_at", "timezone", "online_url", "capacity", "join_mode")
+
+
+async def _visible_event(event_id: str, viewer: Any) -> Any:
+    """Return the event whose status ``viewer`` may see; 404 otherwise."""
+    runtime = runtime_of(current_app)
+    status = await visible_status(runtime, event_id, viewer)
+    event = await event_store.by_status_id(runtime.pool, status["id"])
+    if event is None:
+        raise FormError(404, _("This event does not exist or is not shared with you."))
+    return event
+
+
+def _input_from_form(form: Any) -> dict[str, Any]:
+    """Return the client API's event fields from the form's values."""
+    values: dict[str, Any] = {name: form.get(name, "").strip() for name in EDITABLE}
+    values["online_url"] = values["online_url"] or None
+    values["capacity"] = values["capacity"] or None
+    place = form.get("place", "").strip()
+    values["place"] = {"name": place} if place else None
+    if "visibility" in form:
+        values["visibility"] = form.get("visibility")
+    return values
+
+
+def _form_values(entity: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": entity["name"],
+        "description": entity["description_text"],
+        "starts_at": entity["starts_at"][:16],
+        "ends_at": (entity["ends_at"] or "")[:16],
+        "timezone": entity["timezone"],
+        "online_url": entity["online_url"] or "",
+        "capacity": entity["capacity"] or "",
+        "join_mode": entity["join_mode"],
+        "place": (entity["place"] or {}).get("name", "") if isinstance(entity["place"], dict) else "",
+    }
+
+
+async def _event_form(status: int = 200, **context: Any) -> Any:
+    return await render(
+        "event_form.html",
+        status=status,
+        zones=time_zones(),
+        join_modes=JOIN_MODES,
+        **context,
+    )
+
+
+@blueprint.get("/events")
+async def event_list() -> Any:
+    runtime = runtime_of(current_app)
+    viewer = await current_viewer()
+    query = request.args.get("q", "").strip()[:100]
+    rows = await event_store.upcoming(
+        runtime.pool, query=query or None, local_only=False, limit=LIST_SIZE, offset=0
+    )
+    return await render(
+        "events.html", events=await events_json(runtime, list(rows), viewer), query=query
+    )
+
+
+@blueprint.get("/events/new")
+@signed_in
+async def new_event() -> Any:
+    zone = g.viewer["time_zone"] or runtime_of(current_app).settings.instance.time_zone
+    return await _event_form(values={"timezone": zone, "join_mode": "free", "visibility": "public"}, action="/events")
+
+
+@blueprint.post("/events")
+@signed_in
+async def create_event() -> Any:
+    runtime = runtime_of(current_app)
+    form = await request.form
+    try:
+        event = await EventActions(runtime).create_event(g.viewer, NewEvent(**_input_from_form(form)))
+    except EventError as error:
+        log.info("event by account %s rejected: %s", g.viewer["id"], error.message)
+        return await _event_form(status=422, values=dict(form), action="/events", error=error.message)
+    log.info("event %s created by account %s from the web interface", event["status_id"], g.viewer["id"])
+    return redirect(f"/events/{event['status_id']}", 303)
+
+
+@blueprint.get("/events/<event_id>")
+async def event_page(event_id: str) -> Any:
+    runtime = runtime_of(current_app)
+    viewer = await current_viewer()
+    event = await _visible_event(event_id, viewer)
+    entity = (await events_json(runtime, [event], viewer))[0]
+    organiser = await runtime.pool.fetchrow("SELECT * FROM accounts WHERE id = $1", event["account_id"])
+    return await render(
+        "event.html",
+        event=entity,
+        own=viewer is not None and event["account_id"] == viewer["id"],
+        organiser_name=organiser["username"] if organiser and organiser["domain"] is None else None,
+        alternate=event["uri"] if event["local"] else None,
+    )
+
+
+@blueprint.get("/events/<event_id>/edit")
+@signed_in
+async def edit_event_form(event_id: str) -> Any:
+    runtime = runtime_of(current_app)
+    event = await _own_event(event_id)
+    entity = (await events_json(runtime, [event], g.viewer))[0]
+    status = await visible_status(runtime, event_id, g.viewer)
+    # The form edits the text the organiser typed, not the rendered HTML.
+    entity["description_text"] = status["source_text"] or ""
+    return await _event_form(values=_form_values(entity), editing=entity, action=f"/events/{event_id}/edit")
+
+
+async def _own_event(event_id: str) -> Any:
+    event = await _visible_event(event_id, g.viewer)
+    if event["account_id"] != g.viewer["id"]:
+        raise FormError(403, _("Only the organiser can change this event."))
+    return event
+
+
+@blueprint.post("/events/<event_id>/edit")
+@signed_in
+async def edit_event(event_id: str) -> Any:
+    runtime = runtime_of(current_app)
+    event = await _own_event(event_id)
+    form = await request.form
+    changes = _input_from_form(form)
+    changes.pop("visibility", None)
+    try:
+        event = await EventActions(runtime).update_event(g.viewer, event, changes)
+    except EventError as error:
+        entity = (await events_json(runtime, [event], g.viewer))[0]
+        return await _event_form(
+            status=422, values=dict(form), editing=entity, action=f"/events/{event_id}/edit", error=error.message
+        )
+    log.info("event %s edited by account %s from the web interface", event["status_id"], g.viewer["id"])
+    return redirect(f"/events/{event['status_id']}", 303)
+
+
+@blueprint.post("/events/<event_id>/<action>")
+@signed_in
+async def event_action(event_id: str, action: str) -> Any:
+    if action not in ("join", "leave", "cancel"):
+        raise FormError(404, _("Unknown action."))
+    runtime = runtime_of(current_app)
+    event = await _visible_event(event_id, g.viewer)
+    actions = EventActions(runtime)
+    if action == "join":
+        form = await request.form
+        await actions.join(g.viewer, event, form.get("message", "")[:500])
+    elif action == "leave":
+        await actions.leave(g.viewer, event)
+    else:
+        await actions.cancel_event(g.viewer, event)
+    log.info("account %s chose %s for event %s", g.viewer["id"], action, event["status_id"])
+    return back_to(f"/events/{event['status_id']}")
