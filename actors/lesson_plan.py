@@ -27,7 +27,14 @@ from actors.vocabulary import (
 )
 
 SCHEMA_CONTEXT = "https://schema.org/"
-PLAN_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, SCHEMA_CONTEXT]
+# Hashtag is Mastodon's extension of ActivityStreams. Without its term the
+# schema.org context's @vocab would expand it to a schema.org type.
+PLAN_CONTEXT: list[Any] = [
+    AS_CONTEXT,
+    SECURITY_CONTEXT,
+    SCHEMA_CONTEXT,
+    {"Hashtag": "as:Hashtag"},
+]
 AS_NS = "https://www.w3.org/ns/activitystreams#"
 # Peers write the schema.org namespace in all of these forms (Mastodon's own
 # context binds "schema" to the "#" one).
@@ -267,18 +274,20 @@ def ccss_code(code: str) -> str:
     return text.upper()
 
 
-def canonical_code(text: str) -> str:
+def canonical_code(text: str, keep_framework: bool = False) -> str:
     """Return a standard's code as plans store it, for search and for following.
 
     ``text`` is a code alone or prefixed by its framework (``CCSS.6.RP.A.1``,
     ``NGSS/MS-PS1-2``). A Common Core or NGSS code takes its stored form; any
-    other code is returned as given.
+    other code is returned as given. With ``keep_framework``, a given CCSS or
+    NGSS prefix stays in front, joined by a dot (``CCSS.6.RP.A.1``).
     """
     text = text.strip()
     prefixed = _FRAMEWORK_PREFIX.match(text)
     if prefixed is not None:
         framework, code = prefixed.group(1).upper(), prefixed.group(2)
-        return ccss_code(code) if framework == "CCSS" else code.strip().upper()
+        code = ccss_code(code) if framework == "CCSS" else code.strip().upper()
+        return f"{framework}.{code}" if keep_framework else code
     if _NGSS.match(text.upper()):
         return text.upper()
     if text.upper().startswith(_CCSS_PREFIXES[1:]):

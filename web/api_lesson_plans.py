@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import unicodedata
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -665,6 +666,8 @@ def _collection_name(params: dict[str, Any]) -> str:
     name = params.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise InvalidPlan("name", "is missing or over 100 characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in name.strip()):
+        raise InvalidPlan("name", "must not contain line breaks or control characters")
     return name.strip()
 
 

@@ -355,7 +355,7 @@ def _standard(code: str) -> str:
     if not STANDARD_CODE.match(code):
         raise ActionError(422, f"invalid standard code {code[:40]!r}")
     # Plans store Common Core and NGSS codes in one form; follow that form.
-    return canonical_code(code)
+    return canonical_code(code, keep_framework=True)
 
 
 @blueprint.post(f"{PREFIX}/standards/<path:code>/<action>")

@@ -187,3 +187,21 @@ async def test_plan_based_on_itself_stored_without_source(
     await harness.deliver(activity)
     plan = await stored_plan(harness, object_id)
     assert plan["based_on_uri"] is None
+
+
+async def test_received_plan_hashtags_stored(harness: InboxHarness) -> None:
+    actor_id = harness.add_actor("tagger")
+    activity = article_create(
+        harness,
+        actor_id,
+        19,
+        SCHEMA,
+        teaches=["Classify rocks"],
+        tag=[{"type": "Hashtag", "name": "#Geology", "href": f"{actor_id}/tags/g"}],
+    )
+    await harness.deliver(activity)
+    status = await harness.status(activity["object"]["id"])
+    names = await harness.pool.fetch(
+        "SELECT name FROM status_tags WHERE status_id = $1", status["id"]
+    )
+    assert [row["name"] for row in names] == ["geology"]
