@@ -4,9 +4,11 @@ of the client's group input."""
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors.lesson_plan import InvalidPlan, parse_grade_level
 from actors.urls import LocalUrls
 from actors.vocabulary import AS_CONTEXT, CONTEXT, PUBLIC, id_of, ids_of
 
@@ -19,7 +21,11 @@ MAX_LABEL_LENGTH = 60
 
 
 class InvalidGroup(ValueError):
-    """Group input that cannot be stored; the message names the field."""
+    """Group input that cannot be stored, with the name of the field at fault."""
+
+    def __init__(self, message: str, field_name: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field_name
 
 
 @dataclass
@@ -37,36 +43,56 @@ class GroupInput:
     def validate(self) -> None:
         """Raise InvalidGroup naming the first field that is missing or too long."""
         if not self.name:
-            raise InvalidGroup("name is missing")
+            raise InvalidGroup("name is missing", "name")
         if not NAME_PATTERN.match(self.name):
             raise InvalidGroup(
                 "name must be 1 to 30 letters, digits or underscores,"
-                f" not {self.name[:40]!r}"
+                f" not {self.name[:40]!r}",
+                "name",
             )
         _check_length("display_name", self.display_name, MAX_DISPLAY_NAME)
+        if any(unicodedata.category(char) == "Cc" for char in self.display_name):
+            raise InvalidGroup(
+                "display_name must be a single line without control characters",
+                "display_name",
+            )
         _check_length("description", self.description, MAX_DESCRIPTION)
         _check_length("rules", self.rules, MAX_RULES)
         self.subjects = _labels("subjects", self.subjects)
-        self.grade_levels = _labels("grade_levels", self.grade_levels)
+        self.grade_levels = [
+            _grade_level(label) for label in _labels("grade_levels", self.grade_levels)
+        ]
+        self.grade_levels = list(dict.fromkeys(self.grade_levels))
 
 
 def _check_length(name: str, value: str, limit: int) -> None:
     if len(value) > limit:
-        raise InvalidGroup(f"{name} is over {limit} characters")
+        raise InvalidGroup(f"{name} is over {limit} characters", name)
+
+
+def _grade_level(label: str) -> str:
+    # Lesson plans, mentor offers and profiles accept the same grade levels.
+    try:
+        stored, _ = parse_grade_level(label)
+    except InvalidPlan as error:
+        raise InvalidGroup(f"grade_levels: {error.message}", "grade_levels") from None
+    return stored.lower()
 
 
 def _labels(name: str, values: list[Any]) -> list[str]:
     # Stored lower-cased and without repeats, so the directory filter matches
     # whatever case the client sends.
     if len(values) > MAX_LABELS:
-        raise InvalidGroup(f"{name} has over {MAX_LABELS} entries")
+        raise InvalidGroup(f"{name} has over {MAX_LABELS} entries", name)
     labels: list[str] = []
     for value in values:
         if not isinstance(value, str) or not value.strip():
-            raise InvalidGroup(f"{name} entries must be non-empty strings")
+            raise InvalidGroup(f"{name} entries must be non-empty strings", name)
         label = value.strip().lower()
         if len(label) > MAX_LABEL_LENGTH:
-            raise InvalidGroup(f"{name} entry {label[:40]!r} is over 60 characters")
+            raise InvalidGroup(
+                f"{name} entry {label[:40]!r} is over 60 characters", name
+            )
         if label not in labels:
             labels.append(label)
     return labels

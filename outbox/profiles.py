@@ -8,6 +8,7 @@ import html
 import io
 import logging
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from actors import text as text_format
+from actors.lesson_plan import InvalidPlan, parse_grade_level
 from actors.person import render_person
 from federation.errors import FederationError
 from outbox import activities as build
@@ -25,6 +27,32 @@ if TYPE_CHECKING:
     from pedagogue.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+class InputError(ActionError):
+    """Invalid client input, with the name of the field at fault."""
+
+    def __init__(self, status: int, field_name: str, message: str) -> None:
+        super().__init__(status, message)
+        self.field = field_name
+
+
+def parse_grade_levels(values: list[str], name: str = "grade_levels") -> list[str]:
+    """Return grade levels in the form lesson plans store, without repeats.
+
+    Profiles, mentoring offers and lesson plans accept the same grade levels,
+    so the directory filters match across them. Raises InputError (422).
+    """
+    levels: list[str] = []
+    for value in values:
+        try:
+            level, _ = parse_grade_level(value)
+        except InvalidPlan as error:
+            raise InputError(422, name, f"{name}: {error.message}") from None
+        if level not in levels:
+            levels.append(level)
+    return levels
+
 
 MAX_FIELDS = 4
 MAX_FIELD_NAME = 255
@@ -94,9 +122,13 @@ def strip_metadata(data: bytes, media_type: str, field: str) -> bytes:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
-                raise ActionError(422, f"{field} is over {MAX_IMAGE_PIXELS} pixels")
+                raise InputError(
+                    422, field, f"{field} is over {MAX_IMAGE_PIXELS} pixels"
+                )
             if Image.MIME.get(image.format or "") != media_type:
-                raise ActionError(422, f"{field} is not a valid {media_type} image")
+                raise InputError(
+                    422, field, f"{field} is not a valid {media_type} image"
+                )
             output = io.BytesIO()
             fmt = PILLOW_FORMATS[media_type]
             if fmt == "GIF" and getattr(image, "n_frames", 1) > 1:
@@ -106,7 +138,7 @@ def strip_metadata(data: bytes, media_type: str, field: str) -> bytes:
                 image.save(output, format=fmt)
             return output.getvalue()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ActionError(422, f"{field} is not a valid image: {error}") from None
+        raise InputError(422, field, f"{field} is not a valid image: {error}") from None
 
 
 def render_field_value(value: str) -> str:
@@ -151,7 +183,7 @@ class ProfileActions:
         values: dict[str, Any] = {}
         if change.display_name is not None:
             values["display_name"] = _bounded(
-                change.display_name, "display_name", MAX_DISPLAY_NAME
+                change.display_name, "display_name", MAX_DISPLAY_NAME, single_line=True
             )
         if change.note is not None:
             note = _bounded(change.note, "note", MAX_NOTE)
@@ -160,6 +192,8 @@ class ProfileActions:
             )
         if change.fields is not None:
             values["fields"] = await self._fields(account, change.fields)
+        if change.grade_levels is not None:
+            change.grade_levels = parse_grade_levels(change.grade_levels)
         for name in ("subjects", "grade_levels", "school", "teacher_role", "pronouns"):
             value = getattr(change, name)
             if value is not None:
@@ -219,8 +253,10 @@ class ProfileActions:
 
     async def _fields(self, account: Any, pairs: list[tuple[str, str]]) -> list[dict]:
         if len(pairs) > MAX_FIELDS:
-            raise ActionError(
-                422, f"fields_attributes may have at most {MAX_FIELDS} fields"
+            raise InputError(
+                422,
+                "fields_attributes",
+                f"fields_attributes may have at most {MAX_FIELDS} fields",
             )
         previous = {
             (item["name"], item.get("source")): item.get("verified_at")
@@ -290,10 +326,12 @@ class ProfileActions:
     def _store_image(self, data: bytes, field: str) -> str:
         limit = self.runtime.settings.instance.profile_image_max_bytes
         if len(data) > limit:
-            raise ActionError(422, f"{field} is over the limit of {limit} bytes")
+            raise InputError(422, field, f"{field} is over the limit of {limit} bytes")
         sniffed = sniff_image(data)
         if sniffed is None:
-            raise ActionError(422, f"{field} must be a PNG, JPEG, GIF or WebP image")
+            raise InputError(
+                422, field, f"{field} must be a PNG, JPEG, GIF or WebP image"
+            )
         media_type, extension = sniffed
         data = strip_metadata(data, media_type, field)
         directory = media_directory(self.runtime)
@@ -313,9 +351,13 @@ def person_context() -> list[Any]:
     return full_context()
 
 
-def _bounded(value: Any, name: str, limit: int) -> str:
+def _bounded(value: Any, name: str, limit: int, single_line: bool = False) -> str:
     if not isinstance(value, str):
-        raise ActionError(422, f"{name} must be a string")
+        raise InputError(422, name, f"{name} must be a string")
     if len(value) > limit:
-        raise ActionError(422, f"{name} must be at most {limit} characters")
+        raise InputError(422, name, f"{name} must be at most {limit} characters")
+    if single_line and any(unicodedata.category(char) == "Cc" for char in value):
+        raise InputError(
+            422, name, f"{name} must be a single line without control characters"
+        )
     return value.strip()

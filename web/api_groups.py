@@ -29,6 +29,7 @@ from web.api import (
     _token_account,
     authenticated,
 )
+from web.api_mentorship import flag_param, input_error_response
 from web.app import error_response, log_text, parse_id, runtime_of
 from web.json import activity_json
 from web.presenters import StatusPresenter, accounts_json, acct
@@ -55,7 +56,7 @@ def _rejected(status: int, message: str) -> Response:
 
 
 async def _action_error(error: ActionError) -> Response:
-    return _rejected(error.status, error.message)
+    return input_error_response(error)
 
 
 async def _federation_error(error: FederationError) -> Response:
@@ -63,7 +64,13 @@ async def _federation_error(error: FederationError) -> Response:
 
 
 async def _invalid_group(error: InvalidGroup) -> Response:
-    return _rejected(422, f"Validation failed: {error}")
+    response = _rejected(422, f"Validation failed: {error}")
+    if error.field is not None:
+        response = jsonify(
+            {"error": f"Validation failed: {error}", "field": error.field}
+        )
+        response.status_code = 422
+    return response
 
 
 blueprint.register_error_handler(ActionError, _action_error)
@@ -205,14 +212,14 @@ def _labels(params: dict[str, Any], name: str) -> list[Any]:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list):
-        raise InvalidGroup(f"{name} must be a list of strings")
+        raise InvalidGroup(f"{name} must be a list of strings", name)
     return value
 
 
 def _text(params: dict[str, Any], name: str) -> str:
     value = params.get(name, "")
     if not isinstance(value, str):
-        raise InvalidGroup(f"{name} must be a string")
+        raise InvalidGroup(f"{name} must be a string", name)
     return value
 
 
@@ -246,7 +253,7 @@ async def create_group() -> Response:
         rules=_text(params, "rules"),
         subjects=_labels(params, "subjects"),
         grade_levels=_labels(params, "grade_levels"),
-        approval_required=_flag(params.get("approval_required", False)),
+        approval_required=flag_param(params, "approval_required", False),
     )
     runtime = runtime_of(current_app)
     group = await GroupActions(runtime).create(g.account, new)
@@ -287,10 +294,14 @@ async def lookup_group() -> Response:
 
 
 async def _group_by_handle(runtime: Any, handle: str, resolve: bool) -> Any:
-    try:
-        username, domain = parse_acct(handle)
-    except FederationError:
-        return None
+    """Return the group of ``name@domain``, or of a bare ``name`` on this instance."""
+    if "@" not in handle.lstrip("@"):
+        username, domain = handle.lstrip("@"), runtime.settings.domain
+    else:
+        try:
+            username, domain = parse_acct(handle)
+        except FederationError:
+            return None
     local = domain == runtime.settings.domain
     row = await accounts.by_handle(runtime.pool, username, None if local else domain)
     fetched = False
@@ -435,7 +446,11 @@ async def _member_page(group_id: str, *, accepted: bool) -> Response:
 async def answer_request(group_id: str, account_id: str, decision: str) -> Response:
     """Authorize or reject a join request; moderators only."""
     if decision not in ("authorize", "reject"):
-        raise FederationError(404, f"Record not found: no action {decision[:20]}")
+        raise FederationError(
+            404,
+            f"Record not found: no action {log_text(decision, 20)!r};"
+            " the actions are authorize and reject",
+        )
     runtime = runtime_of(current_app)
     group = await _local_group_param(group_id)
     follower = await _account_param(account_id)

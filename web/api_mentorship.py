@@ -12,9 +12,10 @@ from quart import Blueprint, Response, current_app, g, jsonify, request
 from actors.pedagogue import context_document
 from federation.errors import FederationError
 from outbox.actions import ActionError
-from outbox.mentorship import MentorOffer, MentorshipActions
+from outbox.mentorship import MAX_CAPACITY, MentorOffer, MentorshipActions
+from outbox.profiles import InputError, parse_grade_levels
 from storage import accounts, mentorship
-from web.api import _flag, _int_param, _params, _rejected, _token_account, authenticated
+from web.api import _int_param, _params, _rejected, _token_account, authenticated
 from web.app import parse_id, runtime_of
 from web.presenters import StatusPresenter, accounts_json, iso_millis
 
@@ -33,7 +34,16 @@ MAX_DIRECTORY_OFFSET = 10_000
 
 
 async def _action_error(error: ActionError) -> Response:
-    return _rejected(error.status, error.message)
+    return input_error_response(error)
+
+
+def input_error_response(error: ActionError) -> Response:
+    """Return the error response of an action, with ``field`` when it names one."""
+    response = _rejected(error.status, error.message)
+    if isinstance(error, InputError):
+        response = jsonify({"error": error.message, "field": error.field})
+        response.status_code = error.status
+    return response
 
 
 async def _federation_error(error: FederationError) -> Response:
@@ -51,21 +61,21 @@ def list_param(params: dict[str, Any], name: str) -> list[str]:
     if isinstance(value, str):
         value = [item for item in value.split(",")]
     if not isinstance(value, list):
-        raise ActionError(422, f"{name} must be a list of strings")
+        raise InputError(422, name, f"{name} must be a list of strings")
     items = []
     for item in value:
         if not isinstance(item, str):
-            raise ActionError(422, f"{name} must be a list of strings")
+            raise InputError(422, name, f"{name} must be a list of strings")
         if "\x00" in item:
-            raise ActionError(422, f"{name} items must not contain NUL characters")
+            raise InputError(422, name, f"{name} items must not contain NUL characters")
         if len(item.strip()) > MAX_ITEM_LENGTH:
-            raise ActionError(
-                422, f"{name} items must be at most {MAX_ITEM_LENGTH} characters"
+            raise InputError(
+                422, name, f"{name} items must be at most {MAX_ITEM_LENGTH} characters"
             )
         if item.strip():
             items.append(item.strip())
     if len(items) > MAX_ITEMS:
-        raise ActionError(422, f"{name} may have at most {MAX_ITEMS} items")
+        raise InputError(422, name, f"{name} may have at most {MAX_ITEMS} items")
     return list(dict.fromkeys(items))
 
 
@@ -77,12 +87,54 @@ def text_param(params: dict[str, Any], name: str, limit: int) -> str:
     """
     value = params.get(name) or ""
     if not isinstance(value, str):
-        raise ActionError(422, f"{name} must be a string")
+        raise InputError(422, name, f"{name} must be a string")
     if "\x00" in value:
-        raise ActionError(422, f"{name} must not contain NUL characters")
+        raise InputError(422, name, f"{name} must not contain NUL characters")
     if len(value) > limit:
-        raise ActionError(422, f"{name} must be at most {limit} characters")
+        raise InputError(422, name, f"{name} must be at most {limit} characters")
     return value.strip()
+
+
+def flag_param(params: dict[str, Any], name: str, default: bool) -> bool:
+    """Read a true/false parameter. Raises InputError (422) for any other value,
+    so a typing mistake does not silently mean false."""
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InputError(
+        422, name, f"{name} must be true or false, not {str(value)[:40]!r}"
+    )
+
+
+def capacity_param(params: dict[str, Any]) -> int:
+    """Read the mentoring capacity, a whole number from 0 to MAX_CAPACITY.
+
+    Raises InputError (422) when it is missing, fractional, non-finite or out
+    of range.
+    """
+    value = params.get("capacity")
+    if value is None or value == "":
+        raise InputError(422, "capacity", "capacity is missing")
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or not 0 <= number <= MAX_CAPACITY:
+        raise InputError(
+            422,
+            "capacity",
+            f"capacity must be a whole number from 0 to {MAX_CAPACITY},"
+            f" not {str(value)[:40]!r}",
+        )
+    return number
 
 
 def _json(document: Any, status: int = 200) -> Response:
@@ -150,14 +202,11 @@ async def get_mentoring() -> Response:
 @authenticated
 async def put_mentoring() -> Response:
     params = await _params()
-    capacity = _int_param(params, "capacity")
-    if capacity is None:
-        raise ActionError(422, "capacity is missing")
     offer = MentorOffer(
-        open=_flag(params.get("open", True)),
+        open=flag_param(params, "open", True),
         subjects=list_param(params, "subjects"),
-        grade_levels=list_param(params, "grade_levels"),
-        capacity=capacity,
+        grade_levels=parse_grade_levels(list_param(params, "grade_levels")),
+        capacity=capacity_param(params),
         note=text_param(params, "note", MAX_NOTE),
     )
     profile = await MentorshipActions(runtime_of(current_app)).open_mentoring(
@@ -253,9 +302,7 @@ async def _account_param(value: Any, name: str) -> Any:
         value = str(value)
     account_id = parse_id(value)
     if account_id is None:
-        raise ActionError(
-            422, f"{name} must be an account id, not {str(value)[:40]!r}"
-        )
+        raise ActionError(422, f"{name} must be an account id, not {str(value)[:40]!r}")
     row = await accounts.by_id(runtime_of(current_app).pool, account_id)
     if row is None or row["deleted_at"] is not None or row["actor_type"] != "Person":
         raise FederationError(404, f"{name}: account not found")

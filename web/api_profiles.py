@@ -25,7 +25,7 @@ from web.api import (
     _token_account,
     authenticated,
 )
-from web.api_mentorship import list_param, text_param
+from web.api_mentorship import input_error_response, list_param, text_param
 from web.app import parse_id, runtime_of
 from web.html import page
 from web.presenters import (
@@ -48,7 +48,7 @@ SEARCH_LIMIT = 40
 
 
 async def _action_error(error: ActionError) -> Response:
-    return _rejected(error.status, error.message)
+    return input_error_response(error)
 
 
 async def _federation_error(error: FederationError) -> Response:

@@ -247,7 +247,8 @@ async def test_mentoring_bad_input_rejected(start_instances):
         "PUT", "/api/pedagogue/v1/mentoring", json={"capacity": 500}
     )
     assert status == 422
-    assert body["error"] == "capacity must be between 0 and 100, not 500"
+    assert body["error"] == "capacity must be a whole number from 0 to 100, not '500'"
+    assert body["field"] == "capacity"
     validate_response("mentorship", "/api/pedagogue/v1/mentoring", "PUT", 422, body)
     status, body = await alice.request(
         "PUT",
