@@ -290,3 +290,56 @@ async def test_organiser_edits_and_cancels(network: Any, alice: Any, carol: Any)
     await alice.get_by_text("This event was cancelled.").wait_for()
     await carol.goto(url)
     assert await carol.get_by_role("link", name="Edit event").count() == 0
+
+
+async def test_search_filters_plans_by_subject(network: Any, alice: Any) -> None:
+    school, _ = network
+    await _publish_plan(alice, school, "Circuits with paper clips")
+    await alice.goto(f"{school.url}/search")
+    await alice.get_by_label("Subject").fill("Mathematics")
+    await alice.get_by_role("button", name="Search", exact=True).click()
+    plans = alice.locator("section", has=alice.get_by_role("heading", name="Lesson plans"))
+    await plans.wait_for()
+    assert await plans.get_by_role("link", name="Circuits with paper clips").count() == 1
+    assert await serious_violations(alice) == []
+
+
+async def test_search_finds_teacher_and_group(network: Any, alice: Any) -> None:
+    school, _ = network
+    await _create_group(alice, school, "carol_fans")
+    await alice.goto(f"{school.url}/search?q=carol")
+    people = alice.locator("section", has=alice.get_by_role("heading", name="Teachers"))
+    assert await people.get_by_role("link", name=re.compile("Carol")).count() == 1
+    found_groups = alice.locator("section", has=alice.get_by_role("heading", name="Groups"))
+    assert await found_groups.get_by_role("link", name="Carol Fans").count() == 1
+
+
+async def test_search_follows_a_hashtag(network: Any, alice: Any) -> None:
+    await alice.goto(f"{network[0].url}/search?q=%23fractions")
+    await alice.get_by_role("button", name="Follow hashtag").click()
+    await alice.get_by_role("button", name="Unfollow hashtag").wait_for()
+    followed = alice.locator("section", has=alice.get_by_role("heading", name="Hashtags you follow"))
+    assert await followed.get_by_role("link", name="#fractions").count() == 1
+
+
+async def test_mentor_request_accepted(network: Any, alice: Any, carol: Any) -> None:
+    school, _ = network
+    await carol.goto(f"{school.url}/mentors")
+    await carol.get_by_label("I am open to mentoring").check()
+    await carol.get_by_label("Subjects, separated by commas").fill("Science")
+    await carol.get_by_label("Places").fill("2")
+    await carol.get_by_role("button", name="Save offer").click()
+    await carol.wait_for_url(f"{school.url}/mentors")
+    await alice.goto(f"{school.url}/mentors")
+    assert await serious_violations(alice) == []
+    card = alice.locator("article.mentor", has_text="Carol")
+    await card.get_by_label("Message").fill("Could you help with practical work?")
+    await card.get_by_role("button", name=re.compile("^Ask for mentoring")).click()
+    await alice.wait_for_url(f"{school.url}/mentorships")
+    assert await alice.get_by_text("Waiting for an answer").count() == 1
+    await carol.goto(f"{school.url}/mentorships")
+    await carol.get_by_role("button", name="Accept").click()
+    await carol.get_by_text("Accepted").first.wait_for()
+    assert await serious_violations(carol) == []
+    await alice.reload()
+    assert await alice.get_by_role("button", name="End mentorship").count() == 1
