@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from actors.lesson_plan import InvalidPlan, parse_fields
+from actors.lesson_plan import InvalidPlan, parse_alignment, parse_fields
 from outbox import lesson_plans as plan_outbox
 from tests.lesson_plans.conftest import PlanInstance
 from tests.support.openapi import validate_response
@@ -86,14 +86,22 @@ async def test_integral_float_duration_accepted(plan_instance: PlanInstance) -> 
         ({"summary": "bell\x07"}, "summary"),
     ],
 )
-async def test_unusable_characters_named(
-    plan_instance: PlanInstance, params: dict[str, Any], field: str
+def test_unusable_characters_named(params: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidPlan) as raised:
+        parse_fields({"title": "x", **params})
+    assert raised.value.field == field
+
+
+async def test_title_with_line_break_rejected_and_nothing_stored(
+    plan_instance: PlanInstance,
 ) -> None:
+    before = await plan_instance.counts()
     status, body = await plan_instance.alice.call(
-        "POST", PLANS, json={"title": "x", **params}
+        "POST", PLANS, json={"title": "a\n---\nlicense: x"}
     )
     assert status == 422
-    assert body["field"] == field
+    assert body["field"] == "title"
+    assert await plan_instance.counts() == before
 
 
 async def test_summary_keeps_line_breaks(plan_instance: PlanInstance) -> None:
@@ -107,13 +115,18 @@ async def test_summary_keeps_line_breaks(plan_instance: PlanInstance) -> None:
 @pytest.mark.parametrize(
     "code", [CCSS_LONG, "3.NF.A.2", "ccss.math.content.3.nf.a.2", "CCSS.3.NF.A.2"]
 )
-async def test_common_core_code_stored_in_one_form(
-    plan_instance: PlanInstance, code: str
+def test_common_core_code_stored_in_one_form(code: str) -> None:
+    alignment = parse_alignment({"framework": "CCSS", "code": code})
+    assert alignment == {"framework": "CCSS", "code": "3.NF.A.2"}
+
+
+async def test_plan_alignment_returned_in_stored_form(
+    plan_instance: PlanInstance,
 ) -> None:
     status, plan = await plan_instance.alice.call(
         "POST",
         PLANS,
-        json={"title": "x", "alignments": [{"framework": "CCSS", "code": code}]},
+        json={"title": "x", "alignments": [{"framework": "CCSS", "code": CCSS_LONG}]},
     )
     assert status == 200
     assert plan["alignments"] == [{"framework": "CCSS", "code": "3.NF.A.2"}]
