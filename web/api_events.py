@@ -216,9 +216,17 @@ def _json(document: Any, status: int = 200, link: str | None = None) -> Response
 
 def _page_params(params: dict[str, Any]) -> tuple[int, int]:
     """Return (limit, offset) from the query, within bounds."""
-    limit = max(1, min(_int_param(params, "limit") or DEFAULT_LIMIT, MAX_LIMIT))
-    offset = max(0, _int_param(params, "offset") or 0)
+    limit = max(1, min(_count(params, "limit") or DEFAULT_LIMIT, MAX_LIMIT))
+    offset = max(0, _count(params, "offset") or 0)
     return limit, offset
+
+
+def _count(params: dict[str, Any], name: str) -> int | None:
+    try:
+        return _int_param(params, name)
+    except FederationError:
+        value = str(params.get(name))[:40]
+        raise EventError(422, name, f"must be a whole number, not {value!r}") from None
 
 
 def _next_link(

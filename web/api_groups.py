@@ -22,14 +22,13 @@ from outbox.groups import GroupActions
 from storage import accounts, groups, social
 from web.api import (
     _flag,
-    _int_param,
     _link_header,
     _page,
     _params,
     _token_account,
     authenticated,
 )
-from web.api_mentorship import flag_param, input_error_response
+from web.api_mentorship import count_param, flag_param, input_error_response
 from web.app import error_response, log_text, parse_id, runtime_of
 from web.json import activity_json
 from web.presenters import StatusPresenter, accounts_json, acct
@@ -267,7 +266,7 @@ async def search_groups() -> Response:
     query = request.args.get("q", "").strip()
     if not query:
         raise FederationError(400, "q is missing")
-    limit = max(1, min(_int_param(dict(request.args), "limit") or SEARCH_LIMIT, 40))
+    limit = max(1, min(count_param(dict(request.args), "limit") or SEARCH_LIMIT, 40))
     rows: list[Any] = []
     handle = query.lstrip("@")
     if "@" in handle:

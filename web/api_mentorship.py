@@ -95,6 +95,21 @@ def text_param(params: dict[str, Any], name: str, limit: int) -> str:
     return value.strip()
 
 
+def count_param(params: dict[str, Any], name: str) -> int | None:
+    """Read a limit or offset: a whole number, or None when absent.
+
+    Raises InputError (422) naming the parameter for anything else.
+    """
+    try:
+        return _int_param(params, name)
+    except FederationError:
+        raise InputError(
+            422,
+            name,
+            f"{name} must be a whole number, not {str(params.get(name))[:40]!r}",
+        ) from None
+
+
 def flag_param(params: dict[str, Any], name: str, default: bool) -> bool:
     """Read a true/false parameter. Raises InputError (422) for any other value,
     so a typing mistake does not silently mean false."""
@@ -226,7 +241,9 @@ def _directory_scope(params: dict[str, Any]) -> bool | None:
         return True
     if text in ("false", "0"):
         return False
-    raise ActionError(422, f"local must be true or false, not {str(value)[:40]!r}")
+    raise InputError(
+        422, "local", f"local must be true or false, not {str(value)[:40]!r}"
+    )
 
 
 def _directory_link(params: dict[str, Any], offset: int, limit: int, full: bool) -> str:
@@ -252,11 +269,15 @@ async def mentor_directory() -> Response:
     """
     runtime = runtime_of(current_app)
     params = dict(request.args)
-    limit = max(1, min(_int_param(params, "limit") or DIRECTORY_LIMIT, DIRECTORY_LIMIT))
-    offset = _int_param(params, "offset") or 0
+    limit = max(
+        1, min(count_param(params, "limit") or DIRECTORY_LIMIT, DIRECTORY_LIMIT)
+    )
+    offset = count_param(params, "offset") or 0
     if offset > MAX_DIRECTORY_OFFSET:
-        raise ActionError(
-            422, f"offset must be at most {MAX_DIRECTORY_OFFSET}, not {offset}"
+        raise InputError(
+            422,
+            "offset",
+            f"offset must be at most {MAX_DIRECTORY_OFFSET}, not {offset}",
         )
     subject = text_param(params, "subject", MAX_ITEM_LENGTH) or None
     grade_level = text_param(params, "grade_level", MAX_ITEM_LENGTH) or None

@@ -170,5 +170,6 @@ async def test_mentor_directory_pages(start_instances):
     assert body["error"] == "local must be true or false, not 'maybe'"
     validate_response("mentorship", MENTORS, "GET", 422, body)
     status, body = await viewer.request("GET", MENTORS, params={"offset": "-1"})
-    assert status == 400
-    validate_response("mentorship", MENTORS, "GET", 400, body)
+    assert status == 422
+    assert body["field"] == "offset"
+    validate_response("mentorship", MENTORS, "GET", 422, body)

@@ -150,3 +150,30 @@ async def test_bad_profile_input_named(
     assert error["field"] == field
     assert list(row["grade_levels"] or []) == []
     assert row["display_name"] == "Alice"
+
+
+# Pagination
+
+BAD_PAGES = [
+    ("/api/pedagogue/v1/events", "limit", "ten"),
+    ("/api/pedagogue/v1/events/search?q=maths", "offset", "1.5"),
+    ("/api/pedagogue/v1/mentors", "limit", "-1"),
+    ("/api/pedagogue/v1/mentors", "offset", "99999999999999999999999"),
+    ("/api/pedagogue/v1/groups/search?q=maths", "limit", "many"),
+]
+
+
+@pytest.mark.parametrize(("path", "name", "value"), BAD_PAGES)
+async def test_bad_page_parameter_named(
+    site: EventsSite, path: str, name: str, value: str
+) -> None:
+    user = await site.teacher("alice")
+    separator = "&" if "?" in path else "?"
+
+    response = await site.client.get(
+        f"{path}{separator}{name}={value}", headers=user.headers
+    )
+    body = await response.get_json()
+
+    assert response.status_code == 422
+    assert body["field"] == name
