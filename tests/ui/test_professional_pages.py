@@ -343,3 +343,47 @@ async def test_mentor_request_accepted(network: Any, alice: Any, carol: Any) -> 
     assert await serious_violations(carol) == []
     await alice.reload()
     assert await alice.get_by_role("button", name="End mentorship").count() == 1
+
+
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201ffa0b9"
+    "e2c70000000049454e44ae426082"
+)
+
+
+async def test_profile_settings_show_on_profile(network: Any, carol: Any, tmp_path: Any) -> None:
+    school, _ = network
+    avatar = tmp_path / "avatar.png"
+    avatar.write_bytes(PNG_1PX)
+    await carol.goto(f"{school.url}/settings/profile")
+    assert await serious_violations(carol) == []
+    await carol.get_by_label("Display name").fill("Carol Osei")
+    await carol.get_by_label("Bio").fill("Chemistry teacher and lab safety lead.")
+    await carol.get_by_label("School").fill("Lincoln Middle School")
+    await carol.get_by_label("Pronouns").fill("she/her")
+    await carol.get_by_label("Label 1").fill("Department")
+    await carol.get_by_label("Content 1").fill("Science")
+    await carol.get_by_label("Avatar (PNG, JPEG, GIF or WebP)").set_input_files(str(avatar))
+    await carol.get_by_role("button", name="Save profile").click()
+    await carol.get_by_text("Your profile has been saved.").wait_for()
+    assert await carol.get_by_label("Content 1").input_value() == "Science"
+    await carol.goto(f"{school.url}/@carol")
+    profile = await carol.locator("main").inner_text()
+    assert "Chemistry teacher and lab safety lead." in profile
+    assert "Carol Osei" in profile
+
+
+async def test_privacy_setting_requires_follow_approval(network: Any, carol: Any) -> None:
+    school, _ = network
+    await carol.goto(f"{school.url}/settings/profile")
+    await carol.get_by_label("Approve each new follower by hand").check()
+    await carol.get_by_role("button", name="Save privacy settings").click()
+    await carol.get_by_text("Your privacy settings have been saved.").wait_for()
+    approves = await school.fetchval(
+        "SELECT manually_approves_followers FROM accounts WHERE username = 'carol' AND domain IS NULL"
+    )
+    assert approves is True
+    await carol.get_by_label("Approve each new follower by hand").uncheck()
+    await carol.get_by_role("button", name="Save privacy settings").click()
+    await carol.get_by_text("Your privacy settings have been saved.").wait_for()

@@ -71,6 +71,7 @@ def init_app(app: Quart) -> None:
         lesson_plans,
         people,
         search,
+        settings,
         timelines,
     )
 
