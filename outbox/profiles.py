@@ -137,7 +137,13 @@ def strip_metadata(data: bytes, media_type: str, field: str) -> bytes:
                 image.load()
                 image.save(output, format=fmt)
             return output.getvalue()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except UnidentifiedImageError:
+        # Pillow's message names the in-memory file object, which means
+        # nothing to a client.
+        raise InputError(
+            422, field, f"{field} is not a valid {media_type} image"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as error:
         raise InputError(422, field, f"{field} is not a valid image: {error}") from None
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from outbox.profiles import InputError, strip_metadata
 from tests.events.conftest import EventsSite, site  # noqa: F401 - fixture
 
 GROUPS = "/api/pedagogue/v1/groups"
@@ -177,3 +178,14 @@ async def test_bad_page_parameter_named(
 
     assert response.status_code == 422
     assert body["field"] == name
+
+
+def test_broken_avatar_error_without_repr() -> None:
+    broken_png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+    with pytest.raises(InputError) as raised:
+        strip_metadata(broken_png, "image/png", "avatar")
+
+    assert raised.value.field == "avatar"
+    assert "BytesIO" not in raised.value.message
+    assert "0x" not in raised.value.message
