@@ -110,7 +110,7 @@ def sniff_image(data: bytes) -> tuple[str, str] | None:
 def strip_metadata(data: bytes, media_type: str, field: str) -> bytes:
     """Re-encode an image without its metadata (EXIF, text chunks, ICC).
 
-    Raises ActionError(422) when the bytes do not decode as the sniffed type.
+    Raises InputError (422) when the bytes do not decode as the sniffed type.
     Without Pillow the image is stored as uploaded.
     """
     try:
@@ -185,7 +185,7 @@ class ProfileActions:
 
     async def update(self, account: Any, change: ProfileChange) -> Any:
         """Apply a change, store uploaded images, verify link fields and send
-        Update(Person) to followers. Raises ActionError(422) naming a bad field."""
+        Update(Person) to followers. Raises InputError (422) naming a bad field."""
         values: dict[str, Any] = {}
         if change.display_name is not None:
             values["display_name"] = _bounded(

@@ -56,7 +56,7 @@ blueprint.register_error_handler(FederationError, _federation_error)
 
 def list_param(params: dict[str, Any], name: str) -> list[str]:
     """Read a list of short strings given as JSON array, ``name[]`` form fields
-    or one comma-separated string. Raises ActionError(422) naming the field."""
+    or one comma-separated string. Raises InputError (422) naming the field."""
     value = params.get(f"{name}[]", params.get(name, []))
     if isinstance(value, str):
         value = [item for item in value.split(",")]
@@ -82,7 +82,7 @@ def list_param(params: dict[str, Any], name: str) -> list[str]:
 def text_param(params: dict[str, Any], name: str, limit: int) -> str:
     """Read an optional string of at most ``limit`` characters, trimmed.
 
-    Raises ActionError(422) naming the field. PostgreSQL text cannot store a
+    Raises InputError (422) naming the field. PostgreSQL text cannot store a
     NUL character, so one is rejected here rather than failing the query.
     """
     value = params.get(name) or ""
@@ -232,7 +232,7 @@ async def put_mentoring() -> Response:
 
 def _directory_scope(params: dict[str, Any]) -> bool | None:
     """Read ``local``: true lists local teachers only, false remote ones only,
-    absent lists both. Raises ActionError(422) for any other value."""
+    absent lists both. Raises InputError (422) for any other value."""
     value = params.get("local")
     if value in (None, ""):
         return None
