@@ -20,10 +20,12 @@ Policy, in short:
 - Cost: html5lib spends time in proportion to the number of open elements for
   each tag it reads, so text that leaves thousands of elements open takes
   quadratic time. ``sanitize_html`` cuts its input to ``MAX_HTML_LENGTH``
-  characters and scans the tags first. When more than ``MAX_OPEN_ELEMENTS``
-  elements would stay open, or the text has more than ``MAX_MARKUP_CHARACTERS``
-  "<" and "&" characters, it skips bleach and returns the text with every tag
-  stripped, as escaped paragraphs. Long documents are parsed in chunks that
+  characters and scans the tags first. It skips bleach and returns the text
+  with every tag stripped, as escaped paragraphs, when more than
+  ``MAX_OPEN_ELEMENTS`` elements would stay open, a tag has more than
+  ``MAX_ATTRIBUTES`` attributes, the text has more than
+  ``MAX_MARKUP_CHARACTERS`` "<" and "&" characters, or a tag name, doctype or
+  numeric character reference is long. Long documents are parsed in chunks that
   start at top-level blocks. ``sanitize_html_async`` runs long input in a
   worker thread so that an event loop keeps serving meanwhile.
 - Links: only absolute URLs with a scheme in ``ALLOWED_PROTOCOLS``. A link whose
@@ -54,9 +56,8 @@ MAX_HTML_LENGTH = 200_000
 """Characters of remote HTML that ``sanitize_html`` reads; the rest is cut off.
 
 The HTML of the longest lesson plan body we accept (100,000 characters of
-Markdown) fits. For comparison, Mastodon (4.x) keeps remote post text whole,
-bounded only by its 1 MiB limit on fetched JSON, and cuts remote profile notes
-at 20 KiB."""
+Markdown) fits. For comparison, Mastodon stores the text of remote posts uncut
+and cuts remote profile notes at 20 KiB (``Account::NOTE_LENGTH_HARD_LIMIT``)."""
 
 MAX_OPEN_ELEMENTS = 64
 """Elements that may be left open at once before ``sanitize_html`` stops trusting
@@ -67,9 +68,10 @@ MAX_MARKUP_CHARACTERS = 40_000
 """Count of "<" and "&" characters over which ``sanitize_html`` strips the markup.
 
 html5lib turns each of them into tokens of their own, which costs about 20
-microseconds apiece on a shared two-core test machine (Python 3.11, bleach
-6), so this bounds the parse at roughly a second. The HTML of a long lesson
-plan stays well below it."""
+microseconds apiece on one core (Python 3.11, bleach 6.x), so this bounds the
+parse at about a second. bench/ANALYSIS.md has the figures measured under
+load. HTML with a tag every ten characters, denser than most formatted text,
+stays below it up to MAX_HTML_LENGTH."""
 
 MAX_ATTRIBUTES = 32
 """Attributes one tag may carry before ``sanitize_html`` strips the markup.
