@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 async def apply_migrations(dsn: str) -> list[str]:
     """Apply pending migrations on the database at ``dsn``."""
-    pool = await create_pool(dsn, min_size=1, max_size=1)
+    # The migration takes an advisory lock, so this pool keeps the full reset.
+    pool = await create_pool(dsn, min_size=1, max_size=1, reset_session=True)
     try:
         async with pool.acquire() as connection:
             return await migrate(connection)

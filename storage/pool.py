@@ -8,6 +8,18 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 
+class _StatelessConnection(asyncpg.Connection):
+    """A pooled connection released without asyncpg's reset query.
+
+    asyncpg still rolls back an open transaction and drops listener callbacks
+    on release; only the query that clears session state (advisory locks,
+    cursors, LISTEN registrations, SET values) is skipped. See create_pool.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def _init_connection(connection: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
         await connection.set_type_codec(
@@ -15,10 +27,30 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    """Open a pool whose connections map json and jsonb to Python objects."""
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, reset_session: bool = False
+) -> asyncpg.Pool:
+    """Open a pool whose connections map json and jsonb to Python objects.
+
+    Invariant: no code borrowing a connection from these pools leaves session
+    state on it when giving it back. LISTEN runs only on connections opened
+    for that purpose with asyncpg.connect (inbox/worker.py,
+    outbox/mentorship.py); no code uses SET, session cursors or prepared
+    statements by name. So the reset query asyncpg sends on every release
+    (pg_advisory_unlock_all, CLOSE ALL, UNLISTEN *, RESET ALL: one more round
+    trip each time a connection goes back) is skipped. Code that needs
+    session state on a pooled connection passes ``reset_session=True`` and
+    gets a pool with asyncpg's full reset: the migration pool does
+    (pedagogue/server.py), as storage/migrate.py holds an advisory lock.
+    Whoever adds LISTEN, an advisory lock or SET on a pooled connection of
+    the other pools must do the same.
+    """
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        connection_class=asyncpg.Connection if reset_session else _StatelessConnection,
     )
     assert pool is not None
     return pool

@@ -25,6 +25,7 @@ from pedagogue.accounts import create_teacher
 from pedagogue.config import load_settings
 from pedagogue.runtime import Runtime
 from storage import statuses
+from storage.pool import create_pool
 from web.api import hash_token
 from web.presenters import status_json
 
@@ -220,3 +221,24 @@ async def test_released_connection_has_no_open_transaction(site: Site) -> None:
         await connection.execute("CREATE TEMPORARY TABLE scratch (n int)")
     async with pool.acquire() as connection:
         assert not connection.is_in_transaction()
+
+
+async def test_session_pool_releases_advisory_locks_on_release(database: str) -> None:
+    pool = await create_pool(database, min_size=1, max_size=1, reset_session=True)
+    try:
+        async with pool.acquire() as connection:
+            await connection.execute("SELECT pg_advisory_lock(4242)")
+        held = await _advisory_locks(database)
+    finally:
+        await pool.close()
+    assert held == 0
+
+
+async def _advisory_locks(database: str) -> int:
+    connection = await asyncpg.connect(database)
+    try:
+        return await connection.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        )
+    finally:
+        await connection.close()
