@@ -30,7 +30,7 @@ from federation.errors import FederationError
 from federation.webfinger import NODEINFO_SCHEMA
 from outbox import activities as build
 from outbox.actions import ActionError, Actions, NewStatus
-from outbox.profiles import ProfileActions
+from outbox.profiles import InputError, ProfileActions
 from outbox.queue import enqueue_deliveries, next_activity_id, store_activity
 from storage import accounts, mentorship
 
@@ -81,11 +81,12 @@ class MentorshipActions:
 
     async def open_mentoring(self, account: Any, offer: MentorOffer) -> Any:
         """Store or change the teacher's mentoring offer and send the changed
-        actor document as Update(Person). Raises ActionError(422) for a
+        actor document as Update(Person). Raises InputError (422) for a
         capacity outside 0..100."""
         if not 0 <= offer.capacity <= MAX_CAPACITY:
-            raise ActionError(
+            raise InputError(
                 422,
+                "capacity",
                 f"capacity must be between 0 and {MAX_CAPACITY}, not {offer.capacity}",
             )
         async with accounts.transaction(self.runtime.pool) as connection:
@@ -151,7 +152,11 @@ class MentorshipActions:
                 )
             if mentor["domain"] is None:
                 await mentorship.notify(
-                    connection, mentor["id"], REQUEST_NOTIFICATION, mentee["id"], row["id"]
+                    connection,
+                    mentor["id"],
+                    REQUEST_NOTIFICATION,
+                    mentee["id"],
+                    row["id"],
                 )
             else:
                 body = self.render_offer(row, mentee, mentor)
@@ -330,7 +335,11 @@ class MentorshipActions:
             updated = await mentorship.set_state(connection, row["id"], "withdrawn")
             if mentor["domain"] is None:
                 await mentorship.notify(
-                    connection, mentor["id"], WITHDRAWN_NOTIFICATION, mentee["id"], row["id"]
+                    connection,
+                    mentor["id"],
+                    WITHDRAWN_NOTIFICATION,
+                    mentee["id"],
+                    row["id"],
                 )
                 if current["state"] == "accepted":
                     await ProfileActions(self.runtime).send_update(connection, mentor)
@@ -406,9 +415,7 @@ class PeerSoftwareChecks:
     async def _listen(self, wakeup: asyncio.Event) -> asyncpg.Connection | None:
         try:
             connection = await asyncpg.connect(self.runtime.dsn)
-            await connection.add_listener(
-                PEER_CHECK_CHANNEL, lambda *_: wakeup.set()
-            )
+            await connection.add_listener(PEER_CHECK_CHANNEL, lambda *_: wakeup.set())
         except (asyncpg.PostgresError, OSError) as error:
             log.warning(
                 "mentorship peer checks will poll every %.0f s: LISTEN failed: %r",
@@ -530,7 +537,9 @@ async def _wait(event: asyncio.Event, stopping: asyncio.Event, timeout: float) -
         asyncio.ensure_future(stopping.wait()),
     ]
     try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         for waiter in waiters:
             waiter.cancel()

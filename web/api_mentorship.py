@@ -323,7 +323,9 @@ async def _account_param(value: Any, name: str) -> Any:
         value = str(value)
     account_id = parse_id(value)
     if account_id is None:
-        raise ActionError(422, f"{name} must be an account id, not {str(value)[:40]!r}")
+        raise InputError(
+            422, name, f"{name} must be an account id, not {str(value)[:40]!r}"
+        )
     row = await accounts.by_id(runtime_of(current_app).pool, account_id)
     if row is None or row["deleted_at"] is not None or row["actor_type"] != "Person":
         raise FederationError(404, f"{name}: account not found")
@@ -336,7 +338,7 @@ async def create_mentorship() -> Response:
     runtime = runtime_of(current_app)
     params = await _params()
     if params.get("mentor_id") in (None, ""):
-        raise ActionError(422, "mentor_id is missing")
+        raise InputError(422, "mentor_id", "mentor_id is missing")
     mentor = await _account_param(params.get("mentor_id"), "mentor_id")
     row = await MentorshipActions(runtime).offer(
         g.account,
@@ -353,8 +355,9 @@ async def list_mentorships() -> Response:
     runtime = runtime_of(current_app)
     state = request.args.get("state") or None
     if state not in (None, "pending", "accepted", "rejected", "withdrawn"):
-        raise ActionError(
+        raise InputError(
             422,
+            "state",
             f"state must be pending, accepted, rejected or withdrawn, not {state!r}",
         )
     rows = await mentorship.list_for(runtime.pool, g.account["id"], state)

@@ -14,7 +14,13 @@ from quart import Blueprint, Response, current_app, g, jsonify, request, send_fi
 from actors.lesson_plan import canonical_code
 from federation.errors import FederationError
 from outbox.actions import ActionError
-from outbox.profiles import MEDIA_TYPES, ProfileActions, ProfileChange, media_directory
+from outbox.profiles import (
+    MEDIA_TYPES,
+    InputError,
+    ProfileActions,
+    ProfileChange,
+    media_directory,
+)
 from storage import mentorship, tags
 from web.api import (
     _account_by_handle,
@@ -80,13 +86,19 @@ def _field_pairs(params: dict[str, Any]) -> list[tuple[str, str]] | None:
         pairs = []
         for position, item in enumerate(value):
             if not isinstance(item, dict):
-                raise ActionError(
-                    422, f"fields_attributes[{position}] must be an object"
+                raise InputError(
+                    422,
+                    "fields_attributes",
+                    f"fields_attributes[{position}] must be an object",
                 )
             pairs.append((item.get("name", ""), item.get("value", "")))
         return pairs
     if value is not None:
-        raise ActionError(422, "fields_attributes must be a list of name and value")
+        raise InputError(
+            422,
+            "fields_attributes",
+            "fields_attributes must be a list of name and value",
+        )
     form_keys = re.compile(r"^fields_attributes\[([0-9]+)\]\[(name|value)\]$")
     found: dict[int, dict[str, Any]] = {}
     for key, item in params.items():
@@ -211,9 +223,9 @@ async def search_teachers() -> Response:
     runtime = runtime_of(current_app)
     query = (request.args.get("q") or "").strip()
     if not query:
-        raise ActionError(422, "q is missing")
+        raise InputError(422, "q", "q is missing")
     if len(query) > 200:
-        raise ActionError(422, "q must be at most 200 characters")
+        raise InputError(422, "q", "q must be at most 200 characters")
     handle = query.lstrip("@")
     if "@" in handle:
         viewer = await _token_account()

@@ -189,3 +189,22 @@ def test_broken_avatar_error_without_repr() -> None:
     assert raised.value.field == "avatar"
     assert "BytesIO" not in raised.value.message
     assert "0x" not in raised.value.message
+
+
+BAD_REQUESTS = [
+    ("POST", "/api/pedagogue/v1/mentorships", {}, "mentor_id"),
+    ("POST", "/api/pedagogue/v1/mentorships", {"mentor_id": "x1"}, "mentor_id"),
+    ("GET", "/api/pedagogue/v1/mentorships?state=maybe", None, "state"),
+    ("GET", "/api/pedagogue/v1/teachers", None, "q"),
+    ("PATCH", PROFILE, {"fields_attributes": "name"}, "fields_attributes"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), BAD_REQUESTS)
+async def test_bad_request_field_named(
+    site: EventsSite, method: str, path: str, body: Any, field: str
+) -> None:
+    status, error = await send(site, method, path, body)
+
+    assert status == 422
+    assert error["field"] == field
