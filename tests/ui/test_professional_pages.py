@@ -387,3 +387,47 @@ async def test_privacy_setting_requires_follow_approval(network: Any, carol: Any
     await carol.get_by_label("Approve each new follower by hand").uncheck()
     await carol.get_by_role("button", name="Save privacy settings").click()
     await carol.get_by_text("Your privacy settings have been saved.").wait_for()
+
+
+async def test_admin_suspends_and_restores_a_teacher(network: Any, alice: Any, browser: Any) -> None:
+    school, _ = network
+    await school.add_teacher("dave")
+    await alice.goto(f"{school.url}/admin/users?q=dave")
+    assert await serious_violations(alice) == []
+    alice.once("dialog", lambda dialog: dialog.accept())
+    await alice.get_by_role("button", name="Suspend dave").click()
+    await alice.get_by_role("button", name="Lift suspension dave").wait_for()
+    dave_context = await browser.new_context(ignore_https_errors=True)
+    try:
+        dave = await dave_context.new_page()
+        await dave.goto(f"{school.url}/sign-in")
+        await dave.get_by_label("Username").fill("dave")
+        await dave.get_by_label("Password").fill("correct horse battery")
+        await dave.get_by_role("button", name="Sign in").click()
+        assert await dave.get_by_text("This account is suspended.").count() == 1
+        await alice.get_by_role("button", name="Lift suspension dave").click()
+        await alice.get_by_role("button", name="Suspend dave").wait_for()
+        await sign_in(dave, school, "dave")
+    finally:
+        await dave_context.close()
+
+
+async def test_admin_issues_a_reset_link(network: Any, alice: Any) -> None:
+    school, _ = network
+    await alice.goto(f"{school.url}/admin/users?q=carol")
+    await alice.get_by_role("button", name="Reset link carol").click()
+    assert await alice.get_by_text("/reset-password/").count() >= 1
+
+
+async def test_admin_instance_page_shows_configuration(network: Any, alice: Any) -> None:
+    school, _ = network
+    await alice.goto(f"{school.url}/admin/instance")
+    instance = alice.locator("section", has=alice.get_by_role("heading", name="[instance]"))
+    assert school.url in await instance.inner_text()
+    assert await alice.get_by_role("heading", name="[database]").count() == 0
+    assert await serious_violations(alice) == []
+
+
+async def test_admin_pages_reject_teachers(network: Any, carol: Any) -> None:
+    response = await carol.goto(f"{network[0].url}/admin/users")
+    assert response.status == 403

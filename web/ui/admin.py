@@ -135,3 +135,84 @@ async def reset_link(db: Any, settings: Any, account: Any) -> str:
         db, account["id"], timedelta(hours=settings.web.reset_link_hours)
     )
     return f"{settings.base_url}/reset-password/{token}"
+
+
+# Users
+
+USER_PAGE_SIZE = 100
+USER_ACTIONS = ("suspend", "unsuspend")
+
+
+@blueprint.get("/admin/users")
+@admin_only
+async def users_page() -> Any:
+    pool = runtime_of(current_app).pool
+    query = request.args.get("q", "").strip().lstrip("@")[:60]
+    rows = await pool.fetch(
+        "SELECT * FROM accounts WHERE domain IS NULL AND actor_type = 'Person'"
+        " AND deleted_at IS NULL AND ($1 = '' OR username ILIKE '%' || $1 || '%'"
+        " OR display_name ILIKE '%' || $1 || '%')"
+        " ORDER BY lower(username) LIMIT $2",
+        query.replace("%", "").replace("_", r"\_"),
+        USER_PAGE_SIZE,
+    )
+    return await render("admin_users.html", users=rows, query=query)
+
+
+@blueprint.post("/admin/users/<account_id>/<action>")
+@admin_only
+async def user_action(account_id: str, action: str) -> Any:
+    """Suspend an account (sign it out everywhere and revoke its API tokens)
+    or lift a suspension."""
+    if action not in USER_ACTIONS:
+        raise FormError(404, _("Unknown action."))
+    runtime = runtime_of(current_app)
+    number = parse_id(account_id)
+    account = await accounts.by_id(runtime.pool, number) if number is not None else None
+    if account is None or account["domain"] is not None or account["actor_type"] != "Person":
+        raise FormError(404, _("No local teacher has that id."))
+    if account["id"] == g.viewer["id"]:
+        raise FormError(422, _("Admins cannot suspend their own account."))
+    async with transaction(runtime.pool) as connection:
+        if action == "suspend":
+            await connection.execute(
+                "UPDATE accounts SET suspended_at = coalesce(suspended_at, now()) WHERE id = $1",
+                account["id"],
+            )
+            signed_out = await sessions.delete_other_sessions(connection, account["id"], None)
+            # The client API checks tokens, not suspensions, so they are revoked.
+            revoked = await connection.execute(
+                "UPDATE tokens SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL",
+                account["id"],
+            )
+            log.info(
+                "account %s suspended by account %s: %d sessions ended, tokens %s",
+                account["id"], g.viewer["id"], signed_out, revoked,
+            )
+        else:
+            await connection.execute(
+                "UPDATE accounts SET suspended_at = NULL WHERE id = $1", account["id"]
+            )
+            log.info("suspension of account %s lifted by account %s", account["id"], g.viewer["id"])
+    return redirect("/admin/users", 303)
+
+
+# Instance settings
+
+# Sections of the configuration shown to admins. The database and server
+# sections are left out because they name credentials and key files.
+SHOWN_SECTIONS = ("instance", "web", "federation", "lesson_plans", "events")
+
+
+@blueprint.get("/admin/instance")
+@admin_only
+async def instance_page() -> Any:
+    import dataclasses
+
+    settings = runtime_of(current_app).settings
+    sections = [
+        (name, [(item.name, getattr(getattr(settings, name), item.name))
+                for item in dataclasses.fields(getattr(settings, name))])
+        for name in SHOWN_SECTIONS
+    ]
+    return await render("admin_instance.html", sections=sections)
