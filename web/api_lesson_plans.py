@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import unicodedata
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -352,7 +353,20 @@ async def plan_revisions(plan_id: str) -> Response:
 
 
 def _snapshot(value: Any) -> dict[str, Any]:
-    return json.loads(value) if isinstance(value, str) else dict(value)
+    """Return a stored revision in the shapes of the plan entity: the age range
+    as ``"8-10"`` and ``edited_at`` as a millisecond UTC time."""
+    snapshot = json.loads(value) if isinstance(value, str) else dict(value)
+    age = snapshot.get("age_range")
+    if isinstance(age, list) and len(age) == 2:
+        snapshot["age_range"] = f"{age[0]}-{age[1]}"
+    if isinstance(snapshot.get("edited_at"), str):
+        try:
+            moment = datetime.fromisoformat(snapshot["edited_at"])
+        except ValueError:
+            pass
+        else:
+            snapshot["edited_at"] = iso_millis(moment)
+    return snapshot
 
 
 @blueprint.get(f"{API}/lesson_plans/<plan_id>/adaptations")
@@ -627,6 +641,8 @@ async def get_preferences() -> Response:
 @authenticated
 async def set_preferences() -> Response:
     params = await _params()
+    if params.get("default_license") in (None, ""):
+        raise InvalidPlan("default_license", "is missing")
     key = license_of(params.get("default_license"), "default_license")
     await plans.set_preferred_license(
         runtime_of(current_app).pool, g.account["id"], key
@@ -700,10 +716,25 @@ async def create_collection() -> Response:
 
 
 @blueprint.get(f"{API}/lesson_plan_collections/<collection_id>")
-@authenticated
 async def get_collection(collection_id: str) -> Response:
-    row = await _own_collection(collection_id)
-    return _json(await _collection_json(runtime_of(current_app), row, g.account["id"]))
+    """Return a collection to a reader its ActivityPub form is served to:
+    anyone for public and unlisted ones, accepted followers of the owner for
+    followers-only ones, and the owner alone for personal ones. The plans
+    listed are those the reader may read."""
+    runtime = runtime_of(current_app)
+    viewer = await _viewer()
+    number = parse_id(collection_id)
+    row = await plans.collection(runtime.pool, number) if number is not None else None
+    if row is None:
+        raise FederationError(404, "Record not found")
+    readable = (
+        row["visibility"] in ("public", "unlisted")
+        or (viewer is not None and viewer["id"] == row["account_id"])
+        or await _may_read_collection(runtime, row, viewer)
+    )
+    if not readable:
+        raise FederationError(404, "Record not found")
+    return _json(await _collection_json(runtime, row, _viewer_id(viewer)))
 
 
 @blueprint.put(f"{API}/lesson_plan_collections/<collection_id>")

@@ -413,3 +413,60 @@ async def test_collection_name_with_line_break_rejected(
     )
     assert status == 422
     assert body["field"] == "name"
+
+
+async def test_default_licence_missing_named(plan_instance: PlanInstance) -> None:
+    status, body = await plan_instance.alice.call(
+        "PUT", f"{PLANS}/preferences", json={}
+    )
+    assert status == 422
+    assert body["field"] == "default_license"
+    assert "is missing" in body["error"]
+
+
+async def test_public_collection_readable_by_others(
+    plan_instance: PlanInstance,
+) -> None:
+    collections = "/api/pedagogue/v1/lesson_plan_collections"
+    _, collection = await plan_instance.alice.call(
+        "POST", collections, json={"name": "Fractions"}
+    )
+    status, body = await plan_instance.bob.call(
+        "GET", f"{collections}/{collection['id']}"
+    )
+    validate_response(
+        "lesson_plans",
+        "/api/pedagogue/v1/lesson_plan_collections/{id}",
+        "GET",
+        status,
+        body,
+    )
+    assert status == 200
+    assert body["name"] == "Fractions"
+
+
+async def test_personal_collection_hidden_from_others(
+    plan_instance: PlanInstance,
+) -> None:
+    collections = "/api/pedagogue/v1/lesson_plan_collections"
+    _, collection = await plan_instance.alice.call(
+        "POST", collections, json={"name": "Mine", "visibility": "direct"}
+    )
+    status, _ = await plan_instance.bob.call("GET", f"{collections}/{collection['id']}")
+    assert status == 404
+
+
+async def test_revision_uses_plan_entity_shapes(plan_instance: PlanInstance) -> None:
+    alice = plan_instance.alice
+    _, plan = await alice.call("POST", PLANS, json={"title": "x", "age_range": "8-10"})
+    await alice.call("PUT", f"{PLANS}/{plan['id']}", json={"title": "y"})
+    status, revisions = await alice.call("GET", f"{PLANS}/{plan['id']}/revisions")
+    validate_response(
+        "lesson_plans",
+        "/api/pedagogue/v1/lesson_plans/{id}/revisions",
+        "GET",
+        status,
+        revisions,
+    )
+    assert revisions[0]["age_range"] == "8-10"
+    assert revisions[0]["edited_at"] == plan["created_at"]
