@@ -431,3 +431,22 @@ async def test_admin_instance_page_shows_configuration(network: Any, alice: Any)
 async def test_admin_pages_reject_teachers(network: Any, carol: Any) -> None:
     response = await carol.goto(f"{network[0].url}/admin/users")
     assert response.status == 403
+
+
+async def test_plan_attachment_added_and_removed(network: Any, alice: Any, tmp_path: Any) -> None:
+    school, _ = network
+    worksheet = tmp_path / "worksheet.png"
+    worksheet.write_bytes(PNG_1PX)
+    await alice.goto(f"{school.url}/plans/new")
+    await alice.get_by_label("Title").fill("Shapes in the playground")
+    await alice.get_by_label("Add files (worksheets, slides, images)").set_input_files(str(worksheet))
+    await alice.get_by_role("button", name="Publish").click()
+    await alice.wait_for_url(PLAN_URL)
+    url = alice.url
+    attachments = alice.locator("article.plan", has=alice.get_by_role("heading", name="Attachments"))
+    assert await attachments.get_by_role("link", name="worksheet.png").count() == 1
+    await alice.get_by_role("link", name="Edit").click()
+    await alice.get_by_label("Remove worksheet.png").check()
+    await alice.get_by_role("button", name="Save changes").click()
+    await alice.wait_for_url(url)
+    assert await alice.get_by_role("link", name="worksheet.png").count() == 0

@@ -95,6 +95,26 @@ def _form_values(entity: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+MAX_UPLOADS = 16
+
+
+async def _attachment_ids(runtime: Any, existing: list[int]) -> list[int] | None:
+    """Store the files uploaded with the form; return the plan's attachment ids.
+
+    ``existing`` are the ids the plan keeps (those not ticked for removal).
+    Returns None when nothing changes, so an edit leaves the attachments alone.
+    """
+    files = await request.files
+    uploads = [item for item in files.getlist("attachments") if item.filename]
+    if len(existing) + len(uploads) > MAX_UPLOADS:
+        raise InvalidPlan("attachments", _("at most %(count)s files", count=MAX_UPLOADS))
+    stored = []
+    for upload in uploads:
+        row = await PlanActions(runtime).store_upload(g.viewer, upload.filename, upload.read())
+        stored.append(row["id"])
+    return [*existing, *stored]
+
+
 async def _plan_form(status: int = 200, **context: Any) -> Any:
     return await render(
         "plan_form.html",
@@ -135,8 +155,13 @@ async def create_plan() -> Any:
         visibility = parse_visibility(params["visibility"])
         if params["adapted_from"]:
             original = await _original(params["adapted_from"], g.viewer)
+        attachment_ids = await _attachment_ids(runtime, [])
         plan = await PlanActions(runtime).create(
-            g.viewer, fields, original=original, visibility=visibility
+            g.viewer,
+            fields,
+            attachment_ids=attachment_ids or None,
+            original=original,
+            visibility=visibility,
         )
     except InvalidPlan as error:
         log.info("plan by account %s rejected: %s", g.viewer["id"], error)
@@ -208,7 +233,13 @@ async def edit_plan(plan_id: str) -> Any:
         params.pop("visibility")
         params.pop("adapted_from")
         fields = parse_fields(params, partial_of=fields_of(plan))
-        updated = await PlanActions(runtime).update(g.viewer, plan, fields, None)
+        current = [item["id"] for item in await plans.attachments_of(runtime.pool, [plan["status_id"]])]
+        removed = {parse_id(value) for value in form.getlist("remove_attachment")}
+        kept = [number for number in current if number not in removed]
+        attachment_ids = await _attachment_ids(runtime, kept)
+        if attachment_ids == current:
+            attachment_ids = None
+        updated = await PlanActions(runtime).update(g.viewer, plan, fields, attachment_ids)
     except InvalidPlan as error:
         entity = await plan_json(runtime, plan, g.viewer["id"])
         return await _plan_form(
