@@ -450,3 +450,16 @@ async def test_plan_attachment_added_and_removed(network: Any, alice: Any, tmp_p
     await alice.get_by_role("button", name="Save changes").click()
     await alice.wait_for_url(url)
     assert await alice.get_by_role("link", name="worksheet.png").count() == 0
+
+
+async def test_profile_lists_public_plans_for_visitors(network: Any, alice: Any, browser: Any) -> None:
+    school, _ = network
+    await _publish_plan(alice, school, "Weather diaries")
+    visitor_context = await browser.new_context(ignore_https_errors=True)
+    try:
+        visitor = await visitor_context.new_page()
+        await visitor.goto(f"{school.url}/@alice")
+        plans = visitor.locator("section", has=visitor.get_by_role("heading", name="Lesson plans"))
+        assert await plans.get_by_role("link", name="Weather diaries").count() == 1
+    finally:
+        await visitor_context.close()

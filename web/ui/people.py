@@ -67,6 +67,7 @@ async def profile_page(row: Any, viewer: Any) -> Any:
     # NOTE: a remote profile lists only the posts this server has received;
     # the account's outbox is not fetched.
     rows = await reading.account_rows(runtime.pool, row["id"], page)
+    plans = await _plans_by(runtime, row, viewer)
     return await render(
         "profile.html",
         account=account,
@@ -75,8 +76,24 @@ async def profile_page(row: Any, viewer: Any) -> Any:
         relationship=relationship,
         statuses=await render_statuses(runtime, viewer, rows),
         pages=pagination([r["id"] for r in rows], page),
+        plans=plans,
         alternate=row["actor_id"] if row["domain"] is None else None,
     )
+
+
+PROFILE_PLANS = 10
+
+
+async def _plans_by(runtime: Any, row: Any, viewer: Any) -> list[Any]:
+    """Return the teacher's newest plans that ``viewer`` may read."""
+    from storage import lesson_plans
+
+    if viewer is not None:
+        return list(await lesson_plans.by_author(runtime.pool, row["id"], PROFILE_PLANS, viewer["id"]))
+    # Without a reader, by_author returns every plan, so visitors get the
+    # public ones only.
+    found = await lesson_plans.by_author(runtime.pool, row["id"], PROFILE_PLANS * 3)
+    return [plan for plan in found if plan["visibility"] == "public"][:PROFILE_PLANS]
 
 
 # Following
