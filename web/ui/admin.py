@@ -1,8 +1,9 @@
-"""Admin pages needed before the full admin area: invites, sign-up approval and
-password reset links."""
+"""Admin pages: teachers (suspension and password reset links), invites,
+sign-up approval and the instance's configuration."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
 from typing import Any
@@ -207,8 +208,6 @@ SHOWN_SECTIONS = ("instance", "web", "federation", "lesson_plans", "events")
 @blueprint.get("/admin/instance")
 @admin_only
 async def instance_page() -> Any:
-    import dataclasses
-
     settings = runtime_of(current_app).settings
     sections = [
         (name, [(item.name, getattr(getattr(settings, name), item.name))

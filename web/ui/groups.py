@@ -122,11 +122,14 @@ async def group_page(group_id: str) -> Any:
     page = page_from_args()
     rows = await group_post_rows(runtime.pool, group["id"], page.max_id, PAGE_SIZE)
     membership = await _membership_json(runtime, group, viewer) if viewer else None
+
     moderators = (
         await groups.moderators(runtime.pool, group["id"])
         if group["domain"] is None
         else await groups.remote_moderators_of(runtime.pool, [group["id"]])
     )
+
+    # Member lists and join requests are for moderators of a local group.
     moderating = bool(membership and membership["role"]) and group["domain"] is None
     members: list[Any] = []
     requests: list[Any] = []
@@ -143,6 +146,7 @@ async def group_page(group_id: str) -> Any:
                 runtime.pool, group["id"], accepted=False, limit=MEMBER_LIST_SIZE, max_id=None
             ),
         )
+
     entity = await group_json(runtime, group)
     return await render(
         "group.html",

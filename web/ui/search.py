@@ -2,7 +2,7 @@
 the mentor directory with its request button, and the mentorships page.
 
 Each part calls the client API's own query or action, so results match what
-a client app sees.
+a client app receives.
 """
 
 from __future__ import annotations
