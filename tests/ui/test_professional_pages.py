@@ -463,3 +463,31 @@ async def test_profile_lists_public_plans_for_visitors(network: Any, alice: Any,
         assert await plans.get_by_role("link", name="Weather diaries").count() == 1
     finally:
         await visitor_context.close()
+
+
+async def test_collection_item_removed_then_deleted(network: Any, alice: Any, carol: Any) -> None:
+    school, _ = network
+    url = await _publish_plan(alice, school, "Sound with string telephones")
+    await carol.goto(url)
+    await carol.get_by_label("Or a new private collection named").fill("Sound ideas")
+    await carol.get_by_role("button", name="Save").click()
+    await carol.wait_for_url(url)
+    await carol.goto(f"{school.url}/collections")
+    section = carol.locator("section", has=carol.get_by_role("heading", name="Sound ideas"))
+    await section.get_by_role("button", name="Remove Sound with string telephones").click()
+    await carol.wait_for_url(f"{school.url}/collections")
+    assert await section.get_by_role("link", name="Sound with string telephones").count() == 0
+    carol.once("dialog", lambda dialog: dialog.accept())
+    await section.get_by_role("button", name="Delete collection Sound ideas").click()
+    await carol.wait_for_url(f"{school.url}/collections")
+    assert await carol.get_by_role("heading", name="Sound ideas").count() == 0
+
+
+async def test_author_deletes_a_plan(network: Any, alice: Any) -> None:
+    school, _ = network
+    url = await _publish_plan(alice, school, "Magnets sorting game")
+    alice.once("dialog", lambda dialog: dialog.accept())
+    await alice.get_by_role("button", name="Delete plan").click()
+    await alice.wait_for_url(re.compile(r"/@alice$"))
+    response = await alice.goto(url)
+    assert response.status == 404

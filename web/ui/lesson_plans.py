@@ -285,3 +285,41 @@ async def my_collections() -> Any:
         items = await plans.collection_items(runtime.pool, row["id"], g.viewer["id"])
         listed.append({"row": row, "plans": await plans_json(runtime, list(items), g.viewer["id"])})
     return await render("collections.html", collections=listed)
+
+
+@blueprint.post("/plans/<plan_id>/delete")
+@signed_in
+async def delete_plan(plan_id: str) -> Any:
+    plan = await _own_plan(plan_id)
+    await PlanActions(runtime_of(current_app)).delete(g.viewer, plan)
+    log.info("plan %s deleted by account %s from the web interface", plan["status_id"], g.viewer["id"])
+    return redirect(f"/@{g.viewer['username']}", 303)
+
+
+async def _own_collection(collection_id: str) -> Any:
+    number = parse_id(collection_id)
+    row = await plans.collection(runtime_of(current_app).pool, number) if number is not None else None
+    if row is None or row["account_id"] != g.viewer["id"] or not row["local"]:
+        raise FormError(404, _("This collection does not exist."))
+    return row
+
+
+@blueprint.post("/collections/<collection_id>/remove/<plan_id>")
+@signed_in
+async def remove_from_collection(collection_id: str, plan_id: str) -> Any:
+    collection = await _own_collection(collection_id)
+    number = parse_id(plan_id)
+    if number is None:
+        raise FormError(404, _("This lesson plan does not exist or is not shared with you."))
+    await PlanActions(runtime_of(current_app)).remove_from_collection(g.viewer, collection, number)
+    log.info("plan %s removed from collection %s by account %s", number, collection["id"], g.viewer["id"])
+    return redirect("/collections", 303)
+
+
+@blueprint.post("/collections/<collection_id>/delete")
+@signed_in
+async def delete_collection(collection_id: str) -> Any:
+    collection = await _own_collection(collection_id)
+    await PlanActions(runtime_of(current_app)).delete_collection(g.viewer, collection)
+    log.info("collection %s deleted by account %s", collection["id"], g.viewer["id"])
+    return redirect("/collections", 303)
