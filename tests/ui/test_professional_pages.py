@@ -491,3 +491,24 @@ async def test_author_deletes_a_plan(network: Any, alice: Any) -> None:
     await alice.wait_for_url(re.compile(r"/@alice$"))
     response = await alice.goto(url)
     assert response.status == 404
+
+
+async def test_organiser_accepts_a_request_to_attend(network: Any, alice: Any, carol: Any) -> None:
+    school, _ = network
+    await alice.goto(f"{school.url}/events/new")
+    await alice.get_by_label("Name").fill("Lab safety training")
+    await alice.get_by_label("Starts").fill("2031-05-06T15:00")
+    await alice.get_by_label("Ends").fill("2031-05-06T16:00")
+    await alice.get_by_label("Who can attend").select_option("restricted")
+    await alice.get_by_role("button", name="Publish event").click()
+    await alice.wait_for_url(EVENT_URL)
+    url = alice.url
+    await carol.goto(url)
+    await carol.get_by_label("Message to the organiser (optional)").fill("I run the year 8 labs.")
+    await carol.get_by_role("button", name="Ask to attend").click()
+    await carol.get_by_text("Your request is waiting for the organiser.").wait_for()
+    await alice.goto(url)
+    await alice.get_by_role("button", name="Accept carol").click()
+    await alice.get_by_role("button", name="Accept carol").wait_for(state="detached")
+    await carol.reload()
+    assert await carol.get_by_text("You are going.").count() == 1

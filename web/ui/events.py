@@ -16,7 +16,8 @@ from actors.event import JOIN_MODES
 from outbox.events import EventActions, EventError, NewEvent
 from storage import events as event_store
 from web.api_events import events_json
-from web.app import runtime_of
+from web.app import parse_id, runtime_of
+from web.presenters import accounts_json
 from web.ui import blueprint
 from web.ui.accounts import time_zones
 from web.ui.i18n import _
@@ -116,10 +117,20 @@ async def event_page(event_id: str) -> Any:
     event = await _visible_event(event_id, viewer)
     entity = (await events_json(runtime, [event], viewer))[0]
     organiser = await runtime.pool.fetchrow("SELECT * FROM accounts WHERE id = $1", event["account_id"])
+    own = viewer is not None and event["account_id"] == viewer["id"]
+    participants = []
+    if own:
+        rows = list(await event_store.participants(runtime.pool, event["status_id"]))
+        rendered = await accounts_json(runtime, rows)
+        participants = [
+            {"account": account, "state": row["state"], "message": row["message"]}
+            for row, account in zip(rows, rendered)
+        ]
     return await render(
         "event.html",
         event=entity,
-        own=viewer is not None and event["account_id"] == viewer["id"],
+        own=own,
+        participants=participants,
         organiser_name=organiser["username"] if organiser and organiser["domain"] is None else None,
         alternate=event["uri"] if event["local"] else None,
     )
@@ -161,6 +172,19 @@ async def edit_event(event_id: str) -> Any:
         )
     log.info("event %s edited by account %s from the web interface", event["status_id"], g.viewer["id"])
     return redirect(f"/events/{event['status_id']}", 303)
+
+
+@blueprint.post("/events/<event_id>/participants/<account_id>/<decision>")
+@signed_in
+async def answer_participant(event_id: str, account_id: str, decision: str) -> Any:
+    """Let the organiser accept or decline a request to attend."""
+    joiner_id = parse_id(account_id)
+    if decision not in ("authorize", "reject") or joiner_id is None:
+        raise FormError(404, _("Unknown action."))
+    event = await _own_event(event_id)
+    await EventActions(runtime_of(current_app)).answer(g.viewer, event, joiner_id, decision == "authorize")
+    log.info("participant %s of event %s: %s by account %s", joiner_id, event["status_id"], decision, g.viewer["id"])
+    return back_to(f"/events/{event['status_id']}")
 
 
 @blueprint.post("/events/<event_id>/<action>")

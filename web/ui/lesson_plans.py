@@ -110,7 +110,7 @@ async def _attachment_ids(runtime: Any, existing: list[int]) -> list[int] | None
         raise InvalidPlan("attachments", _("at most %(count)s files", count=MAX_UPLOADS))
     stored = []
     for upload in uploads:
-        row = await PlanActions(runtime).store_upload(g.viewer, upload.filename, upload.read())
+        row = await PlanActions(runtime).store_upload(g.viewer, upload.filename or "attachment", upload.read())
         stored.append(row["id"])
     return [*existing, *stored]
 
