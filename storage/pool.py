@@ -12,8 +12,8 @@ class _StatelessConnection(asyncpg.Connection):
     """A pooled connection released without asyncpg's reset query.
 
     asyncpg still rolls back an open transaction and drops listener callbacks
-    on release; only the query that clears session state (advisory locks,
-    cursors, LISTEN registrations, SET values) is skipped. See create_pool.
+    on release. Only the query that clears session state is skipped: advisory
+    locks, cursors, LISTEN registrations and SET values. See create_pool.
     """
 
     def get_reset_query(self) -> str:
@@ -42,8 +42,8 @@ async def create_pool(
     session state on a pooled connection passes ``reset_session=True`` and
     gets a pool with asyncpg's full reset: the migration pool does
     (pedagogue/server.py), as storage/migrate.py holds an advisory lock.
-    Whoever adds LISTEN, an advisory lock or SET on a pooled connection of
-    the other pools must do the same.
+    Code that adds LISTEN, an advisory lock or SET on a pooled connection
+    of the other pools must ask for the same.
     """
     pool = await asyncpg.create_pool(
         dsn,

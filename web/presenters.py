@@ -267,14 +267,14 @@ def _relationship(row: Any) -> dict[str, Any]:
 class StatusPresenter:
     """Render many statuses with a few set-based queries on one connection.
 
-    The queries are keyed by the ids of the statuses on the page (and of the
-    originals of its boosts), so a page of 20 statuses costs the same number
-    of round trips as a single status: the originals, the authors with their
-    statistics, mentions, tags, attachments, the viewer's favourites and
-    boosts in one query, and lesson-plan cards and events when the page has
-    such statuses. ``db`` is a connection the caller already holds, such as
-    the one that read the page; without it one is borrowed from the pool for
-    the whole rendering.
+    The queries are keyed by the ids of the statuses on the page and of the
+    originals of its boosts. So a page of 20 statuses costs as many round
+    trips as a single status: the originals, the authors with their
+    statistics, mentions, tags, attachments, and the viewer's favourites and
+    boosts in one query. Lesson-plan cards and events add one query each
+    when the page holds such statuses. ``db`` is a connection the caller
+    already holds, such as the one that read the page; without it one is
+    borrowed from the pool for the whole rendering.
     """
 
     def __init__(self, runtime: Runtime, viewer: Any | None, db: Any | None = None) -> None:

@@ -177,7 +177,7 @@ def _kinds(page: list[dict[str, Any]]) -> set[str]:
     return kinds
 
 
-async def test_home_page_holds_every_kind_of_status(site: Site) -> None:
+async def test_home_page_holds_every_kind(site: Site) -> None:
     _, page = await _page(site, "/api/v1/timelines/home", site.alice.token)
     assert _kinds(page) == {
         "reblog",
@@ -191,29 +191,25 @@ async def test_home_page_holds_every_kind_of_status(site: Site) -> None:
     }
 
 
-async def test_home_page_json_equals_statuses_rendered_one_by_one(site: Site) -> None:
+async def test_home_page_equals_single_renders(site: Site) -> None:
     _, page = await _page(site, "/api/v1/timelines/home", site.alice.token)
     expected = await _one_by_one(site, page, site.alice.account)
     assert json.dumps(page) == expected
 
 
-async def test_public_page_for_a_visitor_equals_statuses_rendered_one_by_one(
-    site: Site,
-) -> None:
+async def test_public_page_equals_single_renders(site: Site) -> None:
     _, page = await _page(site, "/api/v1/timelines/public", None)
     expected = await _one_by_one(site, page, None)
     assert json.dumps(page) == expected
 
 
-async def test_local_page_for_a_reader_equals_statuses_rendered_one_by_one(
-    site: Site,
-) -> None:
+async def test_local_page_equals_single_renders(site: Site) -> None:
     _, page = await _page(site, "/api/v1/timelines/public?local=true", site.bob.token)
     expected = await _one_by_one(site, page, site.bob.account)
     assert json.dumps(page) == expected
 
 
-async def test_released_connection_has_no_open_transaction(site: Site) -> None:
+async def test_release_rolls_back_transaction(site: Site) -> None:
     pool = site.runtime.pool
     async with pool.acquire() as connection:
         transaction = connection.transaction()
@@ -223,7 +219,7 @@ async def test_released_connection_has_no_open_transaction(site: Site) -> None:
         assert not connection.is_in_transaction()
 
 
-async def test_session_pool_releases_advisory_locks_on_release(database: str) -> None:
+async def test_session_pool_release_unlocks(database: str) -> None:
     pool = await create_pool(database, min_size=1, max_size=1, reset_session=True)
     try:
         async with pool.acquire() as connection:
