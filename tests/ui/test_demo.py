@@ -101,7 +101,7 @@ def _details(text: str) -> dict[str, Any]:
     return {"school": urls[0], "district": urls[1], "password": password.group(1)}
 
 
-async def test_demo_signs_in_and_shows_the_other_instances_post(demo: Demo, browser: Any) -> None:
+async def test_demo_shows_remote_post(demo: Demo, browser: Any) -> None:
     details = _details(demo.read_until("Press Ctrl+C"))
     context = await browser.new_context()
     try:

@@ -95,7 +95,7 @@ async def test_plan_form_rejects_a_missing_title(network: Any, alice: Any) -> No
     assert "title" in await alert.inner_text()
 
 
-async def test_adapting_a_plan_links_back_to_the_original(network: Any, alice: Any, carol: Any) -> None:
+async def test_adaptation_links_to_original(network: Any, alice: Any, carol: Any) -> None:
     school, _ = network
     original = await _publish_plan(alice, school, "Fractions on a number line")
     await carol.goto(original)
@@ -199,7 +199,7 @@ async def test_join_request_approved_by_moderator(network: Any, alice: Any, caro
     assert await carol.get_by_text("You are a member.").count() == 1
 
 
-async def test_member_post_appears_and_moderator_removes_it(network: Any, alice: Any, carol: Any) -> None:
+async def test_member_post_removed_by_moderator(network: Any, alice: Any, carol: Any) -> None:
     url = await _create_group(alice, network[0], "geography_trips")
     await carol.goto(url)
     await carol.get_by_role("button", name="Join group").click()
@@ -389,7 +389,7 @@ async def test_privacy_setting_requires_follow_approval(network: Any, carol: Any
     await carol.get_by_text("Your privacy settings have been saved.").wait_for()
 
 
-async def test_admin_suspends_and_restores_a_teacher(network: Any, alice: Any, browser: Any) -> None:
+async def test_admin_suspends_then_restores(network: Any, alice: Any, browser: Any) -> None:
     school, _ = network
     await school.add_teacher("dave")
     await alice.goto(f"{school.url}/admin/users?q=dave")
@@ -452,7 +452,7 @@ async def test_plan_attachment_added_and_removed(network: Any, alice: Any, tmp_p
     assert await alice.get_by_role("link", name="worksheet.png").count() == 0
 
 
-async def test_profile_lists_public_plans_for_visitors(network: Any, alice: Any, browser: Any) -> None:
+async def test_profile_lists_public_plans(network: Any, alice: Any, browser: Any) -> None:
     school, _ = network
     await _publish_plan(alice, school, "Weather diaries")
     visitor_context = await browser.new_context(ignore_https_errors=True)
@@ -493,7 +493,7 @@ async def test_author_deletes_a_plan(network: Any, alice: Any) -> None:
     assert response.status == 404
 
 
-async def test_organiser_accepts_a_request_to_attend(network: Any, alice: Any, carol: Any) -> None:
+async def test_organiser_accepts_attend_request(network: Any, alice: Any, carol: Any) -> None:
     school, _ = network
     await alice.goto(f"{school.url}/events/new")
     await alice.get_by_label("Name").fill("Lab safety training")
