@@ -128,7 +128,7 @@ def unstorable_problem(text: str) -> str | None:
 
 
 async def _reject_unstorable_parameters() -> Any:
-    """Reject a query or path parameter that PostgreSQL text cannot hold.
+    """Reject a parameter or page form field that PostgreSQL text cannot hold.
 
     Returns a 400 response naming the parameter, as a JSON error or, for a
     browser, an HTML error page, so views never pass such a value to a query.
@@ -136,6 +136,12 @@ async def _reject_unstorable_parameters() -> Any:
     parameters = [("query parameter", request.args.items(multi=True))]
     if request.view_args:
         parameters.append(("path parameter", request.view_args.items()))
+    if _is_page_form():
+        # The web interface's forms reach the same storage as the client API,
+        # whose endpoints check each field themselves, so only page forms are
+        # checked here.
+        form = await request.form
+        parameters.append(("form field", form.items(multi=True)))
     for kind, items in parameters:
         for name, value in items:
             problem = unstorable_problem(name)
@@ -147,6 +153,15 @@ async def _reject_unstorable_parameters() -> Any:
                 if problem is not None:
                     return await _bad_parameter(f"{name} {problem}", kind, name)
     return None
+
+
+def _is_page_form() -> bool:
+    """Return whether the request posts a form to a web interface page."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return False
+    if request.path.startswith(("/api/", "/oauth/")):
+        return False
+    return request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 async def _bad_parameter(message: str, kind: str, name: str) -> Response:

@@ -176,3 +176,13 @@ async def test_rejected_read_logs_token_account(
 
     assert status == 404
     assert f"from account {client.alice['id']}:" in caplog.text
+
+
+async def test_nul_form_field_page_answers_400(client: Client) -> None:
+    headers = {"Accept": "text/html"}
+    form = {"username": "alice\x00", "password": "secret"}
+    response = await client.app.test_client().post("/sign-in", form=form, headers=headers)
+    page = await response.get_data(as_text=True)
+
+    assert response.status_code == 400
+    assert "username must not contain NUL characters" in page
