@@ -160,18 +160,13 @@ class MentorshipActions:
                 )
             else:
                 body = self.render_offer(row, mentee, mentor)
-                await store_activity(
-                    connection,
-                    activity_id=activity_id,
-                    uri=offer_uri,
-                    account_id=mentee["id"],
-                    body=body,
-                )
-                await enqueue_deliveries(
+                await self._queue_to_inbox(
                     connection,
                     activity_id,
-                    [mentor["inbox_url"]],
-                    self.runtime.settings.federation.delivery_deadline,
+                    offer_uri,
+                    mentee,
+                    body,
+                    mentor["inbox_url"],
                 )
                 await connection.execute(f"NOTIFY {PEER_CHECK_CHANNEL}")
         self.runtime.delivery_wakeup.set()
@@ -287,20 +282,34 @@ class MentorshipActions:
         uri = self.urls.activity(activity_id)
         body = builder(uri, mentor["actor_id"], offer)
         body["@context"] = pedagogue.full_context()
+        await self._queue_to_inbox(
+            connection, activity_id, uri, mentor, body, mentee["inbox_url"]
+        )
+        self.runtime.delivery_wakeup.set()
+
+    async def _queue_to_inbox(
+        self,
+        connection: Any,
+        activity_id: int,
+        uri: str,
+        sender: Any,
+        body: dict[str, Any],
+        inbox_url: str,
+    ) -> None:
+        """Store ``sender``'s activity and queue its delivery to one inbox."""
         await store_activity(
             connection,
             activity_id=activity_id,
             uri=uri,
-            account_id=mentor["id"],
+            account_id=sender["id"],
             body=body,
         )
         await enqueue_deliveries(
             connection,
             activity_id,
-            [mentee["inbox_url"]],
+            [inbox_url],
             self.runtime.settings.federation.delivery_deadline,
         )
-        self.runtime.delivery_wakeup.set()
 
     async def _open_thread(self, mentor: Any, mentee: Any) -> None:
         if mentee["domain"] is None:
@@ -350,18 +359,8 @@ class MentorshipActions:
                 uri = self.urls.activity(activity_id)
                 body = build.build_undo(uri, mentee["actor_id"], offer)
                 body["@context"] = pedagogue.full_context()
-                await store_activity(
-                    connection,
-                    activity_id=activity_id,
-                    uri=uri,
-                    account_id=mentee["id"],
-                    body=body,
-                )
-                await enqueue_deliveries(
-                    connection,
-                    activity_id,
-                    [mentor["inbox_url"]],
-                    self.runtime.settings.federation.delivery_deadline,
+                await self._queue_to_inbox(
+                    connection, activity_id, uri, mentee, body, mentor["inbox_url"]
                 )
         self.runtime.delivery_wakeup.set()
         log.info("mentorship %s withdrawn by %s", row["uri"], mentee["actor_id"])
