@@ -1,6 +1,6 @@
 """``pedagogue demo``: two instances on loopback that federate, with sample content.
 
-One embedded PostgreSQL cluster holds a database per instance. Each instance
+One embedded PostgreSQL cluster contains a database per instance. Each instance
 runs as its own ``pedagogue run --dev`` process on a ``*.localhost`` name, which
 browsers resolve to the loopback address and keep apart for cookies. The
 sample content goes in through the client API, so it takes the same path as a
@@ -102,7 +102,7 @@ def demo_instances(port: int) -> list[DemoInstance]:
 
 
 class DemoError(Exception):
-    """The demo cannot start; the message says why."""
+    """The demo cannot start. The message gives the reason."""
 
 
 def run_demo(data_dir: str | None, port: int) -> int:
@@ -261,7 +261,7 @@ async def _wait_until_serving(instances: list[DemoInstance]) -> None:
                 except aiohttp.ClientError:
                     pass
                 if time.monotonic() > deadline:
-                    raise DemoError(f"{instance.url} did not answer within {STARTUP_TIMEOUT:.0f} s")
+                    raise DemoError(f"{instance.url} did not respond within {STARTUP_TIMEOUT:.0f} s")
                 await asyncio.sleep(POLL_INTERVAL)
 
 

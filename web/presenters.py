@@ -272,7 +272,7 @@ class StatusPresenter:
     trips as a single status: the originals, the authors with their
     statistics, mentions, tags, attachments, and the viewer's favourites and
     boosts in one query. Lesson-plan cards and events add one query each
-    when the page holds such statuses. ``db`` is a connection the caller
+    when the page contains such statuses. ``db`` is a connection the caller
     already holds, such as the one that read the page; without it one is
     borrowed from the pool for the whole rendering.
     """

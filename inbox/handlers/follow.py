@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 async def handle_follow(context: Context) -> None:
     """Record a Follow of a local account and queue the Accept when approved at once.
 
-    A Follow from a blocked account is answered with Reject. Raises Ignored
+    A Follow from a blocked account gets a Reject. Raises Ignored
     when the target is no local account.
     """
     target_id = context.object_id

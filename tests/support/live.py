@@ -32,8 +32,8 @@ def free_port() -> int:
     """Return a loopback port that is free now and not handed out before.
 
     The probe socket closes before the instance binds, so the kernel may offer
-    the same port twice to two instances that start together; the set rules
-    that out within one test run.
+    the same port to two instances that start together. The set of ports
+    already returned prevents that within one test run.
     """
     for _ in range(1000):
         with socket.socket() as probe:

@@ -91,7 +91,7 @@ async def _teacher(runtime: Runtime, client: Any, username: str) -> Teacher:
 
 @pytest.fixture
 async def site(database: str, tmp_path: Path) -> AsyncIterator[Site]:
-    """An in-process school-a.test where alice's home timeline holds the mix."""
+    """An in-process school-a.test where alice's home timeline contains the mix."""
     from web.app import create_app
 
     settings = load_settings(

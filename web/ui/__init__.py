@@ -52,7 +52,7 @@ async def _federation_error(error: FederationError) -> Response:
 
 
 def register_page_errors(target: Blueprint) -> None:
-    """Answer errors raised by ``target``'s routes with HTML pages, not JSON."""
+    """Render errors raised by ``target``'s routes as HTML pages, not JSON."""
     target.register_error_handler(FormError, _form_error)
     target.register_error_handler(ActionError, _action_error)
     target.register_error_handler(FederationError, _federation_error)
