@@ -308,6 +308,10 @@ class Instance(Process):
         ]
         environment = dict(os.environ)
         environment["PYTHONUNBUFFERED"] = "1"
+        # The benchmarks send far more than one host or account would, and
+        # measure throughput, so the rate limits are off.
+        environment["PEDAGOGUE_FEDERATION__INBOX_RATE_PER_HOST"] = "0"
+        environment["PEDAGOGUE_WEB__API_WRITE_RATE"] = "0"
         environment.update(env or {})
         super().__init__(name, command, cpus=cpus, env=environment, cwd=ROOT,
                          log_path=directory / f"{name}.log")

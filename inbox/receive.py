@@ -25,9 +25,36 @@ log = logging.getLogger(__name__)
 MAX_JSON_DEPTH = 32
 """Arrays and objects may nest this deep, the activity itself counting as one."""
 
+MAX_RECIPIENTS = 500
+"""Entries in ``to``, ``cc``, ``bto``, ``bcc`` and ``audience`` of an activity and
+of its embedded object, counted together. Each one may cost a lookup or a
+delivery while the activity is processed."""
+
+MAX_TAGS = 200
+"""Entries in the ``tag`` array (mentions, hashtags, emoji) of an activity and of
+its embedded object, counted together."""
+
+MAX_ATTACHMENTS = 32
+"""Entries in the ``attachment`` array of an activity and of its embedded object,
+counted together."""
+
+ADDRESSING_FIELDS = ("to", "cc", "bto", "bcc", "audience")
+
 # Every byte but brackets and the double quote, for bytes.translate to delete.
 _NOT_STRUCTURAL = bytes(set(range(256)) - set(b'[]{}"'))
 _BRACES_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
+
+
+class RateLimited(FederationError):
+    """A remote host sent more inbox POSTs than its rate limit allows (429)."""
+
+    def __init__(self, host: str, retry_after: float) -> None:
+        super().__init__(
+            429,
+            f"too many requests from {host}, retry later",
+            f"rate limit of {host} exhausted",
+        )
+        self.retry_after = retry_after
 
 
 class InboxRejection(FederationError):
@@ -35,6 +62,7 @@ class InboxRejection(FederationError):
 
     ``activity_id`` and ``key_id`` are None when the request did not get far
     enough to name them; both are shortened and escaped for logging.
+    ``retry_after`` is the seconds a rate-limited sender should wait, else None.
     """
 
     def __init__(
@@ -43,6 +71,7 @@ class InboxRejection(FederationError):
         super().__init__(error.status, error.message, error.cause)
         self.activity_id = _loggable(activity_id)
         self.key_id = _loggable(key_id)
+        self.retry_after: float | None = getattr(error, "retry_after", None)
 
 
 def _loggable(value: Any) -> str | None:
@@ -179,6 +208,44 @@ def _required_fields(document: dict[str, Any]) -> tuple[str, str, str]:
     return activity_id, activity_type, actor_id
 
 
+def check_limits(document: dict[str, Any]) -> None:
+    """Raise FederationError(422) when ``document`` has too many recipients, tags
+    or attachments.
+
+    The activity and its embedded object are counted together, so moving the
+    addressing from one to the other does not double the allowance.
+    """
+    parts = [document]
+    if isinstance(document.get("object"), dict):
+        parts.append(document["object"])
+    recipients = sum(
+        _count(part.get(name)) for part in parts for name in ADDRESSING_FIELDS
+    )
+    if recipients > MAX_RECIPIENTS:
+        raise FederationError(
+            422,
+            f"activity has {recipients} recipients, over the limit of {MAX_RECIPIENTS}",
+        )
+    tags = sum(_count(part.get("tag")) for part in parts)
+    if tags > MAX_TAGS:
+        raise FederationError(
+            422, f"activity has {tags} tags, over the limit of {MAX_TAGS}"
+        )
+    attachments = sum(_count(part.get("attachment")) for part in parts)
+    if attachments > MAX_ATTACHMENTS:
+        raise FederationError(
+            422,
+            f"activity has {attachments} attachments, over the limit of {MAX_ATTACHMENTS}",
+        )
+
+
+def _count(value: Any) -> int:
+    # ActivityStreams allows a single value where an array is expected.
+    if value is None:
+        return 0
+    return len(value) if isinstance(value, list) else 1
+
+
 def _is_unknown_actor_delete(
     document: dict[str, Any], activity_type: str, actor_id: str
 ) -> bool:
@@ -206,7 +273,9 @@ class InboxReceiver:
 
         Raises InboxRejection: 400 for bad JSON or a malformed signature, 401
         when the signature is missing or does not verify, or the signer may not
-        speak for the actor. Nothing is stored for a rejected request.
+        speak for the actor, 422 for too many recipients, tags or attachments,
+        and 429 when the signer's host is over its rate limit. Nothing is
+        stored for a rejected request.
         """
         document: Any = None
         try:
@@ -233,6 +302,7 @@ class InboxReceiver:
         signature = httpsig.parse_signature(method, target, headers)
         activity_id, activity_type, actor_id = _required_fields(document)
         key_id = signature.key_id
+        check_limits(document)
         context = (activity_id, activity_type, actor_id, key_id)
 
         if _is_unknown_actor_delete(document, activity_type, actor_id) and (
@@ -245,6 +315,7 @@ class InboxReceiver:
 
         owner = await self._verify(method, target, headers, body, key_id, context)
         self._check_signer(owner, key_id, actor_id)
+        self._check_rate(owner)
 
         item = InboxItem(
             activity_id, activity_type, actor_id, key_id, recipient, body.decode()
@@ -305,6 +376,16 @@ class InboxReceiver:
             scheme=self.served_scheme,
         )
         return signer.owner
+
+    def _check_rate(self, owner: str) -> None:
+        # Counted per host of the verified signer, which a sender cannot
+        # claim falsely. NOTE: requests that fail before verification (bad
+        # JSON, missing or invalid signatures) are not counted here; a limit
+        # per client address for those belongs in front of the server.
+        host = urlsplit(owner).netloc.lower()
+        wait = self.runtime.inbox_rate.take(host)
+        if wait is not None:
+            raise RateLimited(host, wait)
 
     @staticmethod
     def _check_signer(owner: str, key_id: str, actor_id: str) -> None:

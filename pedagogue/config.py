@@ -74,6 +74,11 @@ class FederationSettings:
     inbox_workers: int = 2
     unreachable_after_failures: int = 10
     user_agent_contact: str = ""
+    # Verified inbox POSTs accepted per remote host: a sustained rate per
+    # second and a burst. Further POSTs get 429 with Retry-After. A rate of 0
+    # turns the limit off. Each server process keeps its own count.
+    inbox_rate_per_host: float = 20.0
+    inbox_burst_per_host: int = 600
 
 
 @dataclass
@@ -108,6 +113,12 @@ class WebSettings:
     # Days an invite link works, and hours a password reset link works.
     invite_days: float = 7.0
     reset_link_hours: float = 24.0
+    # Client API writes (POST, PUT, PATCH, DELETE) accepted per account: a
+    # sustained rate per second and a burst. Further writes get 429 with
+    # Retry-After. A rate of 0 turns the limit off. Each server process keeps
+    # its own count.
+    api_write_rate: float = 1.0
+    api_write_burst: int = 300
 
 
 @dataclass

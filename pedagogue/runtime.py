@@ -57,6 +57,14 @@ class Runtime:
         self.instance_key: Any = None
         self.inbox_wakeup = asyncio.Event()
         self.delivery_wakeup = asyncio.Event()
+        from web.rate_limit import TokenBuckets
+
+        self.inbox_rate = TokenBuckets(
+            federation.inbox_rate_per_host, federation.inbox_burst_per_host
+        )
+        self.api_write_rate = TokenBuckets(
+            settings.web.api_write_rate, settings.web.api_write_burst
+        )
         from pedagogue.resolve import Resolver
 
         self.resolver = Resolver(self)

@@ -20,6 +20,7 @@ from outbox.mentorship import published_offer
 from storage import accounts, statuses
 from web.app import error_response, log_text, parse_id, runtime_of
 from web.json import activity_json
+from web.rate_limit import retry_after_header
 
 log = logging.getLogger(__name__)
 
@@ -259,11 +260,13 @@ async def _receive(recipient: str | None) -> Response:
         limit = request.max_content_length or runtime.settings.server.max_body_bytes
         message = body_too_large(remote, _target(), request.headers, limit)
         return error_response(413, message)
-    status, message = await accept_activity(
+    status, message, headers = await accept_activity(
         runtime, _target(), request.headers, body, recipient, remote
     )
     if message is not None:
-        return error_response(status, message)
+        response = error_response(status, message)
+        response.headers.update(headers)
+        return response
     return Response("", status=202)
 
 
@@ -274,11 +277,13 @@ async def accept_activity(
     body: bytes,
     recipient: str | None,
     remote: str | None,
-) -> tuple[int, str | None]:
-    """Verify and store one inbox POST; return its status and error message.
+) -> tuple[int, str | None, dict[str, str]]:
+    """Verify and store one inbox POST; return its status, error message and
+    extra response headers.
 
     The message is None for an accepted (202) POST. A rejection is logged
-    here with the activity and key ids, and nothing of it is stored.
+    here with the activity and key ids, and nothing of it is stored. A 429
+    carries Retry-After in the headers.
     """
     try:
         await InboxReceiver(runtime).receive("POST", target, headers, body, recipient)
@@ -289,8 +294,11 @@ async def accept_activity(
             log_text(error.key_id or "none"), log_text(error.message),
             log_text(error.cause),
         )
-        return error.status, error.message
-    return 202, None
+        extra = {}
+        if error.retry_after is not None:
+            extra["Retry-After"] = retry_after_header(error.retry_after)
+        return error.status, error.message, extra
+    return 202, None, {}
 
 
 def body_too_large(

@@ -34,6 +34,7 @@ from web.presenters import (
     relationships_json,
     status_json,
 )
+from web.rate_limit import retry_after_header
 from web.reading import Page, newest_first
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,30 @@ def authenticated(
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             return response
         g.account = account
+        limited = _write_rate_limited(account)
+        if limited is not None:
+            return limited
         return await handler(*args, **kwargs)
 
     return wrapper
+
+
+def _write_rate_limited(account: Any) -> Response | None:
+    """Return a 429 response when ``account`` is over its write rate limit."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    wait = runtime_of(current_app).api_write_rate.take(str(account["id"]))
+    if wait is None:
+        return None
+    log.info(
+        "rejected %s %s by account %s: write rate limit exhausted",
+        request.method,
+        log_text(request.path),
+        account["id"],
+    )
+    response = error_response(429, "Too many requests, retry later")
+    response.headers["Retry-After"] = retry_after_header(wait)
+    return response
 
 
 async def _token_account() -> Any:

@@ -102,8 +102,9 @@ class InboxEndpoint:
     async def _serve(
         self, scope: Scope, receive: Receive, send: Send, username: str | None
     ) -> None:
+        extra: dict[str, str] = {}
         try:
-            status, message = await self._accept(scope, receive, username)
+            status, message, extra = await self._accept(scope, receive, username)
         except _Disconnected:
             log.debug("client left before sending the body of %s", scope["path"])
             return
@@ -114,11 +115,11 @@ class InboxEndpoint:
                 _client(scope),
             )
             status, message = 500, InternalServerError.description
-        await _respond(send, status, message)
+        await _respond(send, status, message, extra)
 
     async def _accept(
         self, scope: Scope, receive: Receive, username: str | None
-    ) -> tuple[int, str | None]:
+    ) -> tuple[int, str | None, dict[str, str]]:
         headers = _header_fields(scope["headers"])
         target = _target(scope)
         remote = _client(scope)
@@ -129,15 +130,15 @@ class InboxEndpoint:
             try:
                 account = await find_local_account(self.runtime.pool, username)
             except FederationError as error:
-                return error.status, error.message
+                return error.status, error.message, {}
             recipient = account["actor_id"]
         try:
             async with asyncio.timeout(self.body_timeout):
                 body = await self._read_body(receive, headers)
         except _BodyTooLarge:
-            return 413, body_too_large(remote, target, headers, self.max_body)
+            return 413, body_too_large(remote, target, headers, self.max_body), {}
         except TimeoutError:
-            return 408, RequestTimeout.description
+            return 408, RequestTimeout.description, {}
         return await accept_activity(
             self.runtime, target, headers, body, recipient, remote
         )
@@ -161,7 +162,9 @@ class InboxEndpoint:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, message: str | None) -> None:
+async def _respond(
+    send: Send, status: int, message: str | None, extra: dict[str, str]
+) -> None:
     if message is None:
         headers, body = _ACCEPTED_HEADERS, b""
     else:
@@ -171,6 +174,9 @@ async def _respond(send: Send, status: int, message: str | None) -> None:
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
+        ]
+        headers += [
+            (name.lower().encode(), value.encode()) for name, value in extra.items()
         ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
