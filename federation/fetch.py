@@ -163,11 +163,18 @@ def _is_allowed_literal(policy: FetchPolicy, host: str) -> bool:
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolve host names and reject those that land on non-public addresses."""
+    """Resolve host names and reject those that land on non-public addresses.
 
-    def __init__(self, policy: FetchPolicy) -> None:
+    ``lookup`` is the resolver asked for the addresses, aiohttp's threaded
+    getaddrinfo resolver unless given. Each answer is checked when it arrives,
+    and the connector connects only to addresses from a checked answer.
+    """
+
+    def __init__(
+        self, policy: FetchPolicy, lookup: AbstractResolver | None = None
+    ) -> None:
         self._policy = policy
-        self._inner = aiohttp.ThreadedResolver()
+        self._inner = lookup or aiohttp.ThreadedResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -221,8 +228,13 @@ class Response:
 class Fetcher:
     """An aiohttp session with the address guard, timeouts and size cap."""
 
-    def __init__(self, policy: FetchPolicy) -> None:
+    def __init__(
+        self, policy: FetchPolicy, *, lookup: AbstractResolver | None = None
+    ) -> None:
         self.policy = policy
+        # The name resolver under the guard; tests pass one that answers
+        # differently on each call.
+        self._lookup = lookup
         self._session: aiohttp.ClientSession | None = None
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -235,7 +247,7 @@ class Fetcher:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                resolver=GuardedResolver(self.policy),
+                resolver=GuardedResolver(self.policy, self._lookup),
                 ssl=self._ssl_context(),
                 limit=256,
                 limit_per_host=8,
