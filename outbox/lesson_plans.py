@@ -32,6 +32,7 @@ from actors.text import HASHTAG, URL
 from actors.visibility import addressing
 from federation.sanitize import sanitize_html
 from outbox.actions import Actions
+from outbox.profiles import InputError, sniff_image, strip_metadata
 from outbox.queue import enqueue_deliveries, next_activity_id, store_activity
 from storage import accounts, social, statuses, tags
 from storage import lesson_plans as plans
@@ -174,6 +175,9 @@ async def render_within_budget(
 
 def sniff_type(data: bytes) -> str | None:
     """Return the MIME type that the content shows, or None when unknown."""
+    image = sniff_image(data)
+    if image is not None:
+        return image[0]
     for signature, mime_type in _SIGNATURES:
         if data.startswith(signature):
             return mime_type
@@ -184,6 +188,14 @@ def sniff_type(data: bytes) -> str | None:
     if any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text):
         return None
     return "text/plain"
+
+
+def _without_metadata(data: bytes, mime_type: str) -> bytes:
+    # A classroom photo's EXIF GPS position would tell where the school is.
+    try:
+        return strip_metadata(data, mime_type, "file")
+    except InputError as error:
+        raise InvalidPlan("file", error.message.removeprefix("file ")) from None
 
 
 def plan_url(base_url: str, status_id: int) -> str:
@@ -308,6 +320,8 @@ class PlanActions:
                 f"type {mime_type or 'unknown'} is not allowed; allowed types are "
                 + ", ".join(sorted(allowed)),
             )
+        if mime_type.startswith("image/"):
+            data = _without_metadata(data, mime_type)
         attachment_id = new_id()
         directory = self.runtime.settings.data_path / "media" / "lesson_plans"
         directory.mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,9 @@ PILLOW_FORMATS = {
     "image/gif": "GIF",
     "image/webp": "WEBP",
 }
+# Image info entries that change how the pixels look. Every other entry
+# (EXIF, XMP, ICC profile, comments, PNG text chunks) is dropped on upload.
+DRAWING_INFO = frozenset({"transparency", "duration", "loop", "background"})
 MEDIA_TYPES = {
     "png": "image/png",
     "jpg": "image/jpeg",
@@ -114,7 +117,7 @@ def strip_metadata(data: bytes, media_type: str, field: str) -> bytes:
     Without Pillow the image is stored as uploaded.
     """
     try:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError:  # pragma: no cover - Pillow is a declared dependency
         log.warning("Pillow is missing: %s stored with its metadata", field)
         return data
@@ -132,10 +135,18 @@ def strip_metadata(data: bytes, media_type: str, field: str) -> bytes:
             output = io.BytesIO()
             fmt = PILLOW_FORMATS[media_type]
             if fmt == "GIF" and getattr(image, "n_frames", 1) > 1:
+                # NOTE: only the first frame's info is filtered; a comment
+                # extension on a later frame may survive the re-encoding.
+                image.info = _drawing_info(image.info)
                 image.save(output, format=fmt, save_all=True)
-            else:
-                image.load()
-                image.save(output, format=fmt)
+                return output.getvalue()
+            image.load()
+            # The EXIF Orientation tag goes with the rest of the metadata, so
+            # the rotation it asks for is applied to the pixels first.
+            upright = ImageOps.exif_transpose(image)
+            # Pillow writes some info entries back, such as a JPEG comment.
+            upright.info = _drawing_info(image.info)
+            upright.save(output, format=fmt)
             return output.getvalue()
     except UnidentifiedImageError:
         # Pillow's message names the in-memory file object, which means
@@ -145,6 +156,11 @@ def strip_metadata(data: bytes, media_type: str, field: str) -> bytes:
         ) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise InputError(422, field, f"{field} is not a valid image: {error}") from None
+
+
+def _drawing_info(info: dict[str, Any]) -> dict[str, Any]:
+    """Return the image info entries needed to draw the image, and no others."""
+    return {key: value for key, value in info.items() if key in DRAWING_INFO}
 
 
 def render_field_value(value: str) -> str:
