@@ -273,7 +273,8 @@ class InboxReceiver:
 
         Raises InboxRejection: 400 for bad JSON or a malformed signature, 401
         when the signature is missing or does not verify, or the signer may not
-        speak for the actor, 422 for too many recipients, tags or attachments,
+        speak for the actor, 403 when the actor's domain is suspended or off
+        the allowlist, 422 for too many recipients, tags or attachments,
         and 429 when the signer's host is over its rate limit. Nothing is
         stored for a rejected request.
         """
@@ -304,6 +305,11 @@ class InboxReceiver:
         key_id = signature.key_id
         check_limits(document)
         context = (activity_id, activity_type, actor_id, key_id)
+        # Checked before the key is fetched, so a suspended domain costs no
+        # request to it.
+        refused = await self.runtime.domain_policy.rejection(actor_id)
+        if refused is not None:
+            raise FederationError(403, refused, f"actor {actor_id}")
 
         if _is_unknown_actor_delete(document, activity_type, actor_id) and (
             await self.runtime.resolver.known_actor(actor_id) is None

@@ -81,6 +81,10 @@ class Actions:
         """Follow an account; a remote one gets a Follow and answers with Accept."""
         if target["id"] == account["id"]:
             raise ActionError(422, "you cannot follow yourself")
+        from storage.moderation import block_between
+
+        if await block_between(self.runtime.pool, account["id"], target["id"]):
+            raise ActionError(403, "This action is not allowed: one of you blocks the other")
         if target["domain"] is None and target["actor_type"] == "Group":
             # A local group's removed members and moderators' notifications
             # apply to Mastodon clients' follows too.

@@ -379,6 +379,13 @@ class DeliveryWorker:
         return loaded
 
     async def _deliver(self, row: asyncpg.Record) -> None:
+        refused = await self.runtime.domain_policy.rejection(row["host"])
+        if refused is not None:
+            # Rows queued before a suspension, or in allowlist mode for an
+            # unlisted host, fail without a request.
+            log.info("delivery of %s to %s dropped: %s", row["activity_id"], row["inbox_url"], refused)
+            self._finish(row, "failed", None, refused)
+            return
         digest, account = await self._load(row["activity_id"])
         key_id, private_key = self.runtime.sign_as(account)
         context = (row["activity_id"], row["inbox_url"])

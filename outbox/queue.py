@@ -23,6 +23,9 @@ async def store_activity(
     """Insert a local activity so that it dereferences at its uri."""
     recipients = set(_as_list(body.get("to"))) | set(_as_list(body.get("cc")))
     obj = body.get("object")
+    if isinstance(obj, list):
+        # A Flag names several objects: the account first, then its posts.
+        obj = obj[0] if obj else None
     object_uri = obj if isinstance(obj, str) else (obj or {}).get("id")
     await db.execute(
         "INSERT INTO activities (id, uri, account_id, type, object_uri, public, body)"

@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     token_create = token_commands.add_parser("create", help="print a new bearer token")
     token_create.add_argument("name", help="username of the account the token acts for")
+    from pedagogue.domain_cli import add_domain_parser
+
+    add_domain_parser(commands)
     return parser
 
 
@@ -293,6 +296,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             asyncio.run(create_user(settings, dsn, args))
         elif args.command == "token":
             asyncio.run(create_token(settings, dsn, args))
+        elif args.command == "domain":
+            from pedagogue.domain_cli import run_domain_command
+
+            asyncio.run(run_domain_command(settings, dsn, args))
     finally:
         del embedded
     return 0

@@ -74,6 +74,9 @@ class FederationSettings:
     inbox_workers: int = 2
     unreachable_after_failures: int = 10
     user_agent_contact: str = ""
+    # "blocklist" federates with every domain not suspended; "allowlist" only
+    # with the domains admins list (see storage.domain_policy).
+    federation_mode: str = "blocklist"
     # Verified inbox POSTs accepted per remote host: a sustained rate per
     # second and a burst. Further POSTs get 429 with Retry-After. A rate of 0
     # turns the limit off. Each server process keeps its own count.
@@ -272,6 +275,11 @@ def validate(settings: Settings) -> None:
             f" server), not a {database_scheme or 'schemeless'} URL"
         )
     parse_listen(settings.server.listen)
+    if settings.federation.federation_mode not in ("blocklist", "allowlist"):
+        raise ConfigError(
+            "federation.federation_mode must be blocklist or allowlist,"
+            f" got {settings.federation.federation_mode!r}"
+        )
     _validate_web(settings)
     from actors.lesson_plan import LICENSES
 

@@ -48,8 +48,13 @@ class Resolver:
         self._refreshed: dict[str, float] = {}
 
     async def fetch(self, url: str) -> Any:
-        """GET a remote ActivityPub document signed by the instance actor."""
+        """GET a remote ActivityPub document signed by the instance actor.
+
+        Raises FederationError(403) without a request when the host is
+        suspended or, in allowlist mode, not listed.
+        """
         runtime = self.runtime
+        await self.check_domain(url)
         return await runtime.signed.get_json(
             url, key_id=runtime.urls.instance_key, private_key=runtime.instance_key
         )
@@ -111,6 +116,7 @@ class Resolver:
         )
         if not uri.startswith(schemes) or runtime.urls.is_local(uri):
             raise FederationError(400, f"{uri[:80]} is not a remote https URI")
+        await self.check_domain(uri)
         key_id, private_key = runtime.sign_as(reader)
         document = await runtime.signed.get_json(
             uri, key_id=key_id, private_key=private_key
@@ -148,6 +154,14 @@ class Resolver:
         log.info("stored fetched object %s for %s", uri, reader["actor_id"])
         return status
 
+    async def check_domain(self, url: str) -> None:
+        """Raise FederationError(403) when the instance does not federate with
+        the host of ``url``."""
+        refused = await self.runtime.domain_policy.rejection(url)
+        if refused is not None:
+            log.info("fetch of %s refused: %s", url[:300], refused)
+            raise FederationError(403, refused)
+
     async def known_actor(self, actor_id: str) -> asyncpg.Record | None:
         return await accounts.by_actor_id(self.runtime.pool, actor_id)
 
@@ -162,6 +176,7 @@ class Resolver:
         row = await accounts.by_handle(self.runtime.pool, username, domain)
         if row is not None:
             return row
+        await self.check_domain(domain)
         scheme = (
             "http"
             if self.runtime.settings.allow_http and _looks_local(domain)

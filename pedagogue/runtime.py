@@ -68,6 +68,9 @@ class Runtime:
         from pedagogue.resolve import Resolver
 
         self.resolver = Resolver(self)
+        from storage.domain_policy import DomainPolicy
+
+        self.domain_policy = DomainPolicy(self)
         self.inbox_writer: Any = None
 
     async def start(self) -> None:
@@ -92,6 +95,7 @@ class Runtime:
         """Flush pending inbox writes and close connections."""
         if self.inbox_writer is not None:
             await self.inbox_writer.stop()
+        await self.domain_policy.close()
         await self.fetcher.close()
         if self.pool is not None:
             await self.pool.close()

@@ -354,7 +354,11 @@ async def instance_v1() -> Response:
             "SELECT count(DISTINCT domain) FROM accounts WHERE domain IS NOT NULL"
         ),
     }
-    return _json(instance_v1_json(runtime.settings, stats))
+    from web.api_moderation import rules_json
+
+    document = instance_v1_json(runtime.settings, stats)
+    document["rules"] = await rules_json(runtime)
+    return _json(document)
 
 
 @blueprint.get("/api/v2/instance")
@@ -362,7 +366,11 @@ async def instance_v2() -> Response:
     runtime = runtime_of(current_app)
     # NOTE: sign-ins are not recorded, so every local user counts as active.
     users = await accounts.count_local_users(runtime.pool)
-    return _json(instance_v2_json(runtime.settings, users))
+    from web.api_moderation import rules_json
+
+    document = instance_v2_json(runtime.settings, users)
+    document["rules"] = await rules_json(runtime)
+    return _json(document)
 
 
 # Accounts

@@ -60,6 +60,8 @@ def create_app(runtime: Runtime) -> Quart:
     from web import api_mentorship, api_profiles
     app.register_blueprint(api_mentorship.blueprint)
     app.register_blueprint(api_profiles.blueprint)
+    from web import api_moderation
+    app.register_blueprint(api_moderation.blueprint)
 
     app.before_request(_reject_unstorable_parameters)
     app.register_error_handler(FederationError, _federation_error)

@@ -55,12 +55,26 @@ async def about() -> Any:
     runtime = runtime_of(current_app)
     users = await accounts.count_local_users(runtime.pool)
     posts = await statuses.count_local(runtime.pool)
-    rules = [
-        line.strip()
-        for line in runtime.settings.instance.rules.splitlines()
-        if line.strip()
+    from storage import moderation
+    from web.api_moderation import obfuscated
+
+    rules = await moderation.server_rules(runtime.pool, runtime.settings.instance.rules)
+    blocked = [
+        {
+            "domain": obfuscated(row["domain"]) if row["obfuscate"] else row["domain"],
+            "severity": row["severity"],
+            "comment": row["public_comment"],
+        }
+        for row in await moderation.domain_blocks(runtime.pool)
     ]
-    return await render("about.html", users=users, posts=posts, rules=rules)
+    return await render(
+        "about.html",
+        users=users,
+        posts=posts,
+        rules=[rule["text"] for rule in rules],
+        code_of_conduct=await moderation.instance_text(runtime.pool, "code_of_conduct"),
+        blocked_domains=blocked,
+    )
 
 
 @blueprint.get("/@<username>")

@@ -224,13 +224,16 @@ async def relationships_json(
         " EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = $1"
         "  AND b.target_account_id = t.id) AS blocking,"
         " EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = t.id"
-        "  AND b.target_account_id = $1) AS blocked_by"
+        "  AND b.target_account_id = $1) AS blocked_by,"
+        " m.hide_notifications AS muting_notifications"
         " FROM unnest($2::bigint[]) WITH ORDINALITY AS t(id, position)"
         " JOIN accounts a ON a.id = t.id AND a.deleted_at IS NULL"
         " LEFT JOIN follows mine ON mine.account_id = $1"
         "  AND mine.target_account_id = t.id"
         " LEFT JOIN follows theirs ON theirs.account_id = t.id"
         "  AND theirs.target_account_id = $1"
+        " LEFT JOIN mutes m ON m.account_id = $1 AND m.target_account_id = t.id"
+        "  AND (m.expires_at IS NULL OR m.expires_at > now())"
         " ORDER BY t.position",
         viewer["id"],
         target_ids,
@@ -251,8 +254,8 @@ def _relationship(row: Any) -> dict[str, Any]:
         "followed_by": row["theirs"] is True,
         "blocking": row["blocking"],
         "blocked_by": row["blocked_by"],
-        "muting": False,
-        "muting_notifications": False,
+        "muting": row["muting_notifications"] is not None,
+        "muting_notifications": row["muting_notifications"] is True,
         "requested": requested,
         "requested_by": row["theirs"] is False,
         "domain_blocking": False,

@@ -81,6 +81,7 @@ async def dispatch(context: Context) -> None:
         create,
         delete,
         event,
+        flag,
         follow,
         lesson_plan,
         like,
@@ -100,6 +101,7 @@ async def dispatch(context: Context) -> None:
         "Like": like.handle_like,
         "Announce": announce.handle_announce,
         "Block": block.handle_block,
+        "Flag": flag.handle_flag,
         "Join": event.handle_join,
         "Leave": event.handle_leave,
         "Offer": mentorship.handle_offer,
@@ -109,6 +111,11 @@ async def dispatch(context: Context) -> None:
         "Reject": mentorship.handle_reject,
         "Undo": mentorship.handle_undo,
     }
+    if await context.connection.fetchval(
+        "SELECT 1 FROM accounts WHERE actor_id = $1 AND suspended_at IS NOT NULL",
+        context.actor_id,
+    ):
+        raise Ignored(f"{context.actor_id} is suspended on this instance")
     handler = handlers.get(context.row["activity_type"])
     if context.row["activity_type"] in mentorship_answers:
         if await mentorship.concerns_mentorship(context):

@@ -100,7 +100,7 @@ async def store_note(
         created_at=note.published,
         mention_ids=[row["id"] for row in mentioned],
         tag_names=note.hashtags,
-        attachments=note.attachments,
+        attachments=await _accepted_media(context, author, note.attachments),
         adopt_replies=True,
     )
     if status is None:
@@ -274,3 +274,11 @@ async def _refresh_other_actor(context: Context, actor_id: str | None) -> None:
         context.actor_id,
         context.activity_id,
     )
+
+
+async def _accepted_media(context: Context, author: Any, attachments: Any) -> Any:
+    # A domain blocked with reject_media keeps its posts but not their media.
+    if attachments and await context.runtime.domain_policy.rejects_media(author["actor_id"]):
+        log.info("media of %s dropped: its domain's media are rejected", context.activity_id)
+        return []
+    return attachments

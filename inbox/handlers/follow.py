@@ -42,7 +42,11 @@ async def handle_follow(context: Context) -> None:
         await group.handle_group_follow(context, target, follower)
         return
 
-    accepted = not target["manually_approves_followers"]
+    # A silenced account or domain may only follow with the target's approval.
+    silenced = follower["silenced_at"] is not None or (
+        await context.runtime.domain_policy.silenced(follower["actor_id"])
+    )
+    accepted = not target["manually_approves_followers"] and not silenced
     existing = await social.follow_between(
         context.connection, follower["id"], target["id"]
     )

@@ -39,9 +39,11 @@ MAX_REASON_LENGTH = 1000
 _DUMMY_HASH = hash_password("pedagogue-dummy-password")
 
 
-def server_rules() -> list[str]:
-    rules = runtime_of(current_app).settings.instance.rules
-    return [line.strip() for line in rules.splitlines() if line.strip()]
+async def server_rules() -> list[str]:
+    """Return the texts of the server rules, which sign-up requires accepting."""
+    from web.ui.moderation import server_rules as rule_rows
+
+    return [rule["text"] for rule in await rule_rows()]
 
 
 def time_zones() -> list[str]:
@@ -151,8 +153,11 @@ async def sign_out() -> Any:
 # Sign-up
 
 
-def _sign_up_context(**values: Any) -> dict[str, Any]:
-    return {"rules": server_rules(), "values": values.pop("values", {}), **values}
+async def _sign_up_context(**values: Any) -> dict[str, Any]:
+    from storage.moderation import instance_text
+
+    code = await instance_text(runtime_of(current_app).pool, "code_of_conduct")
+    return {"rules": await server_rules(), "code_of_conduct": code, "values": values.pop("values", {}), **values}
 
 
 @blueprint.get("/invite/<code>")
@@ -162,7 +167,7 @@ async def invite_form(code: str) -> Any:
         raise FormError(
             404, _("This invite link has expired, was revoked or has been used up.")
         )
-    return await render("sign_up.html", **_sign_up_context(invite=code, mode="invite"))
+    return await render("sign_up.html", **await _sign_up_context(invite=code, mode="invite"))
 
 
 @blueprint.get("/sign-up")
@@ -175,7 +180,7 @@ async def sign_up_form() -> Any:
                 " Ask an admin for an invite link."
             ),
         )
-    return await render("sign_up.html", **_sign_up_context(mode="request"))
+    return await render("sign_up.html", **await _sign_up_context(mode="request"))
 
 
 @blueprint.post("/sign-up")
@@ -192,7 +197,7 @@ async def sign_up() -> Any:
         "reason": form.get("reason", "").strip(),
         "time_zone": form.get("time_zone", "").strip(),
     }
-    errors = _sign_up_errors(values, form)
+    errors = _sign_up_errors(values, form, bool(await server_rules()))
     if not errors and await invites.username_taken(runtime.pool, values["username"]):
         errors.append(_("The username %(name)s is taken.", name=values["username"]))
     if errors:
@@ -200,7 +205,7 @@ async def sign_up() -> Any:
         return await render(
             "sign_up.html",
             status=422,
-            **_sign_up_context(invite=code, mode=mode, errors=errors, values=values),
+            **await _sign_up_context(invite=code, mode=mode, errors=errors, values=values),
         )
     zone = values["time_zone"] if values["time_zone"] in available_timezones() else None
     if mode == "request":
@@ -232,7 +237,7 @@ async def sign_up() -> Any:
     return response
 
 
-def _sign_up_errors(values: dict[str, str], form: Any) -> list[str]:
+def _sign_up_errors(values: dict[str, str], form: Any, has_rules: bool) -> list[str]:
     errors = []
     if not USERNAME.fullmatch(values["username"]):
         errors.append(_("A username has 1 to 30 letters, digits or underscores."))
@@ -245,7 +250,7 @@ def _sign_up_errors(values: dict[str, str], form: Any) -> list[str]:
     if len(values["reason"]) > MAX_REASON_LENGTH:
         errors.append(_("The reason has at most %(count)s characters.", count=MAX_REASON_LENGTH))
     errors += password_errors(form.get("password", ""), form.get("password_confirm", ""))
-    if server_rules() and form.get("accept_rules") != "yes":
+    if has_rules and form.get("accept_rules") != "yes":
         errors.append(_("Accept the server rules to sign up."))
     return errors
 

@@ -214,4 +214,14 @@ async def instance_page() -> Any:
                 for item in dataclasses.fields(getattr(settings, name))])
         for name in SHOWN_SECTIONS
     ]
-    return await render("admin_instance.html", sections=sections)
+    from storage import moderation
+
+    runtime = runtime_of(current_app)
+    rules = await moderation.server_rules(runtime.pool, settings.instance.rules)
+    return await render(
+        "admin_instance.html",
+        sections=sections,
+        rules_text="\n".join(rule["text"] for rule in rules),
+        code_of_conduct=await moderation.instance_text(runtime.pool, "code_of_conduct"),
+        saved=request.args.get("saved") == "1",
+    )
