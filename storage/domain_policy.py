@@ -118,6 +118,8 @@ class DomainPolicy:
         return rule is not None and rule.severity == "silence"
 
     async def rejects_media(self, url_or_host: str) -> bool:
+        # NOTE: posts received after the block arrive without media; media
+        # stored before it, and avatars, are still shown.
         rule = await self.rule(host_of(url_or_host))
         return rule is not None and (rule.reject_media or rule.severity == "suspend")
 
