@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_STATUS_CHARACTERS = 5000
+# Limit of the content warning (spoiler_text), counted apart from the text.
+# The compose form in web/templates/macros.html sets the same maxlength.
+MAX_SPOILER_CHARACTERS = 500
 
 
 class ActionError(Exception):
@@ -187,6 +190,11 @@ class Actions:
             raise ActionError(422, f"Validation failed: Text is over {MAX_STATUS_CHARACTERS} characters")
         if new.visibility not in VISIBILITIES:
             raise ActionError(422, f"Validation failed: unknown visibility {new.visibility!r}")
+        if len(new.spoiler_text.strip()) > MAX_SPOILER_CHARACTERS:
+            raise ActionError(
+                422,
+                f"Validation failed: Content warning is over {MAX_SPOILER_CHARACTERS} characters",
+            )
 
         parent = None
         if new.in_reply_to_id is not None:

@@ -70,6 +70,7 @@ def init_app(app: Quart) -> None:
         groups,
         lesson_plans,
         moderation,
+        muted_words,
         people,
         search,
         settings,

@@ -1,6 +1,6 @@
-"""Profile and privacy settings: display name, bio, subjects, grade levels,
-school, role, pronouns, profile fields, avatar and header, and whether
-followers need approval.
+"""Profile, privacy and posting settings: display name, bio, subjects, grade
+levels, school, role, pronouns, profile fields, avatar and header, whether
+followers need approval, and the defaults of new posts.
 
 Profile changes go through ``ProfileActions.update``, as the client API's
 profile endpoints do, so followers get the same Update(Person).
@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from quart import current_app, g, redirect, request
 
+from actors.visibility import VISIBILITIES
 from federation.sanitize import plain_text
 from outbox.actions import ActionError
 from outbox.profiles import MAX_FIELDS, ProfileActions, ProfileChange
-from storage import accounts
+from storage import accounts, preferences
 from web.app import runtime_of
 from web.ui import blueprint
-from web.ui.session import render, signed_in
+from web.ui.i18n import _
+from web.ui.session import render, safe_next, signed_in
 
 log = logging.getLogger(__name__)
 
 TEXT_FIELDS = ("display_name", "note", "school", "role", "pronouns")
+# An ISO 639-1 or 639-3 code, as the accounts table's CHECK constraint accepts.
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 
 
 def _labels(text: str) -> list[str]:
@@ -102,10 +107,61 @@ async def save_profile() -> Any:
     return redirect("/settings/profile?done=profile", 303)
 
 
+@blueprint.get("/settings/privacy")
+@signed_in
+async def privacy_settings() -> Any:
+    values = {
+        "visibility": g.viewer["default_visibility"],
+        "sensitive": g.viewer["default_sensitive"],
+        "language": g.viewer["default_language"] or "",
+    }
+    return await render("privacy_settings.html", values=values, notice=request.args.get("done"))
+
+
+@blueprint.post("/settings/posting")
+@signed_in
+async def save_posting_defaults() -> Any:
+    """Store the default visibility, sensitive flag and language of new posts."""
+    runtime = runtime_of(current_app)
+    form = await request.form
+    values = {
+        "visibility": form.get("default_visibility", ""),
+        "sensitive": form.get("default_sensitive") == "on",
+        "language": form.get("default_language", "").strip().lower(),
+    }
+    error = None
+    if values["visibility"] not in VISIBILITIES:
+        error = _("Choose who can see new posts.")
+    elif values["language"] and not LANGUAGE_CODE.fullmatch(values["language"]):
+        error = _("Enter a language as a two or three letter ISO 639 code, such as en.")
+    if error is not None:
+        log.info("posting defaults of account %s rejected: %s", g.viewer["id"], error)
+        return await render("privacy_settings.html", status=422, values=values, error=error)
+    await preferences.save_posting_defaults(
+        runtime.pool,
+        g.viewer["id"],
+        visibility=values["visibility"],
+        sensitive=values["sensitive"],
+        language=values["language"] or None,
+    )
+    log.info(
+        "account %s set default visibility %s, sensitive %s, language %s",
+        g.viewer["id"],
+        values["visibility"],
+        values["sensitive"],
+        values["language"] or None,
+    )
+    return redirect("/settings/privacy?done=posting", 303)
+
+
 @blueprint.post("/settings/privacy")
 @signed_in
 async def save_privacy() -> Any:
-    """Store whether followers need approval and tell followers' servers."""
+    """Store whether followers need approval and tell followers' servers.
+
+    The form is on the profile page and on the privacy page, and the redirect
+    goes back to the page it came from.
+    """
     runtime = runtime_of(current_app)
     form = await request.form
     approve = form.get("approve_followers") == "on"
@@ -119,4 +175,7 @@ async def save_privacy() -> Any:
         # servers get it in an Update, as for any other profile change.
         await ProfileActions(runtime).send_update(connection, row)
     log.info("account %s set follower approval to %s", g.viewer["id"], approve)
-    return redirect("/settings/profile?done=privacy", 303)
+    origin = safe_next(form.get("next"), "/settings/profile").split("?")[0]
+    if origin not in ("/settings/profile", "/settings/privacy"):
+        origin = "/settings/profile"
+    return redirect(f"{origin}?done=privacy", 303)

@@ -14,6 +14,7 @@ from web.api import _new_status
 from web.app import runtime_of
 from web.ui import blueprint
 from web.ui.i18n import _
+from web.ui.muted_words import without_hidden
 from web.ui.session import FormError, back_to, current_viewer, render, signed_in
 from web.ui.views import (
     page_from_args,
@@ -31,6 +32,18 @@ TIMELINES = {
     "local": "Local",
     "federated": "Federated",
 }
+# The filter context of each timeline, as Mastodon names them.
+FILTER_CONTEXTS = {"home": "home", "local": "public", "federated": "public"}
+
+
+def compose_defaults(viewer: Any) -> dict[str, Any]:
+    """Return the compose form's starting values from the viewer's posting defaults."""
+    return {
+        "visibility": viewer["default_visibility"],
+        "sensitive": viewer["default_sensitive"],
+        "spoiler_text": "",
+        "status": "",
+    }
 
 
 async def home_page() -> Any:
@@ -72,13 +85,17 @@ async def federated_timeline() -> Any:
 
 async def _timeline(kind: str, rows: list[Any], page: Any, viewer: Any, db: Any) -> Any:
     runtime = runtime_of(current_app)
+    context = FILTER_CONTEXTS[kind]
+    shown = await without_hidden(await render_statuses(runtime, viewer, rows, db), context)
     return await render(
         "timeline.html",
         timeline=kind,
         title=TIMELINES[kind],
-        statuses=await render_statuses(runtime, viewer, rows, db),
+        statuses=shown,
+        filter_context=context,
+        # Pages follow the rows read, so a page of hidden posts still links on.
         pages=pagination([row["id"] for row in rows], page),
-        values={"visibility": "public"},
+        values=compose_defaults(viewer),
     )
 
 
@@ -90,7 +107,7 @@ async def _timeline(kind: str, rows: list[Any], page: Any, viewer: Any, db: Any)
 async def compose_form() -> Any:
     runtime = runtime_of(current_app)
     reply_to = None
-    values = {"visibility": "public", "spoiler_text": "", "status": ""}
+    values = compose_defaults(g.viewer)
     reply_id = request.args.get("in_reply_to")
     if reply_id:
         row = await visible_status(runtime, reply_id, g.viewer)
@@ -99,18 +116,24 @@ async def compose_form() -> Any:
     return await render("compose.html", reply_to=reply_to, values=values)
 
 
-def _reply_defaults(parent: dict[str, Any], viewer: Any) -> dict[str, str]:
-    """Return reply defaults: mention the author and the accounts it mentions, and
-    keep the parent's content warning and visibility."""
+def _reply_defaults(parent: dict[str, Any], viewer: Any) -> dict[str, Any]:
+    """Return reply defaults: mention the author and the accounts it mentions,
+    keep the parent's content warning, and take the more private of the
+    parent's visibility and the viewer's default."""
     handles = []
     for account in [parent["account"], *parent["mentions"]]:
         if account["acct"] != viewer["username"] and f"@{account['acct']}" not in handles:
             handles.append(f"@{account['acct']}")
-    visibility = parent["visibility"]
+    parent_visibility = parent["visibility"]
+    if parent_visibility not in VISIBILITIES:
+        parent_visibility = "public"
+    # VISIBILITIES runs from the most open to the most private.
+    visibility = max(parent_visibility, viewer["default_visibility"], key=VISIBILITIES.index)
     return {
         "status": " ".join(handles) + " " if handles else "",
         "spoiler_text": parent["spoiler_text"],
-        "visibility": visibility if visibility in VISIBILITIES else "public",
+        "visibility": visibility,
+        "sensitive": viewer["default_sensitive"],
         "in_reply_to_id": parent["id"],
     }
 
@@ -124,7 +147,10 @@ async def create_status() -> Any:
         "status": form.get("status", ""),
         "spoiler_text": form.get("spoiler_text", ""),
         "visibility": form.get("visibility", "public"),
+        "sensitive": form.get("sensitive") == "on",
         "in_reply_to_id": form.get("in_reply_to_id", ""),
+        # The form has no language field; the viewer's default applies.
+        "language": g.viewer["default_language"] or "",
     }
     reply_to = None
     try:
@@ -198,6 +224,7 @@ async def thread_page(row: Any, viewer: Any) -> Any:
     values = _reply_defaults(focus, viewer) if viewer is not None else {}
     return await render(
         "thread.html",
+        filter_context="thread",
         ancestors=rendered[: len(ancestors)],
         post=focus,
         descendants=rendered[len(ancestors) + 1 :],
