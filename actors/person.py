@@ -169,7 +169,9 @@ def parse_actor(document: Any, fetched_from: str | None = None) -> RemoteActor:
         username=username.strip()[:255],
         domain=domain,
         display_name=text_value(document, "name")[:255],
-        summary=text_value(document, "summary"),
+        # Sanitised here because every path that stores an actor, the key
+        # fetch included, parses it with this function.
+        summary=sanitize_html(text_value(document, "summary"), object_id=actor_id),
         inbox_url=_required_url(document, "inbox"),
         shared_inbox_url=shared,
         outbox_url=id_of(document.get("outbox")),

@@ -120,10 +120,7 @@ async def test_rejection_logged_with_ids(
     await world.post(create, sender)
 
     lines = [
-        line
-        for line in world.instance.log_text().splitlines()
-        if create["id"] in line
+        line for line in world.instance.log_text().splitlines() if create["id"] in line
     ]
     assert any("inbox rejected" in line for line in lines)
     assert any(sender.key_id in line for line in lines)
-
