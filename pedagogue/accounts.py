@@ -1,4 +1,4 @@
-"""Creating teacher accounts (shared by the CLI, the tests and, later, sign-up)."""
+"""Creating teacher accounts (shared by the CLI, sign-up and the tests), and reserved names."""
 
 from typing import Any
 
@@ -8,7 +8,42 @@ from actors.keys import generate_key_pair
 from actors.urls import LocalUrls
 from pedagogue.config import Settings
 from pedagogue.passwords import hash_password
+from pedagogue.runtime import INSTANCE_ACTOR_USERNAME
 from storage import accounts
+
+# Names a teacher cannot take at sign-up or from the command line without
+# --allow-reserved-name: they read as the instance's staff, its software or a
+# mail role (RFC 2142), or clash with the instance actor.
+RESERVED_USERNAMES = frozenset(
+    {
+        "abuse",
+        "about",
+        "actor",
+        "admin",
+        "administrator",
+        "api",
+        "instance",
+        "moderator",
+        "postmaster",
+        "root",
+        "security",
+        "settings",
+        "support",
+        "system",
+        "www",
+        INSTANCE_ACTOR_USERNAME,
+    }
+)
+
+
+def is_reserved_username(username: str, settings: Settings) -> bool:
+    """Return whether ``username`` is reserved, ignoring case.
+
+    The instance's domain is reserved too, because WebFinger resolves
+    ``acct:DOMAIN@DOMAIN`` to the instance actor.
+    """
+    name = username.lower()
+    return name in RESERVED_USERNAMES or name == settings.domain
 
 
 async def create_teacher(

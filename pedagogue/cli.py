@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="give the account the admin role (invites, sign-up approval, reset links)",
     )
+    create.add_argument(
+        "--allow-reserved-name",
+        action="store_true",
+        help="allow a name that sign-up rejects as reserved, such as admin or support",
+    )
     reset = user_commands.add_parser(
         "reset-link", help="print a one-time link that sets a new password"
     )
@@ -167,11 +172,16 @@ def read_password(username: str) -> str:
 
 
 async def create_user(settings: Settings, dsn: str, args: argparse.Namespace) -> None:
-    from pedagogue.accounts import create_teacher
+    from pedagogue.accounts import create_teacher, is_reserved_username
     from pedagogue.server import apply_migrations
 
     if not USERNAME.fullmatch(args.name):
         raise CommandError("a username has 1 to 30 letters, digits or underscores")
+    if is_reserved_username(args.name, settings) and not args.allow_reserved_name:
+        raise CommandError(
+            f"the username {args.name} is reserved for the instance."
+            " Choose another or pass --allow-reserved-name"
+        )
     if len(args.display_name) > MAX_DISPLAY_NAME_LENGTH:
         raise CommandError(
             f"a display name has at most {MAX_DISPLAY_NAME_LENGTH} characters"

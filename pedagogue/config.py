@@ -47,6 +47,9 @@ class ServerSettings:
     tls_key: str = ""
     max_body_bytes: int = 1_048_576
     request_timeout: float = 30.0
+    # Reverse proxies, as IP networks, whose X-Forwarded-For header names the
+    # client. Empty: the header is ignored and the peer is the client.
+    trusted_proxies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -108,11 +111,15 @@ class LessonPlanSettings:
 class WebSettings:
     # Days a browser session lasts after sign-in.
     session_days: float = 30.0
-    # Failed sign-ins allowed within sign_in_window seconds, per username and
-    # per client address, before further attempts get 429.
+    # Failed sign-ins allowed before further attempts get 429: per username
+    # from one client address and per client address within sign_in_window
+    # seconds, and per username from all addresses within
+    # sign_in_account_window seconds.
     sign_in_window: float = 900.0
-    sign_in_failures_per_account: int = 5
+    sign_in_failures_per_pair: int = 5
     sign_in_failures_per_address: int = 20
+    sign_in_account_window: float = 3600.0
+    sign_in_failures_per_account: int = 50
     # Days an invite link works, and hours a password reset link works.
     invite_days: float = 7.0
     reset_link_hours: float = 24.0
@@ -175,6 +182,9 @@ def _coerce(value: str, current: Any, name: str) -> Any:
             return float(value)
         except ValueError:
             raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+    if isinstance(current, list):
+        # trusted_proxies from the environment: "127.0.0.1/32,10.0.0.0/8"
+        return [item.strip() for item in value.split(",") if item.strip()]
     if isinstance(current, dict):
         # host_map from the environment: "a.test=127.0.0.1,b.test=127.0.0.1"
         pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
@@ -299,12 +309,38 @@ def _validate_web(settings: Settings) -> None:
             f" got {settings.instance.time_zone!r}"
         )
     web = settings.web
-    for name in ("session_days", "sign_in_window", "invite_days", "reset_link_hours"):
+    positive = (
+        "session_days",
+        "sign_in_window",
+        "sign_in_account_window",
+        "invite_days",
+        "reset_link_hours",
+    )
+    for name in positive:
         if getattr(web, name) <= 0:
             raise ConfigError(f"web.{name} must be positive")
-    for name in ("sign_in_failures_per_account", "sign_in_failures_per_address"):
+    counts = (
+        "sign_in_failures_per_pair",
+        "sign_in_failures_per_address",
+        "sign_in_failures_per_account",
+    )
+    for name in counts:
         if getattr(web, name) < 1:
             raise ConfigError(f"web.{name} must be at least 1")
+    _validate_proxies(settings.server.trusted_proxies)
+
+
+def _validate_proxies(values: list[Any]) -> None:
+    from web.forwarded import parse_networks
+
+    if not all(isinstance(value, str) for value in values):
+        raise ConfigError(
+            "server.trusted_proxies must be a list of strings such as \"127.0.0.1/32\""
+        )
+    try:
+        parse_networks(values)
+    except ValueError as error:
+        raise ConfigError(f"server.trusted_proxies: {error}") from None
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

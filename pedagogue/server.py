@@ -32,6 +32,10 @@ async def apply_migrations(dsn: str) -> list[str]:
         await pool.close()
 
 
+# Maximum size of the request line and headers, in bytes, on HTTP/1.1 and HTTP/2.
+MAX_HEADER_BYTES = 65_536
+
+
 def hypercorn_config(settings: Settings) -> HypercornConfig:
     config = HypercornConfig()
     host, port = parse_listen(settings.server.listen)
@@ -43,6 +47,13 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 3
     config.keep_alive_timeout = 5
+    # h11 rejects a request line and headers over its buffer with an empty
+    # 431, unless they happen to arrive in one read. The HTTP/1.1
+    # buffer matches HTTP/2's header list limit instead of its 16 KiB default,
+    # so that a URL over web.app.MAX_TARGET_BYTES reaches the app and gets 414
+    # with a message on either protocol.
+    config.h11_max_incomplete_size = MAX_HEADER_BYTES
+    config.h2_max_header_list_size = MAX_HEADER_BYTES
     return config
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
@@ -93,6 +94,7 @@ async def delete_expired(db: Connection) -> None:
 
 
 async def record_failure(db: Connection, username: str, address: str) -> None:
+    """Record a failed sign-in for ``username`` (lower-cased) from ``address``."""
     await db.execute(
         "INSERT INTO sign_in_failures (username, address) VALUES ($1, $2)",
         username.lower()[:100],
@@ -100,31 +102,85 @@ async def record_failure(db: Connection, username: str, address: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class FailureCounts:
+    """Recent failed sign-ins for one username and client address."""
+
+    pair: int
+    address: int
+    account: int
+
+
 async def recent_failures(
-    db: Connection, username: str, address: str, window: timedelta
-) -> tuple[int, int]:
-    """Return the failures within ``window`` for the username and for the address."""
+    db: Connection,
+    username: str,
+    address: str,
+    window: timedelta,
+    account_window: timedelta,
+) -> FailureCounts:
+    """Count failed sign-ins of the username from the address and from the
+    address for any username within ``window``, and of the username from any
+    address within ``account_window``."""
     row = await db.fetchrow(
         "SELECT"
         " (SELECT count(*) FROM sign_in_failures WHERE username = $1"
-        "  AND failed_at > now() - $3::interval) AS by_username,"
+        "  AND address = $2 AND failed_at > now() - $3::interval) AS pair,"
         " (SELECT count(*) FROM sign_in_failures WHERE address = $2"
-        "  AND failed_at > now() - $3::interval) AS by_address",
+        "  AND failed_at > now() - $3::interval) AS address,"
+        " (SELECT count(*) FROM sign_in_failures WHERE username = $1"
+        "  AND failed_at > now() - $4::interval) AS account",
         username.lower()[:100],
         address[:100],
         window,
+        account_window,
     )
-    return row["by_username"], row["by_address"]
+    return FailureCounts(row["pair"], row["address"], row["account"])
 
 
-async def clear_failures(db: Connection, username: str) -> None:
-    """Forget an account's failures after it signs in."""
+async def seconds_until_allowed(
+    db: Connection,
+    *,
+    username: str | None,
+    address: str | None,
+    window: timedelta,
+    limit: int,
+) -> float:
+    """Return the seconds until fewer than ``limit`` failures remain in ``window``.
+
+    Counts the failures of ``username``, of ``address`` or of both, as the
+    limit in question does. A None argument matches any value.
+    """
+    seconds = await db.fetchval(
+        "SELECT extract(epoch FROM failed_at + $3::interval - now())"
+        " FROM sign_in_failures"
+        " WHERE ($1::text IS NULL OR username = $1)"
+        " AND ($2::text IS NULL OR address = $2)"
+        " AND failed_at > now() - $3::interval"
+        " ORDER BY failed_at DESC OFFSET $4 - 1 LIMIT 1",
+        username.lower()[:100] if username is not None else None,
+        address[:100] if address is not None else None,
+        window,
+        limit,
+    )
+    return max(0.0, float(seconds)) if seconds is not None else 0.0
+
+
+async def clear_failures(db: Connection, username: str, address: str | None = None) -> None:
+    """Forget the failures of a username, only those from ``address`` if given.
+
+    After a sign-in only the signing-in address is forgiven, so that the
+    owner signing in does not reset the count of someone guessing elsewhere.
+    """
     await db.execute(
-        "DELETE FROM sign_in_failures WHERE username = $1", username.lower()[:100]
+        "DELETE FROM sign_in_failures WHERE username = $1"
+        " AND ($2::text IS NULL OR address = $2)",
+        username.lower()[:100],
+        address[:100] if address is not None else None,
     )
 
 
 async def prune_failures(db: Connection, window: timedelta) -> None:
+    """Delete failures older than ``window``, which no limit counts any more."""
     await db.execute(
         "DELETE FROM sign_in_failures WHERE failed_at <= now() - $1::interval", window
     )

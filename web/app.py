@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from federation import strict_json
 from federation.errors import FederationError
+from web.headers import SecurityHeaders
 
 if TYPE_CHECKING:
     from pedagogue.runtime import Runtime
@@ -35,9 +36,10 @@ def create_app(runtime: Runtime) -> Quart:
 
     app = Quart(__name__)
     app.json = StrictJSONProvider(app)
-    # NOTE: request headers over Hypercorn's h11_max_incomplete_size (16 KiB)
-    # are rejected by Hypercorn before the app runs, with an empty-bodied 431
-    # rather than the JSON error shape of this app.
+    # NOTE: request headers over Hypercorn's h11_max_incomplete_size or
+    # h2_max_header_list_size (both 64 KiB, set in pedagogue.server) are
+    # rejected by Hypercorn before the app runs: HTTP/1.1 gets an empty-bodied
+    # 431 and HTTP/2 a reset stream, not the error shape of this app.
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.server.max_body_bytes
     app.config["BODY_TIMEOUT"] = runtime.settings.server.request_timeout
     app.config["JSON_SORT_KEYS"] = False
@@ -63,8 +65,9 @@ def create_app(runtime: Runtime) -> Quart:
     from web import api_moderation
     app.register_blueprint(api_moderation.blueprint)
 
+    app.before_request(_reject_long_target)
     app.before_request(_reject_unstorable_parameters)
-    app.register_error_handler(FederationError, _federation_error)
+    app.register_error_handler(FederationError, federation_error)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
 
@@ -74,6 +77,9 @@ def create_app(runtime: Runtime) -> Quart:
     # asgi_app, Quart's documented middleware hook, leaves every other request
     # on its usual path.
     app.asgi_app = InboxEndpoint(app.asgi_app, runtime)  # type: ignore[method-assign]
+    app.asgi_app = SecurityHeaders(  # type: ignore[method-assign]
+        app.asgi_app, runtime.settings.allow_http
+    )
     return app
 
 
@@ -129,6 +135,32 @@ def unstorable_problem(text: str) -> str | None:
     return None
 
 
+# Maximum length of a request target (path and query), in bytes. RFC 9110,
+# section 4.1, recommends supporting at least 8000 octets.
+MAX_TARGET_BYTES = 8192
+
+
+async def _reject_long_target() -> Any:
+    """Reject a request whose path and query exceed MAX_TARGET_BYTES with 414."""
+    length = len(request.scope.get("raw_path") or b"") + len(
+        request.scope.get("query_string") or b""
+    )
+    if length <= MAX_TARGET_BYTES:
+        return None
+    log.info(
+        "rejected %s %s...: request target of %d bytes",
+        request.method,
+        log_text(request.path, 100),
+        length,
+    )
+    message = f"The URL is over the limit of {MAX_TARGET_BYTES} bytes."
+    if _wants_page():
+        from web.ui.session import error_page
+
+        return await error_page(414, message)
+    return error_response(414, message)
+
+
 async def _reject_unstorable_parameters() -> Any:
     """Reject a parameter or page form field that PostgreSQL text cannot hold.
 
@@ -182,7 +214,12 @@ async def _bad_parameter(message: str, kind: str, name: str) -> Response:
     return error_response(400, message)
 
 
-async def _federation_error(error: FederationError) -> Response:
+async def federation_error(error: FederationError) -> Response:
+    """Return the error as an HTML page to a browser asking for a page, else JSON."""
+    if _wants_page():
+        from web.ui.session import error_page
+
+        return await error_page(error.status, error.message)
     return error_response(error.status, error.message)
 
 
@@ -194,7 +231,12 @@ async def _too_large(error: RequestEntityTooLarge) -> Response:
         log_text(request.path),
         limit,
     )
-    return error_response(413, f"request body is over the limit of {limit} bytes")
+    message = f"request body is over the limit of {limit} bytes"
+    if _wants_page():
+        from web.ui.session import error_page
+
+        return await error_page(413, message)
+    return error_response(413, message)
 
 
 async def _http_error(error: HTTPException) -> Response:
@@ -206,8 +248,39 @@ async def _http_error(error: HTTPException) -> Response:
     return error_response(status, error.description or error.name)
 
 
+# Paths of the client API, discovery and ActivityPub. Their errors stay JSON
+# whatever the request accepts, because their clients parse the body.
+MACHINE_PATH_PREFIXES = (
+    "/api/",
+    "/oauth/",
+    "/.well-known/",
+    "/nodeinfo/",
+    "/users/",
+    "/actor/",
+    "/activities/",
+    "/lesson_plans/",
+    "/media/",
+    "/ical/",
+    "/ns/",
+)
+MACHINE_PATHS = ("/inbox", "/actor")
+
+
+def is_machine_path(path: str) -> bool:
+    """Return whether ``path`` belongs to the client API, discovery or ActivityPub."""
+    return path in MACHINE_PATHS or path.startswith(MACHINE_PATH_PREFIXES)
+
+
 def _wants_page() -> bool:
-    """Return True for a browser asking for a page, which gets an HTML error."""
-    if request.path.startswith("/api/"):
+    """Return True for a browser asking for a page, which gets an HTML error.
+
+    The Accept header decides (RFC 9110, section 12.5.1): text/html must have
+    a higher quality than JSON. ``*/*`` alone, as curl and most clients send
+    it, prefers JSON because JSON is listed first.
+    """
+    if is_machine_path(request.path):
         return False
-    return "text/html" in request.headers.get("Accept", "")
+    preferred = request.accept_mimetypes.best_match(
+        ["application/json", "text/html"], default="application/json"
+    )
+    return preferred == "text/html"

@@ -15,12 +15,15 @@ from quart import Blueprint, Response, current_app
 
 from federation.errors import FederationError
 from storage import accounts, statuses
-from web.app import parse_id, runtime_of
+from web.app import federation_error, parse_id, runtime_of
 from web.ui import register_page_errors
 from web.ui.session import current_viewer, render
 
 blueprint = Blueprint("html", __name__)
 register_page_errors(blueprint)
+# These URLs also serve ActivityPub documents, so a missing post or account is
+# a JSON error unless the request prefers HTML.
+blueprint.register_error_handler(FederationError, federation_error)
 
 
 _PAGE = """<!doctype html>

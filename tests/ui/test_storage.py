@@ -131,10 +131,14 @@ async def test_failures_count_by_name_and_address(pool: asyncpg.Pool) -> None:
     await sessions.record_failure(pool, "Dana", "192.0.2.1")
     await sessions.record_failure(pool, "dana", "192.0.2.2")
     await sessions.record_failure(pool, "other", "192.0.2.1")
-    by_name, by_address = await sessions.recent_failures(pool, "DANA", "192.0.2.1", window)
-    assert by_name == 2
-    assert by_address == 2
+    counts = await sessions.recent_failures(pool, "DANA", "192.0.2.1", window, window)
+    assert counts.pair == 1
+    assert counts.address == 2
+    assert counts.account == 2
+    await sessions.clear_failures(pool, "dana", "192.0.2.1")
+    counts = await sessions.recent_failures(pool, "dana", "192.0.2.1", window, window)
+    assert counts.account == 1
+    assert counts.address == 1
     await sessions.clear_failures(pool, "dana")
-    by_name, by_address = await sessions.recent_failures(pool, "dana", "192.0.2.1", window)
-    assert by_name == 0
-    assert by_address == 1
+    counts = await sessions.recent_failures(pool, "dana", "192.0.2.1", window, window)
+    assert counts.account == 0

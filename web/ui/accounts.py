@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import available_timezones
 
 import asyncpg
 from quart import current_app, g, redirect, request
 
-from pedagogue.accounts import create_teacher
+from pedagogue.accounts import create_teacher, is_reserved_username
 from pedagogue.cli import MAX_DISPLAY_NAME_LENGTH, MIN_PASSWORD_LENGTH, USERNAME
 from pedagogue.passwords import check_password, hash_password
 from storage import accounts, invites, sessions
 from storage.accounts import transaction
 from web.app import log_text, runtime_of
-from web.ui import blueprint
+from web.forwarded import limit_key
+from web.ui import blueprint, i18n
 from web.ui.i18n import _
 from web.ui.session import (
     FormError,
@@ -73,8 +75,11 @@ async def sign_in() -> Any:
     if username.lower().endswith(suffix):
         username = username[: -len(suffix)]
     address = client_address()
+    limit_address = limit_key(address)
 
-    limited = await _rate_limited(runtime, username, address)
+    # The limits are checked before the password, so that a guesser learns
+    # nothing from attempts over the limit.
+    limited = await _rate_limited(runtime, username, address, limit_address)
     if limited is not None:
         return limited
 
@@ -83,64 +88,133 @@ async def sign_in() -> Any:
         account = await accounts.local_by_username(runtime.pool, username)
     stored = account["password_hash"] if account is not None else None
     valid = await asyncio.to_thread(check_password, stored or _DUMMY_HASH, password)
-    usable = (
-        account is not None
-        and stored is not None
-        and valid
-        and account["actor_type"] == "Person"
-        and account["suspended_at"] is None
-    )
-    if not usable:
-        await sessions.record_failure(runtime.pool, username, address)
+    if not (valid and stored is not None and account["actor_type"] == "Person"):
+        await sessions.record_failure(runtime.pool, username, limit_address)
         log.info("sign-in failed for %s from %s", log_text(username, 100), address)
-        message = _("The username or password is wrong.")
-        if account is not None and valid and account["suspended_at"] is not None:
-            message = _("This account is suspended. Contact the instance's admins.")
         return await render(
-            "sign_in.html", status=401, next=next_path, error=message, username=username
+            "sign_in.html",
+            status=401,
+            next=next_path,
+            error=_("The username or password is wrong."),
+            username=username,
+        )
+    if account["suspended_at"] is not None:
+        # Only someone with the right password learns of the suspension.
+        log.info("sign-in of suspended account %s from %s", account["id"], address)
+        return await render(
+            "sign_in.html",
+            status=403,
+            next=next_path,
+            error=_("This account is suspended. Contact the instance's admins."),
+            username=username,
         )
 
-    await sessions.clear_failures(runtime.pool, username)
+    await sessions.clear_failures(runtime.pool, username, limit_address)
     # Sign-ins are rare enough to carry the clean-up of stale rows.
-    await sessions.prune_failures(runtime.pool, timedelta(seconds=runtime.settings.web.sign_in_window))
+    web = runtime.settings.web
+    longest = max(web.sign_in_window, web.sign_in_account_window)
+    await sessions.prune_failures(runtime.pool, timedelta(seconds=longest))
     await sessions.delete_expired(runtime.pool)
     response = redirect(next_path, 303)
     await start_session(response, account)
     return response
 
 
-async def _rate_limited(runtime: Any, username: str, address: str) -> Any:
-    """Return the 429 page when the username or address has too many recent
-    failures, else None."""
+async def _rate_limited(
+    runtime: Any, username: str, address: str, limit_address: str
+) -> Any:
+    """Return the 429 page when a sign-in limit is reached, else None.
+
+    Failures count per username from one address, per address for any
+    username and, at a higher bar, per username from all addresses. One
+    guessing address thus reaches its own limits long before the account's,
+    and the owner can still sign in from elsewhere.
+    """
     web = runtime.settings.web
-    by_username, by_address = await sessions.recent_failures(
-        runtime.pool, username, address, timedelta(seconds=web.sign_in_window)
+    counts = await sessions.recent_failures(
+        runtime.pool,
+        username,
+        limit_address,
+        timedelta(seconds=web.sign_in_window),
+        timedelta(seconds=web.sign_in_account_window),
     )
-    if (
-        by_username < web.sign_in_failures_per_account
-        and by_address < web.sign_in_failures_per_address
-    ):
+    reached = _reached_limits(web, counts)
+    if not reached:
         return None
+    # The sign-in is allowed again once every reached limit has lifted.
+    waits = {}
+    for name, window, count_limit in reached:
+        waits[name] = await sessions.seconds_until_allowed(
+            runtime.pool,
+            username=username if name != "address" else None,
+            address=limit_address if name != "account" else None,
+            window=timedelta(seconds=window),
+            limit=count_limit,
+        )
+    name = max(waits, key=waits.__getitem__)
+    wait = waits[name]
     log.warning(
-        "sign-in for %s from %s rate limited: %d failures for the name, %d from the address",
+        "sign-in for %s from %s rate limited by the %s limit for %.0f s: %d failures"
+        " for the name from the address, %d from the address, %d for the name",
         log_text(username, 100),
         address,
-        by_username,
-        by_address,
+        name,
+        wait,
+        counts.pair,
+        counts.address,
+        counts.account,
     )
-    minutes = max(1, round(web.sign_in_window / 60))
+    # The visitor's time zone is unknown, so the time is in the instance's.
+    settings = runtime.settings
+    until = i18n.format_moment(
+        datetime.now(UTC) + timedelta(seconds=math.ceil(wait)),
+        i18n.zone_named(None, settings.instance.time_zone),
+        settings.instance.language,
+    )
+    messages = {
+        "pair": _(
+            "Too many failed sign-ins for this account from your network."
+            " Try again after %(time)s, or ask an admin for a password reset link.",
+            time=until,
+        ),
+        "address": _(
+            "Too many failed sign-ins from your network. Try again after %(time)s.",
+            time=until,
+        ),
+        "account": _(
+            "Too many failed sign-ins for this account."
+            " Try again after %(time)s, or ask an admin for a password reset link.",
+            time=until,
+        ),
+    }
     return await render(
         "error.html",
         status=429,
-        headers={"Retry-After": str(int(web.sign_in_window))},
-        title="Too many attempts",
-        message=_(
-            "Too many failed sign-ins for this account or from this network."
-            " Wait %(minutes)s minutes and try again, or ask an admin for a"
-            " password reset link.",
-            minutes=minutes,
+        headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        title=_("Too many attempts"),
+        message=messages[name],
+    )
+
+
+def _reached_limits(
+    web: Any, counts: sessions.FailureCounts
+) -> list[tuple[str, float, int]]:
+    """Return the name, window and count of each sign-in limit reached."""
+    limits = (
+        ("pair", counts.pair, web.sign_in_window, web.sign_in_failures_per_pair),
+        ("address", counts.address, web.sign_in_window, web.sign_in_failures_per_address),
+        (
+            "account",
+            counts.account,
+            web.sign_in_account_window,
+            web.sign_in_failures_per_account,
         ),
     )
+    return [
+        (name, window, count_limit)
+        for name, count, window, count_limit in limits
+        if count >= count_limit
+    ]
 
 
 @blueprint.post("/sign-out")
@@ -239,8 +313,16 @@ async def sign_up() -> Any:
 
 def _sign_up_errors(values: dict[str, str], form: Any, has_rules: bool) -> list[str]:
     errors = []
+    settings = runtime_of(current_app).settings
     if not USERNAME.fullmatch(values["username"]):
         errors.append(_("A username has 1 to 30 letters, digits or underscores."))
+    elif is_reserved_username(values["username"], settings):
+        errors.append(
+            _(
+                "The username %(name)s is reserved for the instance. Choose another.",
+                name=values["username"],
+            )
+        )
     if len(values["display_name"]) > MAX_DISPLAY_NAME_LENGTH:
         errors.append(
             _("A display name has at most %(count)s characters.", count=MAX_DISPLAY_NAME_LENGTH)

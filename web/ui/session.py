@@ -22,6 +22,7 @@ from quart import Response, current_app, g, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from storage import sessions
+from web import forwarded
 from web.app import log_text, runtime_of
 from web.ui import i18n
 from web.ui.i18n import _
@@ -40,6 +41,13 @@ class FormError(Exception):
         self.message = message
 
 
+def session_ended_message() -> str:
+    return _(
+        "Your session has ended, for example because you signed out elsewhere."
+        " Sign in and try again."
+    )
+
+
 def _secure() -> bool:
     return runtime_of(current_app).settings.base_url.startswith("https://")
 
@@ -55,12 +63,19 @@ def csrf_cookie_name() -> str:
 
 
 def client_address() -> str:
-    """Return the peer address of the connection.
+    """Return the client's address, from X-Forwarded-For behind a trusted proxy.
 
-    NOTE: behind a reverse proxy this is the proxy's address, so per-address
-    sign-in limits then count every client together.
+    Without ``server.trusted_proxies`` this is the connection's peer, which
+    behind a reverse proxy is the proxy for every client.
     """
-    return request.remote_addr or "unknown"
+    if "ui_client_address" not in g:
+        settings = runtime_of(current_app).settings
+        g.ui_client_address = forwarded.client_address(
+            request.remote_addr,
+            request.headers.getlist("X-Forwarded-For"),
+            settings.server.trusted_proxies,
+        )
+    return g.ui_client_address
 
 
 async def current_session() -> Any:
@@ -69,11 +84,15 @@ async def current_session() -> Any:
         return g.ui_session
     g.ui_session = None
     token = request.cookies.get(session_cookie_name(), "")
+    # A cookie whose session has ended (signed out elsewhere, suspended,
+    # expired) is removed from the browser by apply_cookies.
+    g.ui_stale_session = bool(token)
     if token and len(token) <= 100 and token.isascii():
         runtime = runtime_of(current_app)
         row = await sessions.session_by_token(runtime.pool, token)
         if row is not None:
             g.ui_session = row
+            g.ui_stale_session = False
             # Writing last_seen_at once a minute is enough to show activity.
             if (datetime.now(UTC) - row["session_last_seen_at"]).total_seconds() > 60:
                 await sessions.touch_session(runtime.pool, row["session_id"])
@@ -126,6 +145,10 @@ async def check_csrf() -> None:
             session["id"] if session is not None else None,
             "missing" if not posted else "does not match",
         )
+        if g.get("ui_stale_session"):
+            # The form came from a page of a session that has since ended,
+            # so its token is the old session's.
+            raise FormError(401, session_ended_message())
         raise FormError(
             403,
             _(
@@ -136,7 +159,10 @@ async def check_csrf() -> None:
 
 
 def apply_cookies(response: Response) -> Response:
-    """Set the visitor CSRF cookie when this request created one."""
+    """Set the visitor CSRF cookie when this request created one, and delete
+    the cookie of an ended session."""
+    if g.get("ui_stale_session"):
+        _delete_session_cookie(response)
     if g.get("ui_set_csrf"):
         response.set_cookie(
             csrf_cookie_name(),
@@ -177,7 +203,13 @@ async def end_session(response: BaseResponse) -> None:
     if session is not None:
         await sessions.delete_session(runtime_of(current_app).pool, session["session_id"])
         log.info("session %s of account %s ended", session["session_id"], session["id"])
-    response.delete_cookie(session_cookie_name(), path="/", secure=_secure(), httponly=True, samesite="Lax")
+    _delete_session_cookie(response)
+
+
+def _delete_session_cookie(response: BaseResponse) -> None:
+    response.delete_cookie(
+        session_cookie_name(), path="/", secure=_secure(), httponly=True, samesite="Lax"
+    )
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
@@ -212,7 +244,7 @@ def signed_in(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable
         viewer = await current_viewer()
         if viewer is None:
             if request.method != "GET":
-                raise FormError(401, _("Your session has ended. Sign in and try again."))
+                raise FormError(401, session_ended_message())
             target = request.full_path.rstrip("?")
             return redirect("/sign-in?" + urlencode({"next": target}), 303)
         g.viewer = viewer
@@ -266,7 +298,11 @@ async def render(
 async def error_page(status: int, message: str, title: str | None = None) -> Response:
     """Render the HTML error page; the message is plain text and is escaped."""
     return await render(
-        "error.html", status=status, message=message, title=title or _error_title(status)
+        "error.html",
+        status=status,
+        message=message,
+        title=title or _error_title(status),
+        error_status=status,
     )
 
 
@@ -276,9 +312,12 @@ def _error_title(status: int) -> str:
         401: _("Sign-in required"),
         403: _("Not allowed"),
         404: _("Not found"),
+        405: _("Method not allowed"),
+        408: _("Request timed out"),
         409: _("Conflict"),
         410: _("No longer available"),
         413: _("Too large"),
+        414: _("Address too long"),
         422: _("Not accepted"),
         429: _("Too many attempts"),
     }
