@@ -125,6 +125,8 @@ async def home_rows(pool: Any, account_id: int, page: Page) -> list[Any]:
         # by walking statuses from the newest id down to the cursor.
         f" AND s.id < coalesce($2::bigint, {_NO_CURSOR})"
         " AND s.id > coalesce($3::bigint, 0)"
+        # Blocks either way and live mutes (storage migration 0013).
+        " AND NOT account_hidden_from(s.account_id, $1)"
         f" ORDER BY h.status_id {page.order} LIMIT $4",
         account_id,
         page.max_id,
@@ -142,6 +144,8 @@ async def public_rows(pool: Any, page: Page, *, local: bool, remote: bool) -> li
         f" AND id < coalesce($1::bigint, {_NO_CURSOR})"
         " AND id > coalesce($2::bigint, 0)"
         " AND (NOT $3 OR local) AND (NOT $4 OR NOT local)"
+        # Silenced and suspended accounts and domains.
+        " AND NOT account_kept_off_public(account_id)"
         f" ORDER BY id {page.order} LIMIT $5",
         page.max_id,
         page.after_id,
@@ -195,6 +199,8 @@ async def notification_rows(
         f" AND id < coalesce($2::bigint, {_NO_CURSOR})"
         " AND id > coalesce($3::bigint, 0)"
         " AND ($4::text[] IS NULL OR type = ANY($4)) AND NOT type = ANY($5::text[])"
+        # Blocks either way, and mutes that hide notifications.
+        " AND NOT notification_hidden($1, from_account_id)"
         f" ORDER BY id {page.order} LIMIT $6",
         account_id,
         page.max_id,
