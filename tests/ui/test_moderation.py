@@ -24,7 +24,7 @@ async def school(databases: Any, pki: Any, tmp_path_factory: Any) -> AsyncIterat
     (instance,) = await start_ui_instances(
         databases, pki, tmp_path_factory.mktemp("ui-moderation"), ("school-a.test",)
     )
-    for name in ("alice", "bob", "carol", "dave"):
+    for name in ("alice", "bob", "carol", "dave", "erin"):
         await instance.add_teacher(name)
     await instance.add_teacher("admin", admin=True)
     yield instance
@@ -142,4 +142,18 @@ async def test_rules_edited_and_shown_on_about(school, browser):
 
     assert rules == ["Respect students' privacy", "No advertising"]
     assert conduct == 1
+    await admin.context.close()
+
+
+async def test_user_suspension_in_audit_log(school, browser):
+    admin = await page_of(browser, school, "admin")
+    await admin.goto(f"{school.url}/admin/users?q=erin")
+    await admin.get_by_role("button", name="Suspend erin").click()
+    await admin.get_by_role("button", name="Lift suspension erin").wait_for()
+    await admin.goto(f"{school.url}/admin/audit")
+    row = admin.get_by_role("row").filter(has_text="@erin")
+    text = await row.first.inner_text()
+
+    assert "suspend" in text
+    assert "admin" in text
     await admin.context.close()

@@ -195,6 +195,9 @@ async def user_action(account_id: str, action: str) -> Any:
                 "UPDATE accounts SET suspended_at = NULL WHERE id = $1", account["id"]
             )
             log.info("suspension of account %s lifted by account %s", account["id"], g.viewer["id"])
+        from storage.moderation import record_action
+
+        await record_action(connection, g.viewer, action, "account", f"@{account['username']}")
     return redirect("/admin/users", 303)
 
 
