@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 MAX_REPORT_COMMENT = 1000
 MAX_REPORTED_STATUSES = 50
 MAX_DOMAIN_COMMENT = 1000
-# The longest mute accepted; clients offer durations of days or weeks.
+# Maximum mute duration in seconds; clients offer durations of days or weeks.
 MAX_MUTE_SECONDS = 366 * 86400
 
 

@@ -14,7 +14,7 @@ Connection = asyncpg.Connection | asyncpg.Pool
 
 SEVERITIES = ("silence", "suspend", "noop")
 REPORT_CATEGORIES = ("spam", "legal", "violation", "other")
-# The NOTIFY channel that tells every process to reload its domain policy.
+# The NOTIFY channel on which every process listens to reload its domain policy.
 POLICY_CHANNEL = "pedagogue_domain_policy"
 
 # Blocks

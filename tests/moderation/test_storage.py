@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -186,8 +187,6 @@ async def test_policy_sees_change_by_other_connection(runtime: Runtime):
         await connection.close()
 
     # The NOTIFY is delivered asynchronously; a bounded wait for it.
-    import asyncio
-
     for _ in range(100):
         if await policy.rejection("bad.example") is not None:
             break
