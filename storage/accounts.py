@@ -1,5 +1,6 @@
 """Queries on local and remote accounts and their public keys."""
 
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -228,3 +229,23 @@ async def count_local_users(db: Connection) -> int:
         "SELECT count(*) FROM accounts WHERE domain IS NULL AND actor_type = 'Person'"
         " AND deleted_at IS NULL"
     )
+
+
+async def claim_outbox_fetch(
+    db: Connection, account_id: int, interval: timedelta
+) -> bool:
+    """Record that a remote account's outbox is being fetched now.
+
+    Returns False, and records nothing, when it was fetched less than
+    ``interval`` ago or the account is local. The check and the write are one
+    UPDATE, so concurrent page views start one fetch between them.
+    """
+    claimed = await db.fetchval(
+        "UPDATE accounts SET outbox_fetched_at = now()"
+        " WHERE id = $1 AND domain IS NOT NULL AND deleted_at IS NULL"
+        " AND (outbox_fetched_at IS NULL OR outbox_fetched_at < now() - $2::interval)"
+        " RETURNING id",
+        account_id,
+        interval,
+    )
+    return claimed is not None

@@ -39,6 +39,34 @@ async def _local_account(username: str) -> Any:
     return await find_local_account(runtime_of(current_app).pool, username)
 
 
+async def _published_account(username: str) -> Any:
+    """Return the local account whose actor and collections are served.
+
+    Raises FederationError(404) for an unknown account and 410 for a
+    suspended one (see _withhold_suspended).
+    """
+    account = await _local_account(username)
+    _withhold_suspended(account)
+    return account
+
+
+def _withhold_suspended(account: Any) -> None:
+    """Raise FederationError(410) when ``account`` is suspended.
+
+    The actor document, outbox, follow collections and objects of a suspended
+    account are withheld until the suspension is lifted, while its inbox
+    still accepts deliveries.
+    """
+    if account["suspended_at"] is None:
+        return
+    # NOTE: a peer may treat 410 Gone on an actor as a deletion and drop its
+    # follows, so lifting the suspension does not restore them there.
+    log.info(
+        "ActivityPub document of suspended account %s requested", account["actor_id"]
+    )
+    raise FederationError(410, f"account {account['username']} is suspended")
+
+
 async def find_local_account(pool: Any, username: str) -> Any:
     """Return the local account named ``username``; raise FederationError(404)
     when there is none or it is the instance actor."""
@@ -57,6 +85,7 @@ async def actor(username: str) -> Response:
     runtime = runtime_of(current_app)
     if not wants_activity_json():
         return redirect(runtime.urls.profile(account["username"]))
+    _withhold_suspended(account)
     key = await accounts.local_key(runtime.pool, account["id"])
     document = render_person(
         account,
@@ -79,7 +108,7 @@ async def instance_actor() -> Response:
 @blueprint.get("/users/<username>/statuses/<status_id>")
 async def status_object(username: str, status_id: str) -> Response:
     runtime = runtime_of(current_app)
-    account = await _local_account(username)
+    account = await _published_account(username)
     number = parse_id(status_id)
     if number is None:
         raise FederationError(404, "status not found")
@@ -181,7 +210,7 @@ def _max_id() -> int | None:
 @blueprint.get("/users/<username>/outbox")
 async def outbox(username: str) -> Response:
     runtime = runtime_of(current_app)
-    account = await _local_account(username)
+    account = await _published_account(username)
     collection_id = runtime.urls.outbox(account["username"])
     if "page" not in request.args:
         total = await runtime.pool.fetchval(
@@ -209,7 +238,7 @@ async def outbox(username: str) -> Response:
 
 async def _follow_collection(username: str, followers: bool) -> Response:
     runtime = runtime_of(current_app)
-    account = await _local_account(username)
+    account = await _published_account(username)
     urls = runtime.urls
     collection_id = urls.followers(account["username"]) if followers else urls.following(account["username"])
     mine, other = ("target_account_id", "account_id") if followers else ("account_id", "target_account_id")

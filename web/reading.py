@@ -45,12 +45,26 @@ def newest_first(rows: list[Any]) -> list[Any]:
     return sorted(rows, key=lambda row: row["id"], reverse=True)
 
 
+# SQL condition that leaves out statuses by suspended accounts. The query must
+# name the statuses table "s".
+_AUTHOR_NOT_SUSPENDED = (
+    "NOT EXISTS (SELECT 1 FROM accounts author WHERE author.id = s.account_id"
+    " AND author.suspended_at IS NOT NULL)"
+)
+
+
 async def can_see(pool: Any, row: Any, viewer: Any | None) -> bool:
     """Return True when ``viewer`` (None for a visitor) may read the status ``row``.
 
-    Public and unlisted statuses are open to all; the author and mentioned
-    accounts see every status; accepted followers see followers-only ones.
+    A status by a suspended account is hidden from everyone. Public and
+    unlisted statuses are open to all; the author and mentioned accounts see
+    every status; accepted followers see followers-only ones.
     """
+    suspended = await pool.fetchval(
+        "SELECT suspended_at IS NOT NULL FROM accounts WHERE id = $1", row["account_id"]
+    )
+    if suspended:
+        return False
     if row["visibility"] in ("public", "unlisted"):
         return True
     if viewer is None:
@@ -164,13 +178,15 @@ async def account_rows(
     exclude_replies: bool = False,
     exclude_reblogs: bool = False,
 ) -> list[Any]:
-    """Return an account's public and unlisted statuses.
+    """Return an account's public and unlisted statuses, or none while the
+    account is suspended.
 
     NOTE: followers-only statuses are left out, even for followers and the
     author, because this query does not know the viewer.
     """
     rows = await pool.fetch(
-        "SELECT * FROM statuses WHERE account_id = $1 AND deleted_at IS NULL"
+        "SELECT * FROM statuses s WHERE account_id = $1 AND deleted_at IS NULL"
+        f" AND {_AUTHOR_NOT_SUSPENDED}"
         " AND visibility IN ('public', 'unlisted')"
         f" AND id < coalesce($2::bigint, {_NO_CURSOR})"
         " AND id > coalesce($3::bigint, 0)"

@@ -17,8 +17,9 @@ from actors.group import GroupInput, InvalidGroup
 from federation.errors import FederationError
 from outbox.groups import GroupActions
 from storage import accounts, groups, statuses
+from web import reading
 from web.api_groups import _membership_json, group_json, group_post_rows, groups_json
-from web.app import parse_id, runtime_of
+from web.app import log_text, parse_id, runtime_of
 from web.presenters import accounts_json
 from web.ui import blueprint
 from web.ui.i18n import _
@@ -61,6 +62,10 @@ def _labels(text: str) -> list[str]:
 
 @blueprint.get("/groups")
 async def group_directory() -> Any:
+    return await _directory_page()
+
+
+async def _directory_page(status: int = 200, handle: str = "", find_error: str = "") -> Any:
     runtime = runtime_of(current_app)
     page = page_from_args()
     subject = request.args.get("subject", "").strip()[:100]
@@ -79,7 +84,41 @@ async def group_directory() -> Any:
         subject=subject,
         grade_level=grade,
         values={},
+        status=status,
+        handle=handle,
+        find_error=find_error,
     )
+
+
+MAX_HANDLE_LENGTH = 300
+
+
+@blueprint.post("/groups/find")
+@signed_in
+async def find_group() -> Any:
+    """Open the group page of ``@name@domain``, fetching an unknown remote group
+    through WebFinger, so that teachers can join groups on other servers."""
+    runtime = runtime_of(current_app)
+    form = await request.form
+    handle = form.get("handle", "").strip()
+    cleaned = handle.lstrip("@")
+    if "@" not in cleaned:
+        cleaned = f"{cleaned}@{runtime.settings.domain}"
+    group = None
+    if handle and len(handle) <= MAX_HANDLE_LENGTH:
+        group = await reading.account_by_handle(runtime, cleaned, resolve=True)
+    if group is None or group["actor_type"] != "Group" or group["deleted_at"] is not None:
+        log.info("group lookup %s by account %s: no group found", log_text(handle, 100), g.viewer["id"])
+        return await _directory_page(
+            status=404,
+            handle=handle,
+            find_error=_(
+                "No group %(handle)s could be found. Type a handle such as"
+                " @science@school.example.",
+                handle=handle[:100],
+            ),
+        )
+    return redirect(f"/groups/{group['id']}", 303)
 
 
 @blueprint.post("/groups")

@@ -10,6 +10,7 @@ from quart import current_app, g, redirect, request
 
 from federation.errors import FederationError
 from federation.sanitize import sanitize_html
+from inbox import remote_outbox
 from outbox.actions import Actions
 from storage import accounts
 from web import reading
@@ -28,6 +29,9 @@ from web.ui.views import (
 log = logging.getLogger(__name__)
 
 MAX_HANDLE_LENGTH = 300
+# Seconds a remote profile page waits for its outbox fetch. After that the page
+# shows the posts stored so far, and the fetch goes on in the background.
+OUTBOX_WAIT = 2.0
 
 
 async def account_for_path(name: str, viewer: Any) -> Any:
@@ -49,6 +53,11 @@ async def account_for_path(name: str, viewer: Any) -> Any:
         raise FederationError(
             404, _("No account @%(handle)s is known here.", handle=name[:100])
         )
+    if row["domain"] is None and row["suspended_at"] is not None:
+        # 410 Gone (RFC 9110, section 15.5.11), the status the actor document
+        # returns too: the account exists but shows nothing while suspended.
+        log.info("profile of suspended account %s requested", row["id"])
+        raise FederationError(410, _("This account is suspended."))
     return row
 
 
@@ -64,8 +73,8 @@ async def profile_page(row: Any, viewer: Any) -> Any:
     relationship = None
     if viewer is not None and viewer["id"] != row["id"]:
         relationship = (await relationships_json(runtime, viewer, [row["id"]]))[0]
-    # NOTE: a remote profile lists only the posts this server has received;
-    # the account's outbox is not fetched.
+    if row["domain"] is not None and page.max_id is None:
+        await remote_outbox.refresh_in_background(runtime, row, OUTBOX_WAIT)
     rows = await reading.account_rows(runtime.pool, row["id"], page)
     plans = await _plans_by(runtime, row, viewer)
     return await render(

@@ -19,6 +19,7 @@ from actors.lesson_plan import (
     license_of,
     parse_grade_level,
 )
+from federation.errors import FederationError
 from outbox.actions import ActionError
 from outbox.mentorship import MentorOffer, MentorshipActions
 from outbox.profiles import InputError, parse_grade_levels
@@ -30,7 +31,7 @@ from web.api_groups import groups_json
 from web.api_lesson_plans import plans_json
 from web.api_mentorship import _mentorships_json
 from web.api_profiles import _hashtag
-from web.app import parse_id, runtime_of
+from web.app import log_text, parse_id, runtime_of
 from web.presenters import accounts_json
 from web.ui import blueprint
 from web.ui.i18n import _
@@ -94,6 +95,8 @@ async def search_page() -> Any:
         results["groups"] = await groups_json(runtime, found_groups)
         if not query.startswith(("https://", "http://")):
             results["events"] = await search_events(runtime, query, g.viewer, limit=RESULT_LIMIT, offset=0)
+        elif not results["accounts"] and not results["groups"]:
+            results["events"] = await _event_at(runtime, query)
         try:
             tag = _hashtag(query)
         except ActionError:
@@ -111,6 +114,32 @@ async def search_page() -> Any:
         followed_tags=[row["name"] for row in followed],
         error=error,
     )
+
+
+async def _event_at(runtime: Any, url: str) -> list[Any]:
+    """Return the event whose ActivityPub id is ``url``, fetching a remote one
+    that is not stored yet, when the viewer may see it."""
+    from storage import events as event_store
+    from storage import statuses
+    from web.api_events import events_json
+    from web.reading import can_see
+
+    row = await statuses.by_uri(runtime.pool, url)
+    if row is None and not runtime.urls.is_local(url):
+        try:
+            row = await runtime.resolver.fetch_object(url, g.viewer)
+        except FederationError as error:
+            log.info(
+                "search by account %s could not resolve event %s: %s (%s)",
+                g.viewer["id"], log_text(url), log_text(error.message), log_text(str(error.cause)),
+            )
+            return []
+    if row is None or row["deleted_at"] is not None or row["object_type"] != "Event":
+        return []
+    event = await event_store.by_status_id(runtime.pool, row["id"])
+    if event is None or not await can_see(runtime.pool, row, g.viewer):
+        return []
+    return await events_json(runtime, [event], g.viewer)
 
 
 @blueprint.post("/tags/<name>/<action>")
