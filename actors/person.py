@@ -17,6 +17,10 @@ class InvalidActor(ValueError):
     """A remote actor document that cannot be used."""
 
 
+# movedTo is not in the ActivityStreams context; Mastodon defines it this way.
+MOVED_TO_CONTEXT = {"movedTo": {"@id": "as:movedTo", "@type": "@id"}}
+
+
 def render_person(
     account: Any,
     public_key_pem: str,
@@ -60,6 +64,13 @@ def render_person(
     document.update(pedagogue.render_profile_terms(account))
     if mentoring is not None:
         document["mentoring"] = mentoring
+    # Account migration, as Mastodon 4 publishes it: the aliases let another
+    # account move here, and movedTo names where this one went.
+    if account.get("also_known_as"):
+        document["alsoKnownAs"] = list(account["also_known_as"])
+    if account.get("moved_to_actor_id"):
+        document["movedTo"] = account["moved_to_actor_id"]
+        document["@context"] = [*document["@context"], MOVED_TO_CONTEXT]
     return document
 
 

@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pedagogue.domain_cli import add_domain_parser
 
     add_domain_parser(commands)
+    from pedagogue.portability_cli import add_portability_parsers
+
+    add_portability_parsers(commands)
     return parser
 
 
@@ -310,6 +313,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from pedagogue.domain_cli import run_domain_command
 
             asyncio.run(run_domain_command(settings, dsn, args))
+        elif args.command in ("export", "import", "alias", "move"):
+            from pedagogue.portability_cli import PortabilityError, run_portability_command
+
+            try:
+                asyncio.run(run_portability_command(settings, dsn, args))
+            except PortabilityError as error:
+                raise CommandError(str(error)) from None
     finally:
         del embedded
     return 0

@@ -64,6 +64,8 @@ def create_app(runtime: Runtime) -> Quart:
     app.register_blueprint(api_profiles.blueprint)
     from web import api_moderation
     app.register_blueprint(api_moderation.blueprint)
+    from web import api_migration
+    app.register_blueprint(api_migration.blueprint)
 
     app.before_request(_reject_long_target)
     app.before_request(_reject_unstorable_parameters)

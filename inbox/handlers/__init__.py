@@ -86,6 +86,7 @@ async def dispatch(context: Context) -> None:
         lesson_plan,
         like,
         mentorship,
+        move,
         response,
         undo,
     )
@@ -105,6 +106,7 @@ async def dispatch(context: Context) -> None:
         "Join": event.handle_join,
         "Leave": event.handle_leave,
         "Offer": mentorship.handle_offer,
+        "Move": move.handle_move,
     }
     mentorship_answers = {
         "Accept": mentorship.handle_accept,

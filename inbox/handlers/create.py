@@ -1,11 +1,12 @@
 """Create and Update of notes, articles and questions; Update of actors."""
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from actors.note import InvalidObject, RemoteNote, parse_note
+from actors.note import InvalidObject, RemoteNote, parse_note, parse_time
 from actors.person import ACTOR_TYPES, InvalidActor, parse_actor
 from actors.visibility import visibility_of
 from actors.vocabulary import has_type, id_of
@@ -218,22 +219,51 @@ async def handle_update(context: Context) -> None:
         raise Ignored(f"{context.actor_id} does not own {note.uri}")
     if existing["deleted_at"] is not None:
         raise Ignored(f"Update of deleted object {note.uri}")
+    edited_at = _edit_time(obj)
+    if _already_applied(existing, edited_at):
+        # A repeated or reordered Update: applying it would move edited_at.
+        raise Ignored(f"Update of {note.uri} is not newer than the stored edit")
+    content = await _html_of(note)
+    spoiler_text = plain_text(note.summary)
+    name = plain_text(note.name)
+    unchanged = (content, spoiler_text, name) == (
+        existing["content"],
+        existing["spoiler_text"],
+        existing["name"],
+    )
+    # Events and plans have fields of their own that the Update may change.
+    if unchanged and note.object_type not in ("Event", "Article"):
+        raise Ignored(f"Update of {note.uri} changes nothing")
     # NOTE: an edit replaces the text, title and content warning only; the
     # mentions, hashtags and attachments of the first version stay.
     await statuses.update_content(
         context.connection,
         existing["id"],
-        content=await _html_of(note),
-        spoiler_text=plain_text(note.summary),
+        content=content,
+        spoiler_text=spoiler_text,
         sensitive=note.sensitive or bool(note.summary),
-        name=plain_text(note.name),
-        edited_at=None,
+        name=name,
+        edited_at=edited_at,
     )
     if note.object_type == "Event":
         await event.apply_update(context, obj, existing)
     if note.object_type == "Article":
         await lesson_plan.update_remote_plan(context, obj, existing)
     log.debug("updated %s by %s (%s)", note.uri, context.actor_id, context.activity_id)
+
+
+def _edit_time(obj: dict[str, Any]) -> datetime | None:
+    # A time in the future would make every later edit look older.
+    edited_at = parse_time(obj.get("updated"))
+    if edited_at is None:
+        return None
+    return min(edited_at, datetime.now(UTC))
+
+
+def _already_applied(existing: asyncpg.Record, edited_at: datetime | None) -> bool:
+    # Without an "updated" time the Update is applied, as before.
+    stored = existing["edited_at"]
+    return edited_at is not None and stored is not None and edited_at <= stored
 
 
 async def _update_actor(context: Context, document: dict) -> None:

@@ -69,6 +69,7 @@ def init_app(app: Quart) -> None:
         events,
         groups,
         lesson_plans,
+        migration,
         moderation,
         muted_words,
         people,
