@@ -179,6 +179,9 @@ def parse_actor(document: Any, fetched_from: str | None = None) -> RemoteActor:
         actor_type=types[0],
         username=username.strip()[:255],
         domain=domain,
+        # Literal text, escaped where it is shown: a name is not HTML, and
+        # stripping tags would change "<3 maths" for every reader. Every path
+        # that stores an actor, the fetch and Update(Person), reads it here.
         display_name=text_value(document, "name")[:255],
         # Sanitised here because every path that stores an actor, the key
         # fetch included, parses it with this function.

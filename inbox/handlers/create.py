@@ -275,7 +275,6 @@ async def _update_actor(context: Context, document: dict) -> None:
         actor = parse_actor(document, fetched_from=context.actor_id)
     except InvalidActor as error:
         raise Ignored(str(error))
-    actor.display_name = plain_text(actor.display_name)
     actor.summary = await sanitize_html_async(actor.summary, object_id=actor_id)
     row = await accounts.upsert_remote(context.connection, actor)
     for key_id, _ in actor.keys:
