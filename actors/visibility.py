@@ -1,20 +1,33 @@
-"""Visibility levels and their addressing, as Mastodon maps them to ``to``/``cc``."""
+"""Visibility levels and their addressing, as Mastodon maps them to ``to``/``cc``.
+
+Pedagogue adds two levels to Mastodon's four. ``local`` is addressed like
+``public`` but never leaves this instance: no delivery, no remote fetch, no
+outbox entry. ``group`` is addressed to a group's members collection and the
+group actor, with the group as the ActivityStreams ``audience`` (FEP-1b12).
+"""
 
 from actors.vocabulary import PUBLIC, PUBLIC_FORMS
 
-VISIBILITIES = ("public", "unlisted", "private", "direct")
+VISIBILITIES = ("public", "unlisted", "private", "direct", "local", "group")
 
 
 def addressing(
-    visibility: str, followers_url: str, mentioned: list[str]
+    visibility: str,
+    followers_url: str,
+    mentioned: list[str],
+    group: tuple[str, str] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Return (to, cc) for a local status of the given visibility.
 
-    public: to Public, cc followers. unlisted: to followers, cc Public.
-    private: to followers. direct: to the mentioned actors only. Mentioned
-    actors are always addressed so that their servers deliver to them.
+    public and local: to Public, cc followers. unlisted: to followers, cc
+    Public. private: to followers. direct: to the mentioned actors only.
+    group: to the group's members collection, cc the group actor; ``group`` is
+    (group actor id, members collection URL) and required for that level.
+    Mentioned actors are addressed at every level but group, so that their
+    servers deliver to them; a group-only status reaches the group alone.
+    Raises ValueError for an unknown level or a group level without a group.
     """
-    if visibility == "public":
+    if visibility in ("public", "local"):
         return [PUBLIC], [followers_url, *mentioned]
     if visibility == "unlisted":
         return [followers_url], [PUBLIC, *mentioned]
@@ -22,16 +35,37 @@ def addressing(
         return [followers_url], list(mentioned)
     if visibility == "direct":
         return list(mentioned), []
+    if visibility == "group":
+        if group is None:
+            raise ValueError("a group-only status needs a group")
+        group_actor_id, members_url = group
+        return [members_url], [group_actor_id]
     raise ValueError(f"unknown visibility {visibility!r}")
 
 
-def visibility_of(to: list[str], cc: list[str], followers_url: str | None) -> str:
-    """Infer the visibility of a received object from its addressing."""
+def visibility_of(
+    to: list[str],
+    cc: list[str],
+    followers_url: str | None,
+    group_members_url: str | None = None,
+) -> str:
+    """Infer the visibility of a received object from its addressing.
+
+    ``group_members_url`` is the members collection of the group named in the
+    object's ``audience``, when that group is known. A non-public object
+    addressed to it is group-only.
+
+    NOTE: the inbox does not pass ``group_members_url`` yet, so a received
+    group-only object is stored as followers-only of its author, and local
+    group members who do not follow the author cannot read it.
+    """
     if PUBLIC_FORMS.intersection(to):
         return "public"
     if PUBLIC_FORMS.intersection(cc):
         return "unlisted"
     recipients = set(to) | set(cc)
+    if group_members_url and group_members_url in recipients:
+        return "group"
     if followers_url and followers_url in recipients:
         return "private"
     # Some servers address followers without naming the collection we stored;

@@ -46,6 +46,8 @@ class NewStatus:
     sensitive: bool = False
     language: str | None = None
     in_reply_to_id: int | None = None
+    # The group account a group-only status is addressed to.
+    group_id: int | None = None
 
 
 class Actions:
@@ -65,13 +67,23 @@ class Actions:
         account: Any,
         build_activity: Any,
         inboxes: list[str],
+        public: bool | None = None,
     ) -> dict[str, Any]:
-        """Build, store and queue one activity; ``build_activity`` takes its uri."""
+        """Build, store and queue one activity; ``build_activity`` takes its uri.
+
+        ``public`` overrides whether the activity is served to remote fetches
+        and listed in the outbox; by default its addressing decides.
+        """
         activity_id = next_activity_id()
         uri = self.urls.activity(activity_id)
         body = build_activity(uri)
         await store_activity(
-            connection, activity_id=activity_id, uri=uri, account_id=account["id"], body=body
+            connection,
+            activity_id=activity_id,
+            uri=uri,
+            account_id=account["id"],
+            body=body,
+            public=public,
         )
         await enqueue_deliveries(connection, activity_id, inboxes, self.deadline)
         self.runtime.delivery_wakeup.set()
@@ -201,6 +213,8 @@ class Actions:
             parent = await statuses.by_id(self.runtime.pool, new.in_reply_to_id)
             if parent is None or parent["deleted_at"] is not None:
                 raise ActionError(404, "Record not found: the status replied to does not exist")
+            _keep_reply_within(new, parent)
+        group = await self._audience_group(account, new)
         mentioned = await self._resolve_mentions(text)
         if parent is not None and parent["account_id"] != account["id"]:
             parent_author = await accounts.by_id(self.runtime.pool, parent["account_id"])
@@ -214,7 +228,10 @@ class Actions:
             tag_url=self.urls.tag,
         )
         to, cc = addressing(
-            new.visibility, self.urls.followers(account["username"]), [m["actor_id"] for m in mention_rows]
+            new.visibility,
+            self.urls.followers(account["username"]),
+            [m["actor_id"] for m in mention_rows],
+            (group["actor_id"], group["followers_url"]) if group is not None else None,
         )
 
         async with accounts.transaction(self.runtime.pool) as connection:
@@ -236,9 +253,10 @@ class Actions:
             )
             assert status is not None
             await connection.execute(
-                "UPDATE statuses SET url = $2 WHERE id = $1",
+                "UPDATE statuses SET url = $2, audience_id = $3 WHERE id = $1",
                 status["id"],
                 self.urls.status_page(account["username"], status["id"]),
+                group["id"] if group is not None else None,
             )
             status = await statuses.by_id(connection, status["id"])
             await statuses.add_mentions(connection, status["id"], [m["id"] for m in mention_rows])
@@ -247,9 +265,17 @@ class Actions:
                 await statuses.bump_counter(connection, parent["id"], "replies_count", 1)
             await self._distribute_locally(connection, account, status, mention_rows)
             note = self.render(status, account, parent, mention_rows, tags)
-            inboxes = await self._inboxes_for(connection, account, new.visibility, mention_rows)
+            if group is not None:
+                note["audience"] = group["actor_id"]
+            inboxes = await self._inboxes_for(
+                connection, account, new.visibility, mention_rows, status["audience_id"]
+            )
             body = await self._send(
-                connection, account, lambda uri: build.build_create(uri, account["actor_id"], note), inboxes
+                connection,
+                account,
+                lambda uri: build.build_create(uri, account["actor_id"], note),
+                inboxes,
+                public=False if new.visibility == "local" else None,
             )
             await connection.execute(
                 "UPDATE statuses SET activity_uri = $2 WHERE id = $1", status["id"], body["id"]
@@ -290,9 +316,58 @@ class Actions:
                 found[key] = row
         return found
 
+    async def _audience_group(self, account: Any, new: NewStatus) -> Any:
+        """Return the group a group-only status goes to, or None for other levels.
+
+        Raises ActionError(422) when the group is missing, unknown, or the
+        author is neither a member nor a moderator of it.
+        """
+        if new.visibility != "group":
+            if new.group_id is not None:
+                raise ActionError(422, "Validation failed: group_id needs visibility group")
+            return None
+        if new.group_id is None:
+            raise ActionError(422, "Validation failed: visibility group needs a group_id")
+        group = await accounts.by_id(self.runtime.pool, new.group_id)
+        if group is None or group["actor_type"] != "Group" or group["deleted_at"] is not None:
+            raise ActionError(422, f"Validation failed: no group {new.group_id}")
+        if not await self.runtime.pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM follows WHERE account_id = $1"
+            " AND target_account_id = $2 AND accepted)"
+            " OR EXISTS (SELECT 1 FROM group_moderators WHERE account_id = $1"
+            " AND group_id = $2)",
+            account["id"],
+            group["id"],
+        ):
+            raise ActionError(
+                422, f"Validation failed: you are not a member of group {new.group_id}"
+            )
+        return group
+
     async def _inboxes_for(
-        self, connection: asyncpg.Connection, account: Any, visibility: str, mentioned: list[Any]
+        self,
+        connection: asyncpg.Connection,
+        account: Any,
+        visibility: str,
+        mentioned: list[Any],
+        audience_id: int | None = None,
     ) -> list[str]:
+        """Return the inboxes a status of ``account`` goes to.
+
+        ``audience_id`` is the group of a group-only status. A local-only
+        status goes nowhere. A group-only status goes to the group's inbox when
+        the group is remote (the group passes it on to its members, FEP-1b12),
+        and to its remote members' inboxes when it is local.
+        """
+        if visibility == "local":
+            return []
+        if visibility == "group":
+            group = None if audience_id is None else await accounts.by_id(connection, audience_id)
+            if group is None:
+                return []
+            if group["domain"] is not None:
+                return [group["shared_inbox_url"] or group["inbox_url"]]
+            return await social.follower_inboxes(connection, group["id"])
         inboxes: list[str] = []
         if visibility != "direct":
             inboxes += await social.follower_inboxes(connection, account["id"])
@@ -308,8 +383,18 @@ class Actions:
         self, connection: asyncpg.Connection, account: Any, status: Any, mentioned: list[Any]
     ) -> None:
         local_mentions = [m["id"] for m in mentioned if m["domain"] is None]
-        readers = [account["id"], *local_mentions]
-        if status["visibility"] != "direct":
+        if status["visibility"] == "group":
+            # Members and moderators of the group only: a mention adds no reader.
+            group_id = status["audience_id"]
+            members = await social.local_follower_ids(connection, group_id)
+            moderators = await connection.fetch(
+                "SELECT account_id FROM group_moderators WHERE group_id = $1", group_id
+            )
+            readers = [account["id"], *members, *(m["account_id"] for m in moderators)]
+            local_mentions = [m for m in local_mentions if m in readers]
+        else:
+            readers = [account["id"], *local_mentions]
+        if status["visibility"] not in ("direct", "group"):
             readers += await social.local_follower_ids(connection, account["id"])
         if status["visibility"] == "public":
             readers += await tags.hashtag_follower_ids(connection, status["id"])
@@ -333,8 +418,11 @@ class Actions:
                 " WHERE m.status_id = $1",
                 status["id"],
             )
-            inboxes = await self._inboxes_for(connection, account, status["visibility"], mentioned)
-            inboxes += await self._interacting_inboxes(connection, status["id"])
+            inboxes = await self._inboxes_for(
+                connection, account, status["visibility"], mentioned, status["audience_id"]
+            )
+            if status["visibility"] != "local":
+                inboxes += await self._interacting_inboxes(connection, status["id"])
             await self._send(
                 connection,
                 account,
@@ -342,6 +430,7 @@ class Actions:
                     uri, account["actor_id"], status["uri"], list(status["to_uris"]), list(status["cc_uris"])
                 ),
                 inboxes,
+                public=False if status["visibility"] == "local" else None,
             )
 
     async def _delete_event(self, account: Any, status: Any) -> bool:
@@ -403,9 +492,12 @@ class Actions:
             )
 
     async def reblog(self, account: Any, status: Any) -> asyncpg.Record:
-        """Boost a public or unlisted status; followers and the author get Announce."""
-        if status["visibility"] not in ("public", "unlisted"):
+        """Boost a public, unlisted or local-only status; followers and the
+        author get Announce. The boost of a local-only status is local-only
+        too, so its Announce is stored but neither delivered nor served."""
+        if status["visibility"] not in ("public", "unlisted", "local"):
             raise ActionError(422, "Validation failed: this status cannot be boosted")
+        local_only = status["visibility"] == "local"
         author = await accounts.by_id(self.runtime.pool, status["account_id"])
         async with accounts.transaction(self.runtime.pool) as connection:
             existing = await connection.fetchrow(
@@ -428,7 +520,7 @@ class Actions:
                 account_id=account["id"],
                 local=True,
                 content="",
-                visibility="public",
+                visibility="local" if local_only else "public",
                 to_uris=body["to"],
                 cc_uris=body["cc"],
                 reblog_of_id=status["id"],
@@ -443,7 +535,16 @@ class Actions:
                 await social.notify(connection, author["id"], "reblog", account["id"], status["id"])
             else:
                 inboxes.append(author["shared_inbox_url"] or author["inbox_url"])
-            await store_activity(connection, activity_id=activity_id, uri=uri, account_id=account["id"], body=body)
+            if local_only:
+                inboxes = []
+            await store_activity(
+                connection,
+                activity_id=activity_id,
+                uri=uri,
+                account_id=account["id"],
+                body=body,
+                public=False if local_only else None,
+            )
             await enqueue_deliveries(connection, activity_id, inboxes, self.deadline)
         self.runtime.delivery_wakeup.set()
         return reblog
@@ -467,7 +568,7 @@ class Actions:
         if author is not None and author["domain"] is None:
             await social.remove_notification(connection, author["id"], "reblog", account["id"], original["id"])
         announce = await connection.fetchval("SELECT body FROM activities WHERE uri = $1", reblog["uri"])
-        if announce is None:
+        if announce is None or reblog["visibility"] == "local":
             return
         inboxes = await social.follower_inboxes(connection, account["id"])
         if author is not None and author["domain"] is not None:
@@ -478,6 +579,20 @@ class Actions:
 
     def tombstone(self, status: Any) -> dict[str, Any]:
         return render_tombstone(status["uri"], status["deleted_at"])
+
+
+def _keep_reply_within(new: NewStatus, parent: Any) -> None:
+    """Narrow a reply to a local-only or group-only status to its parent's level.
+
+    A public or unlisted reply to a local-only status becomes local-only, and
+    a reply to a group-only status that is not direct goes to the same group,
+    so that a reply does not carry a thread beyond the readers it had.
+    """
+    if parent["visibility"] == "local" and new.visibility in ("public", "unlisted"):
+        new.visibility = "local"
+    elif parent["visibility"] == "group" and new.visibility != "direct":
+        new.visibility = "group"
+        new.group_id = parent["audience_id"]
 
 
 def _profile_url(account: Any) -> str | None:

@@ -19,8 +19,13 @@ async def store_activity(
     uri: str,
     account_id: int,
     body: dict[str, Any],
+    public: bool | None = None,
 ) -> None:
-    """Insert a local activity so that it dereferences at its uri."""
+    """Insert a local activity so that it dereferences at its uri.
+
+    ``public`` marks whether remote fetches and the outbox may show it; None
+    derives it from the addressing. A local-only status's activities pass False.
+    """
     recipients = set(_as_list(body.get("to"))) | set(_as_list(body.get("cc")))
     obj = body.get("object")
     if isinstance(obj, list):
@@ -35,7 +40,7 @@ async def store_activity(
         account_id,
         body["type"],
         object_uri,
-        bool(PUBLIC_FORMS & recipients),
+        bool(PUBLIC_FORMS & recipients) if public is None else public,
         body,
     )
 

@@ -77,6 +77,9 @@ class FederationSettings:
     inbox_workers: int = 2
     unreachable_after_failures: int = 10
     user_agent_contact: str = ""
+    # Mastodon's secure mode: every ActivityPub GET must be signed, except the
+    # instance actor, each actor's key document, WebFinger and NodeInfo.
+    authorized_fetch: bool = False
     # "blocklist" federates with every domain not suspended; "allowlist" only
     # with the domains admins list (see storage.domain_policy).
     federation_mode: str = "blocklist"

@@ -21,18 +21,20 @@ from storage import accounts, statuses
 from web.app import error_response, log_text, parse_id, runtime_of
 from web.json import activity_json
 from web.rate_limit import retry_after_header
+from web.reading import can_see, replies_rows
+from web.signed_fetch import (
+    request_signer,
+    require_signed_fetch,
+    restrict_actor,
+    wants_activity_json,
+)
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("activitypub", __name__)
+blueprint.before_app_request(require_signed_fetch)
 
 PAGE_SIZE = 20
-
-
-def wants_activity_json() -> bool:
-    """Return True when the client asked for ActivityStreams rather than HTML."""
-    accept = request.headers.get("Accept", "")
-    return "application/activity+json" in accept or "application/ld+json" in accept
 
 
 async def _local_account(username: str) -> Any:
@@ -95,7 +97,7 @@ async def actor(username: str) -> Response:
     )
     if account["actor_type"] == "Group":
         add_group_fields(document, runtime.urls, account["username"])
-    return activity_json(document)
+    return activity_json(await restrict_actor(document))
 
 
 @blueprint.get("/actor")
@@ -115,12 +117,11 @@ async def status_object(username: str, status_id: str) -> Response:
     status = await statuses.by_id(runtime.pool, number)
     if status is None or status["account_id"] != account["id"] or status["reblog_of_id"]:
         raise FederationError(404, "status not found")
-    if status["visibility"] not in ("public", "unlisted"):
-        # NOTE: followers-only and direct statuses are not served to anyone yet;
-        # serving them to signed fetches from addressed actors needs authorized fetch.
-        raise FederationError(404, "status not found")
     if not wants_activity_json():
+        # A browser goes to the page, which applies the session's rights.
         return redirect(status["url"] or runtime.urls.status_page(username, number))
+    if not await _fetchable(runtime, status):
+        raise FederationError(404, "status not found")
     if status["deleted_at"] is not None:
         response = activity_json(render_tombstone(status["uri"], status["deleted_at"]))
         response.status_code = 410
@@ -134,6 +135,38 @@ async def status_object(username: str, status_id: str) -> Response:
     return activity_json(with_context(await note_of(runtime, status, account)))
 
 
+@blueprint.get("/users/<username>/statuses/<status_id>/replies")
+async def replies_collection(username: str, status_id: str) -> Response:
+    """Serve the replies to a status that the signer of the GET may read, as
+    an OrderedCollection whose pages run oldest first (``min_id`` cursor)."""
+    runtime = runtime_of(current_app)
+    account = await _published_account(username)
+    number = parse_id(status_id)
+    status = None if number is None else await statuses.by_id(runtime.pool, number)
+    if (
+        status is None
+        or status["account_id"] != account["id"]
+        or status["reblog_of_id"]
+        or status["deleted_at"] is not None
+        or not await _fetchable(runtime, status)
+    ):
+        raise FederationError(404, "status not found")
+    collection_id = f"{status['uri']}/replies"
+    signer = await request_signer()
+    if "page" not in request.args:
+        return activity_json(
+            _collection(collection_id, None, f"{collection_id}?page=true")
+        )
+    after_id = _cursor("min_id")
+    rows = await replies_rows(runtime.pool, status["id"], signer, PAGE_SIZE, after_id)
+    # Local-only replies are never listed to another server.
+    items = [row["uri"] for row in rows if row["visibility"] != "local"]
+    next_url = None
+    if len(rows) == PAGE_SIZE:
+        next_url = f"{collection_id}?page=true&min_id={rows[-1]['id']}"
+    return activity_json(_page(collection_id, _page_url(collection_id), items, next_url))
+
+
 @blueprint.get("/activities/<activity_id>")
 async def activity(activity_id: str) -> Response:
     runtime = runtime_of(current_app)
@@ -141,11 +174,39 @@ async def activity(activity_id: str) -> Response:
     if number is None:
         raise FederationError(404, "activity not found")
     row = await runtime.pool.fetchrow(
-        "SELECT type, body, public FROM activities WHERE id = $1", number
+        "SELECT account_id, type, object_uri, uri, body, public FROM activities"
+        " WHERE id = $1",
+        number,
     )
-    if row is None or not _servable(row):
+    if row is None or not await _activity_fetchable(runtime, row):
         raise FederationError(404, "activity not found")
     return activity_json(row["body"])
+
+
+async def _fetchable(runtime: Any, status: Any) -> bool:
+    """Return True when the signer of this GET (None if unsigned) may fetch
+    the local status: public and unlisted ones to all, local-only ones to no
+    other server, the rest to the actors they are addressed to."""
+    if status["visibility"] == "local":
+        return False
+    return await can_see(runtime.pool, status, await request_signer())
+
+
+async def _activity_fetchable(runtime: Any, row: Any) -> bool:
+    """Return True when the signer of this GET may fetch the activity ``row``.
+
+    A Create or Update of a status, and an Announce (whose boost row has the
+    activity's uri), follow the status's visibility for the signer; other
+    activities follow ``_servable``.
+    """
+    status = None
+    if row["type"] in ("Create", "Update") and row["object_uri"]:
+        status = await statuses.by_uri(runtime.pool, row["object_uri"])
+    elif row["type"] == "Announce":
+        status = await statuses.by_uri(runtime.pool, row["uri"])
+    if status is not None and status["account_id"] == row["account_id"]:
+        return await _fetchable(runtime, status)
+    return _servable(row)
 
 
 def _servable(row: Any) -> bool:
@@ -166,13 +227,17 @@ def _servable(row: Any) -> bool:
     return not (isinstance(undone, dict) and undone.get("type") == "Block")
 
 
-def _collection(collection_id: str, total: int, first: str | None) -> dict[str, Any]:
+def _collection(
+    collection_id: str, total: int | None, first: str | None
+) -> dict[str, Any]:
     document: dict[str, Any] = {
         "@context": AS_CONTEXT,
         "id": collection_id,
         "type": "OrderedCollection",
-        "totalItems": total,
     }
+    # Left out where counting would need the reader's rights on every item.
+    if total is not None:
+        document["totalItems"] = total
     if first:
         document["first"] = first
     return document
@@ -198,12 +263,16 @@ def _page_url(collection_id: str) -> str:
 
 
 def _max_id() -> int | None:
-    value = request.args.get("max_id")
+    return _cursor("max_id")
+
+
+def _cursor(name: str) -> int | None:
+    value = request.args.get(name)
     if value is None:
         return None
     number = parse_id(value)
     if number is None:
-        raise FederationError(400, "max_id must be a number")
+        raise FederationError(400, f"{name} must be a number")
     return number
 
 

@@ -460,6 +460,7 @@ async def account_statuses(account_id: str) -> Response:
         page,
         exclude_replies=_flag(params.get("exclude_replies", "false")),
         exclude_reblogs=_flag(params.get("exclude_reblogs", "false")),
+        viewer=viewer,
     )
     return await _status_page(runtime, viewer, list(rows), page)
 
@@ -702,7 +703,24 @@ def _new_status(params: dict[str, Any]) -> NewStatus:
         sensitive=_flag(params.get("sensitive", False)),
         language=language,
         in_reply_to_id=_reply_to_id(params),
+        group_id=_group_id(params),
     )
+
+
+def _group_id(params: dict[str, Any]) -> int | None:
+    """Return ``group_id``, the group of a ``visibility=group`` status.
+
+    Raises ActionError(422) for a value that is not an account id.
+    """
+    value = params.get("group_id")
+    if value in (None, ""):
+        return None
+    number = _id_value(value)
+    if number is None or number > MAX_ROW_ID:
+        raise ActionError(
+            422, f"Validation failed: group_id must be a group's id, not {str(value)[:40]!r}"
+        )
+    return number
 
 
 def _reply_to_id(params: dict[str, Any]) -> int | None:
@@ -771,6 +789,44 @@ async def status_context(status_id: str) -> Response:
     )
 
 
+@blueprint.get("/api/v1/statuses/<status_id>/favourited_by")
+async def favourited_by(status_id: str) -> Response:
+    viewer = await _token_account()
+    row = await _status_param(status_id, viewer)
+    runtime = runtime_of(current_app)
+    page = _page(dict(request.args))
+    rows = await runtime.pool.fetch(
+        "SELECT a.*, f.id AS favourite_id FROM favourites f"
+        " JOIN accounts a ON a.id = f.account_id"
+        " WHERE f.status_id = $1 AND a.deleted_at IS NULL"
+        " AND ($2::bigint IS NULL OR f.id < $2) ORDER BY f.id DESC LIMIT $3",
+        row["id"],
+        page.max_id,
+        page.limit,
+    )
+    link = _link_header([r["favourite_id"] for r in rows], page)
+    return _json(await accounts_json(runtime, list(rows)), link=link)
+
+
+@blueprint.get("/api/v1/statuses/<status_id>/reblogged_by")
+async def reblogged_by(status_id: str) -> Response:
+    viewer = await _token_account()
+    row = await _status_param(status_id, viewer)
+    runtime = runtime_of(current_app)
+    page = _page(dict(request.args))
+    rows = await runtime.pool.fetch(
+        "SELECT a.*, s.id AS reblog_id FROM statuses s"
+        " JOIN accounts a ON a.id = s.account_id"
+        " WHERE s.reblog_of_id = $1 AND s.deleted_at IS NULL AND a.deleted_at IS NULL"
+        " AND ($2::bigint IS NULL OR s.id < $2) ORDER BY s.id DESC LIMIT $3",
+        row["id"],
+        page.max_id,
+        page.limit,
+    )
+    link = _link_header([r["reblog_id"] for r in rows], page)
+    return _json(await accounts_json(runtime, list(rows)), link=link)
+
+
 STATUS_ACTIONS = ("favourite", "unfavourite", "reblog", "unreblog")
 
 
@@ -824,6 +880,7 @@ async def public_timeline() -> Response:
             page,
             local=_flag(params.get("local", "false")),
             remote=_flag(params.get("remote", "false")),
+            viewer=viewer,
         )
         return await _status_page(runtime, viewer, rows, page, db)
 

@@ -22,6 +22,7 @@ from outbox.profiles import (
     media_directory,
 )
 from storage import mentorship, tags
+from web import reading
 from web.api import (
     _account_by_handle,
     _page,
@@ -308,25 +309,15 @@ async def followed_tags() -> Response:
 
 
 async def _tag_rows(
-    runtime: Any, tag: str, params: dict[str, Any], limit_page: Any
+    runtime: Any, tag: str, params: dict[str, Any], limit_page: Any, viewer: Any
 ) -> list:
-    local = params.get("local") in ("true", "1")
-    remote = params.get("remote") in ("true", "1")
-    return list(
-        await runtime.pool.fetch(
-            "SELECT s.* FROM status_tags t JOIN statuses s ON s.id = t.status_id"
-            " WHERE t.name = $1 AND s.visibility = 'public' AND s.deleted_at IS NULL"
-            " AND t.status_id < coalesce($2::bigint, 9223372036854775807)"
-            " AND t.status_id > coalesce($3::bigint, 0)"
-            " AND (NOT $4 OR s.local) AND (NOT $5 OR NOT s.local)"
-            f" ORDER BY t.status_id {limit_page.order} LIMIT $6",
-            tag,
-            limit_page.max_id,
-            limit_page.after_id,
-            local,
-            remote,
-            limit_page.limit,
-        )
+    return await reading.tag_rows(
+        runtime.pool,
+        tag,
+        limit_page,
+        local=params.get("local") in ("true", "1"),
+        remote=params.get("remote") in ("true", "1"),
+        viewer=viewer,
     )
 
 
@@ -336,8 +327,9 @@ async def tag_timeline(name: str) -> Response:
     tag = _hashtag(name)
     params = dict(request.args)
     current = _page(params)
-    rows = await _tag_rows(runtime, tag, params, current)
-    return await _status_page(runtime, await _token_account(), rows, current)
+    viewer = await _token_account()
+    rows = await _tag_rows(runtime, tag, params, current, viewer)
+    return await _status_page(runtime, viewer, rows, current)
 
 
 @blueprint.get("/tags/<name>")
@@ -345,7 +337,8 @@ async def tag_page(name: str) -> Response:
     runtime = runtime_of(current_app)
     tag = _hashtag(name)
     current = _page({"limit": "40"})
-    rows = await _tag_rows(runtime, tag, {}, current)
+    # The page is the same for everyone: it reads no session cookie.
+    rows = await _tag_rows(runtime, tag, {}, current, None)
     rendered = await StatusPresenter(runtime, None).render(rows)
     items = "".join(
         f'<article><p><a href="{html.escape(item["account"]["url"])}">'

@@ -391,7 +391,15 @@ class StatusPresenter:
                 self.runtime, author, self.account_stats.get(author["id"])
             ),
             "content": row["content"],
-            "visibility": row["visibility"],
+            "visibility": _mastodon_visibility(row["visibility"]),
+            # Pedagogue's own levels, which Mastodon apps do not know: a
+            # local-only status shows as public with this marker, as
+            # glitch-soc marks it, and a group-only one as private with the
+            # group's account id.
+            "local_only": row["visibility"] == "local",
+            "group_id": _string_id(row["audience_id"])
+            if row["visibility"] == "group"
+            else None,
             "sensitive": row["sensitive"],
             "spoiler_text": row["spoiler_text"],
             "language": row["language"],
@@ -439,6 +447,11 @@ class StatusPresenter:
         own = author["id"] == viewer["id"]
         if own and row["reblog_of_id"] is None and row["visibility"] != "direct":
             entity["pinned"] = False
+
+
+def _mastodon_visibility(visibility: str) -> str:
+    """Return the Mastodon visibility a client shows for a Pedagogue level."""
+    return {"local": "public", "group": "private"}.get(visibility, visibility)
 
 
 def _event_when(event: Any) -> str:
@@ -696,7 +709,7 @@ async def note_of(runtime: Runtime, status: Any, account: Any) -> dict[str, Any]
     mentions = await statuses.mentions_of(runtime.pool, [status["id"]])
     tags = [row["name"] for row in await statuses.tags_of(runtime.pool, [status["id"]])]
     domain = runtime.settings.domain
-    return render_note(
+    note = render_note(
         status,
         actor_id=account["actor_id"],
         url=status["url"]
@@ -708,3 +721,11 @@ async def note_of(runtime: Runtime, status: Any, account: Any) -> dict[str, Any]
         ],
         tags=[(name, runtime.urls.tag(name)) for name in tags],
     )
+    # Served at this URL by web.activitypub.replies_collection, filtered for
+    # the fetching actor.
+    note["replies"] = f"{status['uri']}/replies"
+    if status["visibility"] == "group" and status["audience_id"] is not None:
+        note["audience"] = await runtime.pool.fetchval(
+            "SELECT actor_id FROM accounts WHERE id = $1", status["audience_id"]
+        )
+    return note

@@ -56,38 +56,40 @@ _AUTHOR_NOT_SUSPENDED = (
 async def can_see(pool: Any, row: Any, viewer: Any | None) -> bool:
     """Return True when ``viewer`` (None for a visitor) may read the status ``row``.
 
-    A status by a suspended account is hidden from everyone. Public and
-    unlisted statuses are open to all; the author and mentioned accounts see
-    every status; accepted followers see followers-only ones.
+    ``viewer`` is a local account, or the remote account of a signed fetch. The
+    rule is the database function ``status_visible`` (storage migration
+    0016_visibility_levels.sql), which list queries apply too: the author
+    always; an account the author blocks never; public and unlisted to all;
+    local to local accounts; group to the group's members and moderators;
+    otherwise mentioned accounts, and accepted followers for followers-only.
+    A boost is readable only together with the status it boosts. A status by
+    a suspended account is hidden from everyone.
     """
-    suspended = await pool.fetchval(
-        "SELECT suspended_at IS NOT NULL FROM accounts WHERE id = $1", row["account_id"]
-    )
-    if suspended:
-        return False
-    if row["visibility"] in ("public", "unlisted"):
-        return True
-    if viewer is None:
-        return False
-    if row["account_id"] == viewer["id"]:
-        return True
-    mentioned = await pool.fetchval(
-        "SELECT 1 FROM mentions WHERE status_id = $1 AND account_id = $2",
-        row["id"],
-        viewer["id"],
-    )
-    if mentioned:
-        return True
-    if row["visibility"] == "private":
-        return bool(
-            await pool.fetchval(
-                "SELECT 1 FROM follows WHERE account_id = $1 AND target_account_id = $2"
-                " AND accepted",
-                viewer["id"],
-                row["account_id"],
-            )
+    return bool(
+        await pool.fetchval(
+            f"SELECT status_visible(s, $2) AND {_AUTHOR_NOT_SUSPENDED}"
+            " FROM statuses s WHERE s.id = $1",
+            row["id"],
+            _viewer_id(viewer),
         )
-    return False
+    )
+
+
+async def visible_ids(pool: Any, ids: list[int], viewer: Any | None) -> set[int]:
+    """Return the ids among ``ids`` of the statuses ``viewer`` may read."""
+    if not ids:
+        return set()
+    rows = await pool.fetch(
+        "SELECT id FROM statuses s WHERE s.id = ANY($1::bigint[])"
+        f" AND status_visible(s, $2) AND {_AUTHOR_NOT_SUSPENDED}",
+        ids,
+        _viewer_id(viewer),
+    )
+    return {row["id"] for row in rows}
+
+
+def _viewer_id(viewer: Any | None) -> int | None:
+    return None if viewer is None else viewer["id"]
 
 
 async def thread_context(
@@ -130,6 +132,11 @@ def _without_depth(rows: list[Any]) -> list[dict[str, Any]]:
 
 
 async def home_rows(pool: Any, account_id: int, page: Page) -> list[Any]:
+    """Return a page of an account's home feed, without what it may not read.
+
+    The feed is written at delivery time; the read applies ``status_visible``
+    again, so a block or a left group takes effect on statuses already there.
+    """
     rows = await pool.fetch(
         "SELECT s.* FROM home_feed h JOIN statuses s ON s.id = h.status_id"
         " WHERE h.account_id = $1 AND s.deleted_at IS NULL"
@@ -139,6 +146,7 @@ async def home_rows(pool: Any, account_id: int, page: Page) -> list[Any]:
         # by walking statuses from the newest id down to the cursor.
         f" AND s.id < coalesce($2::bigint, {_NO_CURSOR})"
         " AND s.id > coalesce($3::bigint, 0)"
+        " AND status_visible(s, $1)"
         # Blocks either way and live mutes (storage migration 0013).
         " AND NOT account_hidden_from(s.account_id, $1)"
         f" ORDER BY h.status_id {page.order} LIMIT $4",
@@ -150,22 +158,81 @@ async def home_rows(pool: Any, account_id: int, page: Page) -> list[Any]:
     return newest_first(list(rows))
 
 
-async def public_rows(pool: Any, page: Page, *, local: bool, remote: bool) -> list[Any]:
-    """Return public statuses that are not boosts, only local or remote ones if asked."""
+# The public and local-only statuses of the public timelines, each level read
+# through its own partial index and filtered by the viewer's rights.
+_PUBLIC_BRANCH = (
+    "(SELECT * FROM statuses s WHERE visibility = '{level}' AND deleted_at IS NULL"
+    " AND reblog_of_id IS NULL"
+    f" AND id < coalesce($1::bigint, {_NO_CURSOR})"
+    " AND id > coalesce($2::bigint, 0)"
+    " AND (NOT $3 OR local) AND (NOT $4 OR NOT local)"
+    " AND status_visible(s, $6)"
+    # Silenced and suspended accounts and domains.
+    " AND NOT account_kept_off_public(s.account_id)"
+    " ORDER BY id {order} LIMIT $5)"
+)
+
+
+async def public_rows(
+    pool: Any,
+    page: Page,
+    *,
+    local: bool,
+    remote: bool,
+    viewer: Any | None = None,
+) -> list[Any]:
+    """Return public statuses that are not boosts, only local or remote ones if asked.
+
+    Local-only statuses are included for a local ``viewer``. Without a viewer
+    the page contains public statuses only.
+    """
+    branches = [_PUBLIC_BRANCH.format(level="public", order=page.order)]
+    if viewer is not None and viewer["domain"] is None and not remote:
+        branches.append(_PUBLIC_BRANCH.format(level="local", order=page.order))
     rows = await pool.fetch(
-        "SELECT * FROM statuses WHERE visibility = 'public' AND deleted_at IS NULL"
-        " AND reblog_of_id IS NULL"
-        f" AND id < coalesce($1::bigint, {_NO_CURSOR})"
-        " AND id > coalesce($2::bigint, 0)"
-        " AND (NOT $3 OR local) AND (NOT $4 OR NOT local)"
-        # Silenced and suspended accounts and domains.
-        " AND NOT account_kept_off_public(account_id)"
+        f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS page"
         f" ORDER BY id {page.order} LIMIT $5",
         page.max_id,
         page.after_id,
         local,
         remote,
         page.limit,
+        _viewer_id(viewer),
+    )
+    return newest_first(list(rows))
+
+
+async def tag_rows(
+    pool: Any,
+    tag: str,
+    page: Page,
+    *,
+    local: bool = False,
+    remote: bool = False,
+    viewer: Any | None = None,
+) -> list[Any]:
+    """Return the public statuses with hashtag ``tag``, and local-only ones for
+    a local ``viewer``, that ``viewer`` may read."""
+    levels = ["public"]
+    if viewer is not None and viewer["domain"] is None and not remote:
+        levels.append("local")
+    rows = await pool.fetch(
+        "SELECT s.* FROM status_tags t JOIN statuses s ON s.id = t.status_id"
+        " WHERE t.name = $1 AND s.visibility = ANY($7::text[])"
+        " AND s.deleted_at IS NULL"
+        f" AND t.status_id < coalesce($2::bigint, {_NO_CURSOR})"
+        " AND t.status_id > coalesce($3::bigint, 0)"
+        " AND (NOT $4 OR s.local) AND (NOT $5 OR NOT s.local)"
+        " AND status_visible(s, $8)"
+        f" ORDER BY t.status_id {page.order} LIMIT $6",
+        tag,
+        page.max_id,
+        page.after_id,
+        local,
+        remote,
+        page.limit,
+        levels,
+        _viewer_id(viewer),
     )
     return newest_first(list(rows))
 
@@ -177,21 +244,22 @@ async def account_rows(
     *,
     exclude_replies: bool = False,
     exclude_reblogs: bool = False,
+    viewer: Any | None = None,
 ) -> list[Any]:
-    """Return an account's public and unlisted statuses, or none while the
-    account is suspended.
+    """Return the statuses of an account that ``viewer`` (None: a visitor) may read.
 
-    NOTE: followers-only statuses are left out, even for followers and the
-    author, because this query does not know the viewer.
+    Direct statuses are left out even for their author and addressees, as
+    Mastodon leaves them out of profiles.
     """
     rows = await pool.fetch(
         "SELECT * FROM statuses s WHERE account_id = $1 AND deleted_at IS NULL"
-        f" AND {_AUTHOR_NOT_SUSPENDED}"
-        " AND visibility IN ('public', 'unlisted')"
+        " AND visibility <> 'direct'"
         f" AND id < coalesce($2::bigint, {_NO_CURSOR})"
         " AND id > coalesce($3::bigint, 0)"
         " AND (NOT $4 OR in_reply_to_id IS NULL AND in_reply_to_uri IS NULL)"
         " AND (NOT $5 OR reblog_of_id IS NULL)"
+        " AND status_visible(s, $7)"
+        f" AND {_AUTHOR_NOT_SUSPENDED}"
         f" ORDER BY id {page.order} LIMIT $6",
         account_id,
         page.max_id,
@@ -199,6 +267,7 @@ async def account_rows(
         exclude_replies,
         exclude_reblogs,
         page.limit,
+        _viewer_id(viewer),
     )
     return newest_first(list(rows))
 
@@ -210,13 +279,17 @@ async def notification_rows(
     types: list[str] | None = None,
     excluded: list[str] | None = None,
 ) -> list[Any]:
+    """Return a page of an account's notifications, leaving out those about a
+    status the account may no longer read (a block, a group it left)."""
     rows = await pool.fetch(
-        "SELECT * FROM notifications WHERE account_id = $1"
+        "SELECT * FROM notifications n WHERE account_id = $1"
         f" AND id < coalesce($2::bigint, {_NO_CURSOR})"
         " AND id > coalesce($3::bigint, 0)"
         " AND ($4::text[] IS NULL OR type = ANY($4)) AND NOT type = ANY($5::text[])"
+        " AND (n.status_id IS NULL OR EXISTS (SELECT 1 FROM statuses s"
+        " WHERE s.id = n.status_id AND status_visible(s, $1)))"
         # Blocks either way, and mutes that hide notifications.
-        " AND NOT notification_hidden($1, from_account_id)"
+        " AND NOT notification_hidden($1, n.from_account_id)"
         f" ORDER BY id {page.order} LIMIT $6",
         account_id,
         page.max_id,
@@ -226,6 +299,27 @@ async def notification_rows(
         page.limit,
     )
     return newest_first(list(rows))
+
+
+async def replies_rows(
+    pool: Any,
+    status_id: int,
+    viewer: Any | None,
+    limit: int,
+    after_id: int | None = None,
+) -> list[Any]:
+    """Return the direct replies to a status that ``viewer`` may read, oldest
+    first, with ids above ``after_id``."""
+    rows = await pool.fetch(
+        "SELECT * FROM statuses s WHERE in_reply_to_id = $1 AND deleted_at IS NULL"
+        " AND id > coalesce($4::bigint, 0)"
+        " AND status_visible(s, $2) ORDER BY id LIMIT $3",
+        status_id,
+        _viewer_id(viewer),
+        limit,
+        after_id,
+    )
+    return list(rows)
 
 
 async def account_by_handle(runtime: Runtime, handle: str, resolve: bool) -> Any:

@@ -62,7 +62,7 @@ async def account_for_path(name: str, viewer: Any) -> Any:
 
 
 async def profile_page(row: Any, viewer: Any) -> Any:
-    """Render a profile with its public posts, for visitors and teachers alike."""
+    """Render a profile with the posts ``viewer`` may read (None: a visitor)."""
     runtime = runtime_of(current_app)
     page = page_from_args()
     account = await full_account_json(runtime, row)
@@ -75,7 +75,7 @@ async def profile_page(row: Any, viewer: Any) -> Any:
         relationship = (await relationships_json(runtime, viewer, [row["id"]]))[0]
     if row["domain"] is not None and page.max_id is None:
         await remote_outbox.refresh_in_background(runtime, row, OUTBOX_WAIT)
-    rows = await reading.account_rows(runtime.pool, row["id"], page)
+    rows = await reading.account_rows(runtime.pool, row["id"], page, viewer=viewer)
     plans = await _plans_by(runtime, row, viewer)
     return await render(
         "profile.html",

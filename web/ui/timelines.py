@@ -69,7 +69,9 @@ async def local_timeline() -> Any:
     runtime = runtime_of(current_app)
     page = page_from_args()
     async with runtime.pool.acquire() as db:
-        rows = await reading.public_rows(db, page, local=True, remote=False)
+        rows = await reading.public_rows(
+            db, page, local=True, remote=False, viewer=g.viewer
+        )
         return await _timeline("local", rows, page, g.viewer, db)
 
 
@@ -79,7 +81,9 @@ async def federated_timeline() -> Any:
     runtime = runtime_of(current_app)
     page = page_from_args()
     async with runtime.pool.acquire() as db:
-        rows = await reading.public_rows(db, page, local=False, remote=False)
+        rows = await reading.public_rows(
+            db, page, local=False, remote=False, viewer=g.viewer
+        )
         return await _timeline("federated", rows, page, g.viewer, db)
 
 
