@@ -25,20 +25,14 @@ def visible_to(viewer: str) -> str:
     """Return an SQL condition on the status ``s``: the account whose id is the
     parameter ``viewer`` (NULL for anonymous readers) may read it.
 
-    Public and unlisted plans are readable by anyone. Followers-only plans are
-    readable by the author, by accepted followers and by mentioned accounts;
-    direct plans by the author and mentioned accounts. This is the rule of the
-    Mastodon client API's status lookup, and it holds for remote viewers too,
-    because their follows and mentions are rows of the same tables.
+    The condition is the database function ``status_visible``, the rule that
+    the status read paths share. For plans: public and unlisted ones are
+    readable by anyone but accounts the author blocks. Followers-only plans are
+    readable by the author, by accepted followers and by mentioned accounts,
+    and direct plans by the author and mentioned accounts. It holds for remote
+    viewers too, because their follows and mentions are rows of the same tables.
     """
-    return (
-        f"(s.visibility IN ('public', 'unlisted') OR s.account_id = {viewer}"
-        " OR EXISTS (SELECT 1 FROM mentions m WHERE m.status_id = s.id"
-        f" AND m.account_id = {viewer})"
-        " OR (s.visibility = 'private' AND EXISTS (SELECT 1 FROM follows f"
-        f" WHERE f.account_id = {viewer} AND f.target_account_id = s.account_id"
-        " AND f.accepted)))"
-    )
+    return f"status_visible(s, {viewer})"
 
 
 def wider_than(visibility: str, limit: str) -> bool:

@@ -40,6 +40,7 @@ from web.app import error_response, log_text, parse_id, runtime_of
 from web.json import activity_json
 from web.lesson_plan_export import export_html, export_markdown, parse_markdown
 from web.presenters import acct, iso_millis
+from web.reading import can_see
 
 log = logging.getLogger(__name__)
 
@@ -864,24 +865,4 @@ async def plan_object(plan_id: str) -> Response:
 
 async def _may_read_status(runtime: Any, status: Any, reader: Any) -> bool:
     # The rule of plans.visible_to, for a status that may be deleted.
-    if reader is None:
-        return False
-    if reader["id"] == status["account_id"]:
-        return True
-    mentioned = await runtime.pool.fetchval(
-        "SELECT 1 FROM mentions WHERE status_id = $1 AND account_id = $2",
-        status["id"],
-        reader["id"],
-    )
-    if mentioned:
-        return True
-    if status["visibility"] != "private":
-        return False
-    return bool(
-        await runtime.pool.fetchval(
-            "SELECT 1 FROM follows WHERE account_id = $1 AND target_account_id = $2"
-            " AND accepted",
-            reader["id"],
-            status["account_id"],
-        )
-    )
+    return reader is not None and await can_see(runtime.pool, status, reader)
