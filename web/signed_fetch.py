@@ -64,7 +64,9 @@ async def request_signer() -> Any | None:
     """Verify the request's signature; return the signer's account, or None
     when the request is not signed.
 
-    Raises FederationError(400) for a malformed signature header and
+    Raises FederationError(400) for a malformed signature header, and
+    FederationError(403) for a key on a domain this instance does not
+    federate with (suspended, or not on the allowlist). Raises
     FederationError(401) for a signature that does not verify, a key that
     cannot be fetched, or a signer that is not an actor known here. The
     result is kept for the rest of the request.
@@ -85,6 +87,11 @@ async def _verified_signer() -> Any:
     key_id = "none"
     try:
         key_id = httpsig.parse_signature(request.method, target, request.headers).key_id
+        # Checked before the key is fetched, so a suspended domain costs no
+        # request to it.
+        refused = await runtime.domain_policy.rejection(key_id)
+        if refused is not None:
+            raise FederationError(403, refused, f"key {key_id}")
         owner = await _verify(runtime, target, key_id)
     except FederationError as error:
         log.warning(

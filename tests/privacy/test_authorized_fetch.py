@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from federation import httpsig
+from storage.moderation import POLICY_CHANNEL
 from tests.e2e.peers import (
     ACTIVITY_JSON,
     BROWSER_ACCEPT,
@@ -23,7 +24,7 @@ from tests.e2e.peers import (
     open_session,
     private_key_of,
 )
-from tests.support.live import LiveInstance, Teacher
+from tests.support.live import LiveInstance, Teacher, eventually
 
 SECURE_ENV = {"PEDAGOGUE_FEDERATION__AUTHORIZED_FETCH": "true"}
 
@@ -222,3 +223,50 @@ async def test_instance_actor_signs_fetches(pair: Pair) -> None:
     assert followers_url == f"{pair.alice.actor_id}/followers"
     line = await logged(pair.school, "signed GET /users/alice by", "/actor")
     assert line is not None
+
+
+async def test_suspended_domain_fetch_rejected(
+    pair: Pair, start_module_instances: Any
+) -> None:
+    """A GET signed by an actor on a domain school-a suspended gets 403, and
+    school-a never fetches that actor's key."""
+    (college,) = await start_module_instances("college-c.test")
+    carl = await college.create_teacher("carl")
+    connection = await pair.school.db()
+    try:
+        await connection.execute(
+            "INSERT INTO domain_blocks (id, domain, severity) VALUES (1, $1, 'suspend')",
+            college.host,
+        )
+        await connection.execute(f"NOTIFY {POLICY_CHANNEL}")
+    finally:
+        await connection.close()
+    headers = {"Accept": ACTIVITY_JSON}
+    headers.update(
+        httpsig.sign_request(
+            "GET",
+            pair.public_status["uri"],
+            headers,
+            None,
+            await private_key_of(carl),
+            f"{carl.actor_id}#main-key",
+        )
+    )
+
+    async def refused() -> bool:
+        async with (
+            open_session(pair.school, college) as session,
+            session.get(pair.public_status["uri"], headers=headers) as response,
+        ):
+            return response.status == 403
+
+    assert await eventually(refused, timeout=5.0)
+    connection = await pair.school.db()
+    try:
+        stored = await connection.fetchval(
+            "SELECT count(*) FROM accounts WHERE actor_id = $1", carl.actor_id
+        )
+    finally:
+        await connection.close()
+    # The domain is checked before the key: carl's actor was never fetched.
+    assert stored == 0
