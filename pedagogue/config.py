@@ -132,6 +132,9 @@ class WebSettings:
     # its own count.
     api_write_rate: float = 1.0
     api_write_burst: int = 300
+    # Whether POST /oauth/token accepts grant_type=password (RFC 6749, section
+    # 4.3), with which an app asks for the teacher's password itself.
+    allow_password_grant: bool = False
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -20,9 +21,10 @@ from federation import strict_json
 from federation.errors import FederationError
 from federation.webfinger import parse_acct
 from outbox.actions import ActionError, Actions, NewStatus
-from storage import accounts, statuses
+from storage import accounts, oauth, statuses
 from web import reading
 from web.app import MAX_ROW_ID, error_response, log_text, parse_id, runtime_of
+from web.oauth_scopes import grants_any
 from web.presenters import (
     StatusPresenter,
     accounts_json,
@@ -47,6 +49,8 @@ CURSORS = ("max_id", "min_id", "since_id")
 # Deepest nesting of arrays and objects accepted in a JSON request body. No
 # client API document nests more than a few levels.
 MAX_JSON_DEPTH = 32
+# Longest bearer token looked up. Issued tokens have 43 characters.
+MAX_TOKEN_LENGTH = 512
 
 
 def hash_token(token: str) -> bytes:
@@ -54,34 +58,147 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def authenticated(
-    handler: Callable[..., Awaitable[Any]],
-) -> Callable[..., Awaitable[Any]]:
-    """Require a valid bearer token and put its account in ``g.account``.
+# The scopes an endpoint accepts: one scope, alternatives of which any one
+# suffices, or a function of the request that returns either.
+Scope = str | tuple[str, ...] | Callable[[], "str | tuple[str, ...]"]
 
-    Returns 401 with ``WWW-Authenticate`` (RFC 6750 section 3) when the token is
-    missing, unknown or revoked.
+
+def authenticated(
+    handler: Callable[..., Awaitable[Any]] | None = None,
+    *,
+    scope: Scope | None = None,
+    optional: bool = False,
+    user: bool = True,
+) -> Any:
+    """Require a valid bearer token with ``scope`` and put its account in ``g.account``.
+
+    Used bare (``@authenticated``) it checks no scope. Returns 401 with
+    ``WWW-Authenticate`` (RFC 6750, section 3) when the token is missing,
+    unknown, revoked or expired, and 403 when it lacks the scope. An app-only
+    token (client credentials) gets 422 where ``user`` is true, as Mastodon
+    answers. With ``optional``, a request without a token goes through with
+    ``g.account`` None, and the handler's ``_token_account()`` reads the
+    checked token.
     """
 
-    @wraps(handler)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        account = await _token_account()
-        if account is None:
+    def decorate(
+        view: Callable[..., Awaitable[Any]],
+    ) -> Callable[..., Awaitable[Any]]:
+        @wraps(view)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            rejected = await _check_token(scope, optional, user)
+            if rejected is not None:
+                return rejected
+            if g.account is not None:
+                limited = _write_rate_limited(g.account)
+                if limited is not None:
+                    return limited
+            return await view(*args, **kwargs)
+
+        return wrapper
+
+    if handler is not None:
+        return decorate(handler)
+    return decorate
+
+
+def required_scopes(scope: Scope) -> tuple[str, ...]:
+    """Return the scopes of which a request needs one, resolving a function."""
+    if callable(scope):
+        scope = scope()
+    return (scope,) if isinstance(scope, str) else scope
+
+
+def scope_by_method(read: str, write: str) -> Callable[[], str]:
+    """Return a scope function: ``read`` for GET and HEAD, ``write`` otherwise."""
+    return lambda: read if request.method in ("GET", "HEAD") else write
+
+
+def scope_by_path(parameter: str, scopes: dict[str, str], default: str) -> Callable[[], str]:
+    """Return a scope function that picks by a path parameter, such as ``<action>``."""
+    return lambda: scopes.get((request.view_args or {}).get(parameter, ""), default)
+
+
+def admin_scope() -> str:
+    """Return the admin scope of ``/api/v1/admin/<subject>/...`` for the method.
+
+    GET needs ``admin:read:<subject>`` and other methods ``admin:write:<subject>``,
+    each also granted by ``admin:read`` or ``admin:write``.
+    """
+    subject = request.path.split("/")[4]
+    access = "read" if request.method in ("GET", "HEAD") else "write"
+    return f"admin:{access}:{subject}"
+
+
+async def _check_token(scope: Scope | None, optional: bool, user: bool) -> Response | None:
+    """Check the request's token; return the rejection, or None to go on."""
+    header = request.headers.get("Authorization", "")
+    if optional and not header:
+        g.account = None
+        g.token = None
+        return None
+    token = await _token_row()
+    if token is None:
+        log.info(
+            "rejected %s %s: missing or invalid token",
+            request.method,
+            log_text(request.path),
+        )
+        response = error_response(401, "The access token is invalid")
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    if scope is not None:
+        needed = required_scopes(scope)
+        if not grants_any(token["token_scopes"].split(), needed):
             log.info(
-                "rejected %s %s: missing or invalid token",
+                "rejected %s %s: token %s lacks scope %s",
                 request.method,
                 log_text(request.path),
+                token["token_id"],
+                " or ".join(needed),
             )
-            response = error_response(401, "The access token is invalid")
-            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            response = error_response(403, "This action is outside the authorized scopes")
+            response.headers["WWW-Authenticate"] = (
+                f'Bearer error="insufficient_scope", scope="{" ".join(needed)}"'
+            )
             return response
-        g.account = account
-        limited = _write_rate_limited(account)
-        if limited is not None:
-            return limited
-        return await handler(*args, **kwargs)
+    if user and token["token_account_id"] is None and not optional:
+        log.info(
+            "rejected %s %s: app token %s has no account",
+            request.method,
+            log_text(request.path),
+            token["token_id"],
+        )
+        return error_response(422, "This method requires an authenticated user")
+    return None
 
-    return wrapper
+
+async def _token_row() -> Any:
+    """Return the live token of the request joined with its account, or None.
+
+    Cached per request in ``g.token``; sets ``g.account`` (None for an
+    app-only token).
+    """
+    if "token" in g:
+        return g.token
+    g.token = None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    runtime = runtime_of(current_app)
+    row = await oauth.token_with_account(runtime.pool, token)
+    if row is None:
+        return None
+    last_used = row["token_last_used_at"]
+    if last_used is None or datetime.now(UTC) - last_used > oauth.LAST_USED_INTERVAL:
+        await oauth.touch_token(runtime.pool, row["token_id"])
+    g.token = row
+    # Rejection log lines name the token's account on endpoints that also
+    # serve anonymous readers, not only on those that require a token.
+    g.account = row if row["token_account_id"] is not None else None
+    return row
 
 
 def _write_rate_limited(account: Any) -> Response | None:
@@ -103,21 +220,15 @@ def _write_rate_limited(account: Any) -> Response | None:
 
 
 async def _token_account() -> Any:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    """Return the account of the request's bearer token, or None.
+
+    None stands for no token, an invalid one and an app-only token alike, so
+    a route that also serves anonymous readers treats them all as anonymous.
+    """
+    row = await _token_row()
+    if row is None or row["token_account_id"] is None:
         return None
-    runtime = runtime_of(current_app)
-    account = await runtime.pool.fetchrow(
-        "SELECT a.* FROM tokens t JOIN accounts a ON a.id = t.account_id"
-        " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.deleted_at IS NULL",
-        hash_token(token.strip()),
-    )
-    if account is not None:
-        # Rejection log lines name the token's account on endpoints that also
-        # serve anonymous readers, not only on those that require a token.
-        g.account = account
-    return account
+    return row
 
 
 async def _params() -> dict[str, Any]:
@@ -391,12 +502,13 @@ async def _account_param(account_id: str) -> Any:
 
 
 @blueprint.get("/api/v1/accounts/verify_credentials")
-@authenticated
+@authenticated(scope=("profile", "read:accounts"))
 async def verify_credentials() -> Response:
     return _json(await credential_account_json(runtime_of(current_app), g.account))
 
 
 @blueprint.get("/api/v1/accounts/lookup")
+@authenticated(scope="read:accounts", optional=True)
 async def lookup_account() -> Response:
     runtime = runtime_of(current_app)
     acct_value = request.args.get("acct", "").strip()
@@ -427,7 +539,7 @@ async def lookup_account() -> Response:
 
 
 @blueprint.get("/api/v1/accounts/relationships")
-@authenticated
+@authenticated(scope="read:follows")
 async def relationships() -> Response:
     values = request.args.getlist("id[]") or request.args.getlist("id")
     ids = [number for value in values if (number := parse_id(value)) is not None]
@@ -439,12 +551,14 @@ async def _relationship(runtime: Any, viewer: Any, target_id: int) -> dict[str, 
 
 
 @blueprint.get("/api/v1/accounts/<account_id>")
+@authenticated(scope="read:accounts", optional=True)
 async def get_account(account_id: str) -> Response:
     row = await _account_param(account_id)
     return _json(await full_account_json(runtime_of(current_app), row))
 
 
 @blueprint.get("/api/v1/accounts/<account_id>/statuses")
+@authenticated(scope="read:statuses", optional=True)
 async def account_statuses(account_id: str) -> Response:
     row = await _account_param(account_id)
     runtime = runtime_of(current_app)
@@ -466,7 +580,7 @@ async def account_statuses(account_id: str) -> Response:
 
 
 @blueprint.post("/api/v1/accounts/<account_id>/follow")
-@authenticated
+@authenticated(scope="write:follows")
 async def follow(account_id: str) -> Response:
     target = await _account_param(account_id)
     runtime = runtime_of(current_app)
@@ -475,7 +589,7 @@ async def follow(account_id: str) -> Response:
 
 
 @blueprint.post("/api/v1/accounts/<account_id>/unfollow")
-@authenticated
+@authenticated(scope="write:follows")
 async def unfollow(account_id: str) -> Response:
     target = await _account_param(account_id)
     runtime = runtime_of(current_app)
@@ -484,7 +598,7 @@ async def unfollow(account_id: str) -> Response:
 
 
 @blueprint.get("/api/v1/follow_requests")
-@authenticated
+@authenticated(scope="read:follows")
 async def follow_requests() -> Response:
     runtime = runtime_of(current_app)
     page = _page(dict(request.args))
@@ -499,7 +613,7 @@ async def follow_requests() -> Response:
 
 
 @blueprint.post("/api/v1/follow_requests/<account_id>/<decision>")
-@authenticated
+@authenticated(scope="write:follows")
 async def answer_follow_request(account_id: str, decision: str) -> Response:
     if decision not in ("authorize", "reject"):
         raise FederationError(404, "Record not found")
@@ -515,7 +629,7 @@ async def answer_follow_request(account_id: str, decision: str) -> Response:
 
 
 @blueprint.get("/api/v2/search")
-@authenticated
+@authenticated(scope="read:search")
 async def search() -> Response:
     runtime = runtime_of(current_app)
     query = request.args.get("q", "").strip()
@@ -743,7 +857,7 @@ def _reply_to_id(params: dict[str, Any]) -> int | None:
 
 
 @blueprint.post("/api/v1/statuses")
-@authenticated
+@authenticated(scope="write:statuses")
 async def create_status() -> Response:
     runtime = runtime_of(current_app)
     new = _new_status(await _params())
@@ -754,6 +868,7 @@ async def create_status() -> Response:
 
 
 @blueprint.get("/api/v1/statuses/<status_id>")
+@authenticated(scope="read:statuses", optional=True)
 async def get_status(status_id: str) -> Response:
     viewer = await _token_account()
     row = await _status_param(status_id, viewer)
@@ -761,7 +876,7 @@ async def get_status(status_id: str) -> Response:
 
 
 @blueprint.delete("/api/v1/statuses/<status_id>")
-@authenticated
+@authenticated(scope="write:statuses")
 async def delete_status(status_id: str) -> Response:
     runtime = runtime_of(current_app)
     row = await _status_param(status_id, g.account)
@@ -776,6 +891,7 @@ async def delete_status(status_id: str) -> Response:
 
 
 @blueprint.get("/api/v1/statuses/<status_id>/context")
+@authenticated(scope="read:statuses", optional=True)
 async def status_context(status_id: str) -> Response:
     viewer = await _token_account()
     row = await _status_param(status_id, viewer)
@@ -790,6 +906,7 @@ async def status_context(status_id: str) -> Response:
 
 
 @blueprint.get("/api/v1/statuses/<status_id>/favourited_by")
+@authenticated(scope="read:accounts", optional=True)
 async def favourited_by(status_id: str) -> Response:
     viewer = await _token_account()
     row = await _status_param(status_id, viewer)
@@ -809,6 +926,7 @@ async def favourited_by(status_id: str) -> Response:
 
 
 @blueprint.get("/api/v1/statuses/<status_id>/reblogged_by")
+@authenticated(scope="read:accounts", optional=True)
 async def reblogged_by(status_id: str) -> Response:
     viewer = await _token_account()
     row = await _status_param(status_id, viewer)
@@ -828,10 +946,15 @@ async def reblogged_by(status_id: str) -> Response:
 
 
 STATUS_ACTIONS = ("favourite", "unfavourite", "reblog", "unreblog")
+STATUS_ACTION_SCOPE = scope_by_path(
+    "action",
+    {"favourite": "write:favourites", "unfavourite": "write:favourites"},
+    "write:statuses",
+)
 
 
 @blueprint.post("/api/v1/statuses/<status_id>/<action>")
-@authenticated
+@authenticated(scope=STATUS_ACTION_SCOPE)
 async def status_action(status_id: str, action: str) -> Response:
     if action not in STATUS_ACTIONS:
         raise FederationError(404, "Record not found")
@@ -858,7 +981,7 @@ async def status_action(status_id: str, action: str) -> Response:
 
 
 @blueprint.get("/api/v1/timelines/home")
-@authenticated
+@authenticated(scope="read:statuses")
 async def home_timeline() -> Response:
     runtime = runtime_of(current_app)
     page = _page(dict(request.args))
@@ -869,6 +992,7 @@ async def home_timeline() -> Response:
 
 
 @blueprint.get("/api/v1/timelines/public")
+@authenticated(scope="read:statuses", optional=True)
 async def public_timeline() -> Response:
     runtime = runtime_of(current_app)
     params = dict(request.args)
@@ -886,7 +1010,7 @@ async def public_timeline() -> Response:
 
 
 @blueprint.get("/api/v1/notifications")
-@authenticated
+@authenticated(scope="read:notifications")
 async def notifications() -> Response:
     runtime = runtime_of(current_app)
     page = _page(dict(request.args))

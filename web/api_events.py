@@ -255,7 +255,7 @@ def _new_event(params: dict[str, Any]) -> NewEvent:
 
 
 @blueprint.post(PREFIX)
-@authenticated
+@authenticated(scope="write:statuses")
 async def create_event() -> Response:
     runtime = runtime_of(current_app)
     event = await EventActions(runtime).create_event(
@@ -265,6 +265,7 @@ async def create_event() -> Response:
 
 
 @blueprint.get(PREFIX)
+@authenticated(scope="read:statuses", optional=True)
 async def list_events() -> Response:
     """Upcoming public events, soonest first; ``q`` searches their names."""
     runtime = runtime_of(current_app)
@@ -285,6 +286,7 @@ async def list_events() -> Response:
 
 
 @blueprint.get(f"{PREFIX}/search")
+@authenticated(scope="read:statuses", optional=True)
 async def search_events() -> Response:
     """Public events whose name matches ``q``, past ones included, paginated
     with ``limit`` and ``offset`` and a Link header to the next page."""
@@ -316,6 +318,7 @@ async def search_json(
 
 
 @blueprint.get(f"{PREFIX}/<event_id>")
+@authenticated(scope="read:statuses", optional=True)
 async def get_event(event_id: str) -> Response:
     runtime = runtime_of(current_app)
     viewer = await _token_account()
@@ -324,7 +327,7 @@ async def get_event(event_id: str) -> Response:
 
 
 @blueprint.patch(f"{PREFIX}/<event_id>")
-@authenticated
+@authenticated(scope="write:statuses")
 async def update_event(event_id: str) -> Response:
     """Change the fields given in the body; the others keep their values."""
     runtime = runtime_of(current_app)
@@ -340,7 +343,7 @@ async def update_event(event_id: str) -> Response:
 
 
 @blueprint.post(f"{PREFIX}/<event_id>/cancel")
-@authenticated
+@authenticated(scope="write:statuses")
 async def cancel_event(event_id: str) -> Response:
     runtime = runtime_of(current_app)
     event = await _event_param(event_id, g.account)
@@ -349,7 +352,7 @@ async def cancel_event(event_id: str) -> Response:
 
 
 @blueprint.delete(f"{PREFIX}/<event_id>")
-@authenticated
+@authenticated(scope="write:statuses")
 async def delete_event(event_id: str) -> Response:
     """Delete the event; the response is the event as it was."""
     runtime = runtime_of(current_app)
@@ -360,7 +363,7 @@ async def delete_event(event_id: str) -> Response:
 
 
 @blueprint.post(f"{PREFIX}/<event_id>/join")
-@authenticated
+@authenticated(scope="write:statuses")
 async def join_event(event_id: str) -> Response:
     runtime = runtime_of(current_app)
     event = await _event_param(event_id, g.account)
@@ -372,7 +375,7 @@ async def join_event(event_id: str) -> Response:
 
 
 @blueprint.post(f"{PREFIX}/<event_id>/leave")
-@authenticated
+@authenticated(scope="write:statuses")
 async def leave_event(event_id: str) -> Response:
     runtime = runtime_of(current_app)
     event = await _event_param(event_id, g.account)
@@ -382,7 +385,7 @@ async def leave_event(event_id: str) -> Response:
 
 
 @blueprint.get(f"{PREFIX}/<event_id>/participants")
-@authenticated
+@authenticated(scope="read:statuses")
 async def list_participants(event_id: str) -> Response:
     runtime = runtime_of(current_app)
     event = await _event_param(event_id, g.account)
@@ -403,7 +406,7 @@ async def list_participants(event_id: str) -> Response:
 
 
 @blueprint.post(f"{PREFIX}/<event_id>/participants/<account_id>/<decision>")
-@authenticated
+@authenticated(scope="write:statuses")
 async def answer_participant(event_id: str, account_id: str, decision: str) -> Response:
     runtime = runtime_of(current_app)
     joiner_id = parse_id(account_id)

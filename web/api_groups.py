@@ -242,7 +242,7 @@ async def directory() -> Response:
 
 
 @blueprint.post(PREFIX)
-@authenticated
+@authenticated(scope="write:accounts")
 async def create_group() -> Response:
     params = await _params()
     new = GroupInput(
@@ -335,6 +335,7 @@ async def get_group(group_id: str) -> Response:
 
 
 @blueprint.get(f"{PREFIX}/<group_id>/statuses")
+@authenticated(scope="read:statuses", optional=True)
 async def group_statuses(group_id: str) -> Response:
     """List the group's announces of members' posts, newest first, as Mastodon boosts."""
     runtime = runtime_of(current_app)
@@ -380,7 +381,7 @@ async def group_moderators(group_id: str) -> Response:
 
 
 @blueprint.get(f"{PREFIX}/<group_id>/membership")
-@authenticated
+@authenticated(scope="read:follows")
 async def membership(group_id: str) -> Response:
     """Return the caller's membership: member, pending request, and moderator role."""
     runtime = runtime_of(current_app)
@@ -389,7 +390,7 @@ async def membership(group_id: str) -> Response:
 
 
 @blueprint.post(f"{PREFIX}/<group_id>/join")
-@authenticated
+@authenticated(scope="write:follows")
 async def join(group_id: str) -> Response:
     """Follow the group: a member at once, or a pending request when it needs approval."""
     runtime = runtime_of(current_app)
@@ -403,7 +404,7 @@ async def join(group_id: str) -> Response:
 
 
 @blueprint.post(f"{PREFIX}/<group_id>/leave")
-@authenticated
+@authenticated(scope="write:follows")
 async def leave(group_id: str) -> Response:
     runtime = runtime_of(current_app)
     group = await _group_param(group_id)
@@ -417,7 +418,7 @@ async def members(group_id: str) -> Response:
 
 
 @blueprint.get(f"{PREFIX}/<group_id>/requests")
-@authenticated
+@authenticated(scope="read:follows")
 async def requests(group_id: str) -> Response:
     """List pending join requests; moderators only."""
     group = await _local_group_param(group_id)
@@ -441,7 +442,7 @@ async def _member_page(group_id: str, *, accepted: bool) -> Response:
 
 
 @blueprint.post(f"{PREFIX}/<group_id>/requests/<account_id>/<decision>")
-@authenticated
+@authenticated(scope="write:follows")
 async def answer_request(group_id: str, account_id: str, decision: str) -> Response:
     """Authorize or reject a join request; moderators only."""
     if decision not in ("authorize", "reject"):
@@ -460,7 +461,7 @@ async def answer_request(group_id: str, account_id: str, decision: str) -> Respo
 
 
 @blueprint.delete(f"{PREFIX}/<group_id>/members/<account_id>")
-@authenticated
+@authenticated(scope="write:accounts")
 async def remove_member(group_id: str, account_id: str) -> Response:
     """Remove a member (moderators only); a remote member gets Reject(Follow),
     and the account cannot rejoin until a moderator readmits it."""
@@ -472,7 +473,7 @@ async def remove_member(group_id: str, account_id: str) -> Response:
 
 
 @blueprint.post(f"{PREFIX}/<group_id>/moderators")
-@authenticated
+@authenticated(scope="write:accounts")
 async def add_moderator(group_id: str) -> Response:
     """Make a local member a moderator or owner; owners only."""
     runtime = runtime_of(current_app)
@@ -485,7 +486,7 @@ async def add_moderator(group_id: str) -> Response:
 
 
 @blueprint.delete(f"{PREFIX}/<group_id>/moderators/<account_id>")
-@authenticated
+@authenticated(scope="write:accounts")
 async def remove_moderator(group_id: str, account_id: str) -> Response:
     """Take a moderator's role away; owners only. Members get an Update."""
     runtime = runtime_of(current_app)
@@ -496,7 +497,7 @@ async def remove_moderator(group_id: str, account_id: str) -> Response:
 
 
 @blueprint.get(f"{PREFIX}/<group_id>/removed")
-@authenticated
+@authenticated(scope="read:accounts")
 async def removed_members(group_id: str) -> Response:
     """List the accounts moderators removed; moderators only."""
     runtime = runtime_of(current_app)
@@ -511,7 +512,7 @@ async def removed_members(group_id: str) -> Response:
 
 
 @blueprint.delete(f"{PREFIX}/<group_id>/removed/<account_id>")
-@authenticated
+@authenticated(scope="write:accounts")
 async def readmit(group_id: str, account_id: str) -> Response:
     """Let a removed account join again; moderators only."""
     runtime = runtime_of(current_app)
@@ -522,7 +523,7 @@ async def readmit(group_id: str, account_id: str) -> Response:
 
 
 @blueprint.delete(f"{PREFIX}/<group_id>/statuses/<status_id>")
-@authenticated
+@authenticated(scope="write:statuses")
 async def remove_post(group_id: str, status_id: str) -> Response:
     """Take a post out of the group (moderators only); members get Undo(Announce)
     and the group's Announce of the moderator's Delete."""

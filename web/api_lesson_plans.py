@@ -284,7 +284,7 @@ async def _plan_params() -> dict[str, Any]:
 
 
 @blueprint.post(f"{API}/lesson_plans")
-@authenticated
+@authenticated(scope="write:statuses")
 async def create_plan() -> Response:
     runtime = runtime_of(current_app)
     params = await _plan_params()
@@ -311,7 +311,7 @@ async def get_plan(plan_id: str) -> Response:
 
 
 @blueprint.put(f"{API}/lesson_plans/<plan_id>")
-@authenticated
+@authenticated(scope="write:statuses")
 async def update_plan(plan_id: str) -> Response:
     runtime = runtime_of(current_app)
     plan = await _own_plan(plan_id)
@@ -327,7 +327,7 @@ async def update_plan(plan_id: str) -> Response:
 
 
 @blueprint.delete(f"{API}/lesson_plans/<plan_id>")
-@authenticated
+@authenticated(scope="write:statuses")
 async def delete_plan(plan_id: str) -> Response:
     runtime = runtime_of(current_app)
     plan = await _own_plan(plan_id)
@@ -337,7 +337,7 @@ async def delete_plan(plan_id: str) -> Response:
 
 
 @blueprint.get(f"{API}/lesson_plans/<plan_id>/revisions")
-@authenticated
+@authenticated(scope="read:statuses")
 async def plan_revisions(plan_id: str) -> Response:
     plan = await _own_plan(plan_id)
     rows = await plans.revisions(runtime_of(current_app).pool, plan["status_id"])
@@ -491,7 +491,7 @@ async def export_plan_markdown(plan_id: str) -> Response:
 
 
 @blueprint.post(f"{API}/lesson_plans/import")
-@authenticated
+@authenticated(scope="write:statuses")
 async def import_plan() -> Response:
     runtime = runtime_of(current_app)
     files = await request.files
@@ -515,7 +515,7 @@ async def import_plan() -> Response:
 
 
 @blueprint.post(f"{API}/lesson_plans/attachments")
-@authenticated
+@authenticated(scope="write:media")
 async def upload_attachment() -> Response:
     files = await request.files
     upload = files.get("file")
@@ -631,7 +631,7 @@ def _raw_target() -> str:
 
 
 @blueprint.get(f"{API}/lesson_plans/preferences")
-@authenticated
+@authenticated(scope="read:accounts")
 async def get_preferences() -> Response:
     runtime = runtime_of(current_app)
     key = await PlanActions(runtime).default_license(g.account)
@@ -639,7 +639,7 @@ async def get_preferences() -> Response:
 
 
 @blueprint.put(f"{API}/lesson_plans/preferences")
-@authenticated
+@authenticated(scope="write:accounts")
 async def set_preferences() -> Response:
     params = await _params()
     if params.get("default_license") in (None, ""):
@@ -689,7 +689,7 @@ def _collection_name(params: dict[str, Any]) -> str:
 
 
 @blueprint.get(f"{API}/lesson_plan_collections")
-@authenticated
+@authenticated(scope="read:bookmarks")
 async def list_collections() -> Response:
     runtime = runtime_of(current_app)
     rows = await plans.collections_of(runtime.pool, g.account["id"])
@@ -698,7 +698,7 @@ async def list_collections() -> Response:
 
 
 @blueprint.post(f"{API}/lesson_plan_collections")
-@authenticated
+@authenticated(scope="write:bookmarks")
 async def create_collection() -> Response:
     """Create a collection; ``visibility`` public (default), unlisted, private
     (followers only) or direct (personal: not federated)."""
@@ -739,7 +739,7 @@ async def get_collection(collection_id: str) -> Response:
 
 
 @blueprint.put(f"{API}/lesson_plan_collections/<collection_id>")
-@authenticated
+@authenticated(scope="write:bookmarks")
 async def rename_collection(collection_id: str) -> Response:
     """Rename a collection and send Update to followers."""
     runtime = runtime_of(current_app)
@@ -755,7 +755,7 @@ async def rename_collection(collection_id: str) -> Response:
 
 
 @blueprint.delete(f"{API}/lesson_plan_collections/<collection_id>")
-@authenticated
+@authenticated(scope="write:bookmarks")
 async def delete_collection(collection_id: str) -> Response:
     """Delete a collection (not its plans) and send Delete to followers."""
     runtime = runtime_of(current_app)
@@ -766,7 +766,7 @@ async def delete_collection(collection_id: str) -> Response:
 
 
 @blueprint.post(f"{API}/lesson_plan_collections/<collection_id>/items")
-@authenticated
+@authenticated(scope="write:bookmarks")
 async def add_collection_item(collection_id: str) -> Response:
     runtime = runtime_of(current_app)
     row = await _own_collection(collection_id)
@@ -777,7 +777,7 @@ async def add_collection_item(collection_id: str) -> Response:
 
 
 @blueprint.delete(f"{API}/lesson_plan_collections/<collection_id>/items/<plan_id>")
-@authenticated
+@authenticated(scope="write:bookmarks")
 async def remove_collection_item(collection_id: str, plan_id: str) -> Response:
     runtime = runtime_of(current_app)
     row = await _own_collection(collection_id)

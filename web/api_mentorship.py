@@ -196,7 +196,7 @@ async def _mentorships_json(runtime: Any, viewer: Any, rows: list[Any]) -> list[
 
 
 @blueprint.get(f"{PREFIX}/mentoring")
-@authenticated
+@authenticated(scope="read:accounts")
 async def get_mentoring() -> Response:
     runtime = runtime_of(current_app)
     profile = await mentorship.mentor_profile(runtime.pool, g.account["id"])
@@ -214,7 +214,7 @@ async def get_mentoring() -> Response:
 
 
 @blueprint.put(f"{PREFIX}/mentoring")
-@authenticated
+@authenticated(scope="write:accounts")
 async def put_mentoring() -> Response:
     params = await _params()
     offer = MentorOffer(
@@ -261,6 +261,7 @@ def _directory_link(params: dict[str, Any], offset: int, limit: int, full: bool)
 
 
 @blueprint.get(f"{PREFIX}/mentors")
+@authenticated(scope="read:accounts", optional=True)
 async def mentor_directory() -> Response:
     """List local and remote teachers open to mentoring with a free place.
 
@@ -333,7 +334,7 @@ async def _account_param(value: Any, name: str) -> Any:
 
 
 @blueprint.post(f"{PREFIX}/mentorships")
-@authenticated
+@authenticated(scope="write:follows")
 async def create_mentorship() -> Response:
     runtime = runtime_of(current_app)
     params = await _params()
@@ -350,7 +351,7 @@ async def create_mentorship() -> Response:
 
 
 @blueprint.get(f"{PREFIX}/mentorships")
-@authenticated
+@authenticated(scope="read:follows")
 async def list_mentorships() -> Response:
     runtime = runtime_of(current_app)
     state = request.args.get("state") or None
@@ -377,7 +378,7 @@ async def _own_mentorship(mentorship_id: str) -> Any:
 
 
 @blueprint.get(f"{PREFIX}/mentorships/<mentorship_id>")
-@authenticated
+@authenticated(scope="read:follows")
 async def get_mentorship(mentorship_id: str) -> Response:
     row = await _own_mentorship(mentorship_id)
     runtime = runtime_of(current_app)
@@ -385,7 +386,7 @@ async def get_mentorship(mentorship_id: str) -> Response:
 
 
 @blueprint.post(f"{PREFIX}/mentorships/<mentorship_id>/<action>")
-@authenticated
+@authenticated(scope="write:follows")
 async def mentorship_action(mentorship_id: str, action: str) -> Response:
     if action not in ("accept", "reject", "withdraw"):
         raise FederationError(404, f"unknown mentorship action {action!r}")
@@ -400,7 +401,7 @@ async def mentorship_action(mentorship_id: str, action: str) -> Response:
 
 
 @blueprint.get(f"{PREFIX}/mentorships/<mentorship_id>/thread")
-@authenticated
+@authenticated(scope="read:statuses")
 async def mentorship_thread(mentorship_id: str) -> Response:
     row = await _own_mentorship(mentorship_id)
     runtime = runtime_of(current_app)

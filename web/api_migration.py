@@ -44,13 +44,13 @@ async def _state(account_id: int) -> Response:
 
 
 @blueprint.get(f"{API}/aliases")
-@authenticated
+@authenticated(scope="read:accounts")
 async def get_aliases() -> Response:
     return await _state(g.account["id"])
 
 
 @blueprint.put(f"{API}/aliases")
-@authenticated
+@authenticated(scope="write:accounts")
 async def set_aliases() -> Response:
     addresses = _addresses(await _params())
     await MigrationActions(runtime_of(current_app)).set_aliases(g.account, addresses)
@@ -58,7 +58,7 @@ async def set_aliases() -> Response:
 
 
 @blueprint.post(f"{API}/move")
-@authenticated
+@authenticated(scope="write:accounts")
 async def move() -> Response:
     target = (await _params()).get("target")
     if not isinstance(target, str) or not target.strip():

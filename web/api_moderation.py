@@ -23,6 +23,7 @@ from web.api import (
     _page,
     _params,
     _relationship,
+    admin_scope,
     authenticated,
 )
 from web.app import error_response, log_text, parse_id, runtime_of
@@ -69,7 +70,7 @@ def moderator_only(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awai
     """Require a token of an admin or moderator; others get 403."""
 
     @wraps(handler)
-    @authenticated
+    @authenticated(scope=admin_scope)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not (g.account["is_admin"] or g.account["is_moderator"]):
             raise ActionError(403, "This action is not allowed: it needs a moderator or admin")
@@ -82,7 +83,7 @@ def moderator_only(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awai
 
 
 @blueprint.post("/api/v1/accounts/<account_id>/block")
-@authenticated
+@authenticated(scope="write:blocks")
 async def block(account_id: str) -> Response:
     target = await _account_param(account_id)
     runtime = runtime_of(current_app)
@@ -91,7 +92,7 @@ async def block(account_id: str) -> Response:
 
 
 @blueprint.post("/api/v1/accounts/<account_id>/unblock")
-@authenticated
+@authenticated(scope="write:blocks")
 async def unblock(account_id: str) -> Response:
     target = await _account_param(account_id)
     runtime = runtime_of(current_app)
@@ -100,7 +101,7 @@ async def unblock(account_id: str) -> Response:
 
 
 @blueprint.post("/api/v1/accounts/<account_id>/mute")
-@authenticated
+@authenticated(scope="write:mutes")
 async def mute(account_id: str) -> Response:
     target = await _account_param(account_id)
     params = await _params()
@@ -115,7 +116,7 @@ async def mute(account_id: str) -> Response:
 
 
 @blueprint.post("/api/v1/accounts/<account_id>/unmute")
-@authenticated
+@authenticated(scope="write:mutes")
 async def unmute(account_id: str) -> Response:
     target = await _account_param(account_id)
     runtime = runtime_of(current_app)
@@ -124,7 +125,7 @@ async def unmute(account_id: str) -> Response:
 
 
 @blueprint.get("/api/v1/blocks")
-@authenticated
+@authenticated(scope="read:blocks")
 async def blocks() -> Response:
     runtime = runtime_of(current_app)
     page = _page(dict(request.args))
@@ -134,7 +135,7 @@ async def blocks() -> Response:
 
 
 @blueprint.get("/api/v1/mutes")
-@authenticated
+@authenticated(scope="read:mutes")
 async def mutes() -> Response:
     runtime = runtime_of(current_app)
     page = _page(dict(request.args))
@@ -182,7 +183,7 @@ async def report_json(runtime: Any, row: Any) -> dict[str, Any]:
 
 
 @blueprint.post("/api/v1/reports")
-@authenticated
+@authenticated(scope="write:reports")
 async def create_report() -> Response:
     params = await _params()
     account_id = params.get("account_id")

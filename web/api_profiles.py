@@ -124,7 +124,7 @@ async def _uploaded(name: str) -> bytes | None:
 
 
 @blueprint.patch("/api/v1/accounts/update_credentials")
-@authenticated
+@authenticated(scope="write:accounts")
 async def update_credentials() -> Response:
     runtime = runtime_of(current_app)
     params = await _params()
@@ -152,13 +152,13 @@ async def _profile_json(runtime: Any, row: Any) -> dict[str, Any]:
 
 
 @blueprint.get(f"{PREFIX}/profile")
-@authenticated
+@authenticated(scope="read:accounts")
 async def get_profile() -> Response:
     return _json(await _profile_json(runtime_of(current_app), g.account))
 
 
 @blueprint.patch(f"{PREFIX}/profile")
-@authenticated
+@authenticated(scope="write:accounts")
 async def patch_profile() -> Response:
     runtime = runtime_of(current_app)
     params = await _params()
@@ -219,6 +219,7 @@ async def media(name: str) -> Response:
 
 
 @blueprint.get(f"{PREFIX}/teachers")
+@authenticated(scope="read:accounts", optional=True)
 async def search_teachers() -> Response:
     """Find teachers by display name, username or full handle."""
     runtime = runtime_of(current_app)
@@ -275,6 +276,7 @@ def _tag_json(runtime: Any, name: str, following: bool | None) -> dict[str, Any]
 
 
 @blueprint.get("/api/v1/tags/<name>")
+@authenticated(scope="read:follows", optional=True)
 async def get_tag(name: str) -> Response:
     runtime = runtime_of(current_app)
     tag = _hashtag(name)
@@ -286,7 +288,7 @@ async def get_tag(name: str) -> Response:
 
 
 @blueprint.post("/api/v1/tags/<name>/<action>")
-@authenticated
+@authenticated(scope="write:follows")
 async def follow_tag(name: str, action: str) -> Response:
     if action not in ("follow", "unfollow"):
         raise FederationError(404, "Record not found")
@@ -301,7 +303,7 @@ async def follow_tag(name: str, action: str) -> Response:
 
 
 @blueprint.get("/api/v1/followed_tags")
-@authenticated
+@authenticated(scope="read:follows")
 async def followed_tags() -> Response:
     runtime = runtime_of(current_app)
     rows = await tags.followed(runtime.pool, g.account["id"], "hashtag")
@@ -322,6 +324,7 @@ async def _tag_rows(
 
 
 @blueprint.get("/api/v1/timelines/tag/<name>")
+@authenticated(scope="read:statuses", optional=True)
 async def tag_timeline(name: str) -> Response:
     runtime = runtime_of(current_app)
     tag = _hashtag(name)
@@ -364,7 +367,7 @@ def _standard(code: str) -> str:
 
 
 @blueprint.post(f"{PREFIX}/standards/<path:code>/<action>")
-@authenticated
+@authenticated(scope="write:follows")
 async def follow_standard(code: str, action: str) -> Response:
     if action not in ("follow", "unfollow"):
         raise FederationError(404, "unknown action")
@@ -379,7 +382,7 @@ async def follow_standard(code: str, action: str) -> Response:
 
 
 @blueprint.get(f"{PREFIX}/followed_standards")
-@authenticated
+@authenticated(scope="read:follows")
 async def followed_standards() -> Response:
     runtime = runtime_of(current_app)
     rows = await tags.followed(runtime.pool, g.account["id"], "standard")

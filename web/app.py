@@ -66,6 +66,10 @@ def create_app(runtime: Runtime) -> Quart:
     app.register_blueprint(api_moderation.blueprint)
     from web import api_migration
     app.register_blueprint(api_migration.blueprint)
+    from web import oauth
+    from web.ui import oauth_consent
+    app.register_blueprint(oauth.blueprint)
+    app.register_blueprint(oauth_consent.blueprint)
 
     app.before_request(_reject_long_target)
     app.before_request(_reject_unstorable_parameters)

@@ -112,3 +112,37 @@ async def nodeinfo(version: str) -> Response:
     schema = webfinger.NODEINFO_SCHEMA.format(version)
     response.content_type = f'application/json; profile="{schema}#"'
     return response
+
+
+@blueprint.get("/.well-known/oauth-authorization-server")
+async def oauth_authorization_server() -> Response:
+    """Return the authorization server metadata (RFC 8414, section 2)."""
+    from web.oauth import GRANT_TYPES
+    from web.oauth_scopes import SUPPORTED_SCOPES
+
+    runtime = runtime_of(current_app)
+    base = runtime.settings.base_url
+    grant_types = [
+        grant
+        for grant in GRANT_TYPES
+        if grant != "password" or runtime.settings.web.allow_password_grant
+    ]
+    return jsonify(
+        {
+            "issuer": f"{base}/",
+            "service_documentation": "https://docs.joinmastodon.org/",
+            "authorization_endpoint": f"{base}/oauth/authorize",
+            "token_endpoint": f"{base}/oauth/token",
+            "revocation_endpoint": f"{base}/oauth/revoke",
+            "app_registration_endpoint": f"{base}/api/v1/apps",
+            "scopes_supported": list(SUPPORTED_SCOPES),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": grant_types,
+            "code_challenge_methods_supported": ["S256", "plain"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+        }
+    )
