@@ -710,28 +710,9 @@ class PlanActions:
     async def add_to_collection(self, account: Any, collection: Any, plan: Any) -> None:
         """Add a plan the teacher may read and send Add.
 
-        Raises InvalidPlan("lesson_plan_id") when someone the collection is
-        addressed to could not read the plan: a public or unlisted collection
-        contains public and unlisted plans, a followers-only one also the owner's
-        own followers-only plans, and a personal (direct) one any plan.
+        Raises InvalidPlan("lesson_plan_id") as ``check_collection_fits`` does.
         """
-        allowed = collection["visibility"] == "direct" or plan["visibility"] in (
-            "public",
-            "unlisted",
-        )
-        if (
-            collection["visibility"] == "private"
-            and plan["visibility"] == "private"
-            and plan["account_id"] == account["id"]
-        ):
-            allowed = True
-        if not allowed:
-            raise InvalidPlan(
-                "lesson_plan_id",
-                f"a {plan['visibility']} plan cannot go into a"
-                f" {collection['visibility']} collection, because its readers"
-                " could not open it",
-            )
+        check_collection_fits(account, collection["visibility"], plan)
         async with accounts.transaction(self.runtime.pool) as connection:
             if await plans.add_to_collection(
                 connection, collection["id"], plan["status_id"]
@@ -862,6 +843,29 @@ class PlanActions:
             len(unique),
         )
         return body
+
+
+def check_collection_fits(account: Any, visibility: str, plan: Any) -> None:
+    """Raise InvalidPlan("lesson_plan_id") when someone a collection of
+    ``visibility`` is addressed to could not read ``plan``.
+
+    A public or unlisted collection contains public and unlisted plans, a
+    followers-only one also the owner's own followers-only plans, and a
+    personal (direct) one any plan.
+    """
+    allowed = visibility == "direct" or plan["visibility"] in ("public", "unlisted")
+    if (
+        visibility == "private"
+        and plan["visibility"] == "private"
+        and plan["account_id"] == account["id"]
+    ):
+        allowed = True
+    if not allowed:
+        raise InvalidPlan(
+            "lesson_plan_id",
+            f"a {plan['visibility']} plan cannot go into a {visibility} collection,"
+            " because its readers could not open it",
+        )
 
 
 def _collection_addressing(owner: Any, visibility: str) -> tuple[list[str], list[str]]:

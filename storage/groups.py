@@ -208,6 +208,22 @@ async def is_member(db: Connection, group_id: int, account_id: int) -> bool:
     )
 
 
+async def joined_by(db: Connection, account_id: int) -> list[asyncpg.Record]:
+    """Return the groups the account is an accepted member or a moderator of,
+    local and remote, by name."""
+    return list(
+        await db.fetch(
+            "SELECT a.* FROM accounts a WHERE a.actor_type = 'Group'"
+            " AND a.deleted_at IS NULL AND (EXISTS (SELECT 1 FROM follows f"
+            " WHERE f.account_id = $1 AND f.target_account_id = a.id AND f.accepted)"
+            " OR EXISTS (SELECT 1 FROM group_moderators m"
+            " WHERE m.group_id = a.id AND m.account_id = $1))"
+            " ORDER BY lower(coalesce(nullif(a.display_name, ''), a.username))",
+            account_id,
+        )
+    )
+
+
 async def record_post(
     connection: asyncpg.Connection,
     group_id: int,

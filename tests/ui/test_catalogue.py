@@ -9,7 +9,7 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = [("web/ui/**.py", "python"), ("web/templates/**.html", "jinja2")]
-KEYWORDS = {"_": None, "gettext": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
 
 
 def _source_messages() -> set[str]:
@@ -24,7 +24,12 @@ def _source_messages() -> set[str]:
 def _catalogue_messages(path: Path) -> set[str]:
     with open(path, "rb") as handle:
         catalog = read_po(handle)
-    return {str(message.id) for message in catalog if message.id}
+    # A plural message's id is the tuple (singular, plural); compare the singular.
+    return {
+        message.id if isinstance(message.id, str) else message.id[0]
+        for message in catalog
+        if message.id
+    }
 
 
 def test_template_lists_every_message() -> None:

@@ -144,7 +144,7 @@ async def test_saved_plan_appears_in_my_collections(network: Any, alice: Any, ca
     school, _ = network
     url = await _publish_plan(alice, school, "Probability with dice")
     await carol.goto(url)
-    await carol.get_by_label("Or a new private collection named").fill("Year 6 ideas")
+    await carol.get_by_label("Or a new collection named").fill("Year 6 ideas")
     await carol.get_by_role("button", name="Save").click()
     await carol.wait_for_url(url)
     await carol.goto(f"{school.url}/collections")
@@ -469,7 +469,7 @@ async def test_collection_item_removed_then_deleted(network: Any, alice: Any, ca
     school, _ = network
     url = await _publish_plan(alice, school, "Sound with string telephones")
     await carol.goto(url)
-    await carol.get_by_label("Or a new private collection named").fill("Sound ideas")
+    await carol.get_by_label("Or a new collection named").fill("Sound ideas")
     await carol.get_by_role("button", name="Save").click()
     await carol.wait_for_url(url)
     await carol.goto(f"{school.url}/collections")

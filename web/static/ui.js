@@ -46,11 +46,20 @@
       field.addEventListener("input", update);
     });
 
-    // Deleting asks first.
+    // Deleting needs a confirmation. Without this script the server shows a
+    // confirmation page, and the "confirmed" field added here skips that page.
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
         if (!window.confirm(form.getAttribute("data-confirm"))) {
           event.preventDefault();
+          return;
+        }
+        if (!form.querySelector('input[name="confirmed"]')) {
+          var confirmed = document.createElement("input");
+          confirmed.type = "hidden";
+          confirmed.name = "confirmed";
+          confirmed.value = "yes";
+          form.appendChild(confirmed);
         }
       });
     });

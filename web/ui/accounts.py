@@ -20,7 +20,7 @@ from storage.accounts import transaction
 from web.app import log_text, runtime_of
 from web.forwarded import limit_key
 from web.ui import blueprint, i18n
-from web.ui.i18n import _
+from web.ui.i18n import _, ngettext
 from web.ui.session import (
     FormError,
     client_address,
@@ -325,12 +325,22 @@ def _sign_up_errors(values: dict[str, str], form: Any, has_rules: bool) -> list[
         )
     if len(values["display_name"]) > MAX_DISPLAY_NAME_LENGTH:
         errors.append(
-            _("A display name has at most %(count)s characters.", count=MAX_DISPLAY_NAME_LENGTH)
+            ngettext(
+                "A display name has at most %(num)s character.",
+                "A display name has at most %(num)s characters.",
+                MAX_DISPLAY_NAME_LENGTH,
+            )
         )
     elif not values["display_name"].isprintable():
         errors.append(_("A display name cannot contain control characters."))
     if len(values["reason"]) > MAX_REASON_LENGTH:
-        errors.append(_("The reason has at most %(count)s characters.", count=MAX_REASON_LENGTH))
+        errors.append(
+            ngettext(
+                "The reason has at most %(num)s character.",
+                "The reason has at most %(num)s characters.",
+                MAX_REASON_LENGTH,
+            )
+        )
     errors += password_errors(form.get("password", ""), form.get("password_confirm", ""))
     if has_rules and form.get("accept_rules") != "yes":
         errors.append(_("Accept the server rules to sign up."))
@@ -339,9 +349,21 @@ def _sign_up_errors(values: dict[str, str], form: Any, has_rules: bool) -> list[
 
 def password_errors(password: str, confirmation: str) -> list[str]:
     if len(password) < MIN_PASSWORD_LENGTH:
-        return [_("A password has at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)]
+        return [
+            ngettext(
+                "A password has at least %(num)s character.",
+                "A password has at least %(num)s characters.",
+                MIN_PASSWORD_LENGTH,
+            )
+        ]
     if len(password) > MAX_PASSWORD_LENGTH:
-        return [_("A password has at most %(count)s characters.", count=MAX_PASSWORD_LENGTH)]
+        return [
+            ngettext(
+                "A password has at most %(num)s character.",
+                "A password has at most %(num)s characters.",
+                MAX_PASSWORD_LENGTH,
+            )
+        ]
     if password != confirmation:
         return [_("The two passwords differ.")]
     return []

@@ -82,6 +82,12 @@ def gettext(language: str, message: str, **variables: Any) -> str:
     return text % variables if variables else text
 
 
+def ngettext_in(language: str, singular: str, plural: str, number: int, **variables: Any) -> str:
+    """Choose the plural form for ``number`` and fill in ``num`` and ``variables``."""
+    text = translations(language).ngettext(singular, plural, number)
+    return text % {"num": number, **variables}
+
+
 def _(message: str, **variables: Any) -> str:
     """Translate ``message`` into the interface language, then fill in ``variables``.
 
@@ -92,3 +98,17 @@ def _(message: str, **variables: Any) -> str:
     from web.app import runtime_of
 
     return gettext(runtime_of(current_app).settings.instance.language, message, **variables)
+
+
+def ngettext(singular: str, plural: str, number: int, **variables: Any) -> str:
+    """Translate the form of a counted message that fits ``number``.
+
+    ``%(num)s`` in the message is ``number``, as in Jinja's ``ngettext``.
+    Needs an app context, like ``_``.
+    """
+    from quart import current_app
+
+    from web.app import runtime_of
+
+    language = runtime_of(current_app).settings.instance.language
+    return ngettext_in(language, singular, plural, number, **variables)

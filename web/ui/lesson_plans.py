@@ -20,12 +20,19 @@ from actors.lesson_plan import (
     parse_visibility,
 )
 from federation.errors import FederationError
-from outbox.lesson_plans import PlanActions, fields_of
+from outbox.lesson_plans import PlanActions, check_collection_fits, fields_of
 from storage import lesson_plans as plans
-from web.api_lesson_plans import _original, plan_json, plans_json
+from web.api_lesson_plans import (
+    COLLECTION_VISIBILITIES,
+    _collection_name,
+    _original,
+    plan_json,
+    plans_json,
+)
 from web.app import parse_id, runtime_of
 from web.ui import blueprint
-from web.ui.i18n import _
+from web.ui.confirm import ask_first, confirmation_page, is_confirmed
+from web.ui.i18n import _, ngettext
 from web.ui.session import FormError, back_to, current_viewer, render, signed_in
 
 log = logging.getLogger(__name__)
@@ -107,7 +114,7 @@ async def _attachment_ids(runtime: Any, existing: list[int]) -> list[int] | None
     files = await request.files
     uploads = [item for item in files.getlist("attachments") if item.filename]
     if len(existing) + len(uploads) > MAX_UPLOADS:
-        raise InvalidPlan("attachments", _("at most %(count)s files", count=MAX_UPLOADS))
+        raise InvalidPlan("attachments", ngettext("at most %(num)s file", "at most %(num)s files", MAX_UPLOADS))
     stored = []
     for upload in uploads:
         row = await PlanActions(runtime).store_upload(g.viewer, upload.filename or "attachment", upload.read())
@@ -258,21 +265,49 @@ async def save_plan(plan_id: str) -> Any:
     plan = await _visible_plan(plan_id, g.viewer)
     form = await request.form
     actions = PlanActions(runtime)
-    name = form.get("new_collection", "").strip()
-    if name:
-        if len(name) > 100:
-            raise FormError(422, _("A collection name has at most 100 characters."))
-        collection = await actions.create_collection(g.viewer, name, "private")
-        if collection is None:
-            raise FormError(422, _("You already have a collection named %(name)s.", name=name))
+    if form.get("new_collection", "").strip():
+        collection = await _new_collection(actions, form, plan)
     else:
         number = parse_id(form.get("collection_id", ""))
         collection = await plans.collection(runtime.pool, number) if number is not None else None
         if collection is None or collection["account_id"] != g.viewer["id"]:
             raise FormError(404, _("Choose one of your collections or name a new one."))
-    await actions.add_to_collection(g.viewer, collection, plan)
+    try:
+        await actions.add_to_collection(g.viewer, collection, plan)
+    except InvalidPlan as error:
+        raise FormError(422, error.message) from None
     log.info("plan %s saved to collection %s by account %s", plan["status_id"], collection["id"], g.viewer["id"])
     return back_to(f"/plans/{plan['status_id']}")
+
+
+def _form_collection_name(value: str) -> str:
+    """Check a collection name as the client API does, raising FormError (422)."""
+    try:
+        return _collection_name({"name": value})
+    except InvalidPlan as error:
+        raise FormError(
+            422, _("%(field)s: %(problem)s", field=error.field, problem=error.message)
+        ) from None
+
+
+async def _new_collection(actions: PlanActions, form: Any, plan: Any) -> Any:
+    """Create the collection named in the plan page's form, once the plan fits it.
+
+    The check comes first so that a plan its readers could not open leaves no
+    empty collection behind.
+    """
+    visibility = form.get("new_collection_visibility", "private")
+    if visibility not in COLLECTION_VISIBILITIES:
+        raise FormError(422, _("Unknown visibility %(value)s.", value=repr(visibility[:20])))
+    name = _form_collection_name(form.get("new_collection", ""))
+    try:
+        check_collection_fits(g.viewer, visibility, plan)
+    except InvalidPlan as error:
+        raise FormError(422, error.message) from None
+    collection = await actions.create_collection(g.viewer, name, visibility)
+    if collection is None:
+        raise FormError(422, _("You already have a collection named %(name)s.", name=name))
+    return collection
 
 
 @blueprint.get("/collections")
@@ -287,10 +322,25 @@ async def my_collections() -> Any:
     return await render("collections.html", collections=listed)
 
 
+@blueprint.get("/plans/<plan_id>/delete")
+@signed_in
+async def confirm_delete_plan(plan_id: str) -> Any:
+    plan = await _own_plan(plan_id)
+    return await confirmation_page(
+        question=_("Delete this lesson plan?"),
+        subject=plan["title"],
+        detail=_("This cannot be undone."),
+        button=_("Delete plan"),
+        cancel_path=f"/plans/{plan['status_id']}",
+    )
+
+
 @blueprint.post("/plans/<plan_id>/delete")
 @signed_in
 async def delete_plan(plan_id: str) -> Any:
     plan = await _own_plan(plan_id)
+    if not await is_confirmed():
+        return ask_first()
     await PlanActions(runtime_of(current_app)).delete(g.viewer, plan)
     log.info("plan %s deleted by account %s from the web interface", plan["status_id"], g.viewer["id"])
     return redirect(f"/@{g.viewer['username']}", 303)
@@ -316,10 +366,39 @@ async def remove_from_collection(collection_id: str, plan_id: str) -> Any:
     return redirect("/collections", 303)
 
 
+@blueprint.post("/collections/<collection_id>/rename")
+@signed_in
+async def rename_collection(collection_id: str) -> Any:
+    collection = await _own_collection(collection_id)
+    form = await request.form
+    name = _form_collection_name(form.get("name", ""))
+    renamed = await PlanActions(runtime_of(current_app)).rename_collection(g.viewer, collection, name)
+    if renamed is None:
+        raise FormError(422, _("You already have a collection named %(name)s.", name=name))
+    log.info("collection %s renamed by account %s", collection["id"], g.viewer["id"])
+    return redirect("/collections", 303)
+
+
+@blueprint.get("/collections/<collection_id>/delete")
+@signed_in
+async def confirm_delete_collection(collection_id: str) -> Any:
+    collection = await _own_collection(collection_id)
+    return await confirmation_page(
+        question=_("Delete this collection?"),
+        subject=collection["name"],
+        detail=_("The plans in it stay."),
+        button=_("Delete collection"),
+        cancel_path="/collections",
+        done_path="/collections",
+    )
+
+
 @blueprint.post("/collections/<collection_id>/delete")
 @signed_in
 async def delete_collection(collection_id: str) -> Any:
     collection = await _own_collection(collection_id)
+    if not await is_confirmed():
+        return ask_first()
     await PlanActions(runtime_of(current_app)).delete_collection(g.viewer, collection)
     log.info("collection %s deleted by account %s", collection["id"], g.viewer["id"])
     return redirect("/collections", 303)

@@ -13,6 +13,7 @@ from web import reading
 from web.api import _new_status
 from web.app import runtime_of
 from web.ui import blueprint
+from web.ui.confirm import ask_first, confirmation_page, excerpt, is_confirmed
 from web.ui.i18n import _
 from web.ui.muted_words import without_hidden
 from web.ui.session import FormError, back_to, current_viewer, render, signed_in
@@ -179,6 +180,28 @@ async def create_status() -> Any:
     return back_to("/home")
 
 
+@blueprint.get("/statuses/<status_id>/delete")
+@signed_in
+async def confirm_delete_status(status_id: str) -> Any:
+    row = await visible_status(runtime_of(current_app), status_id, g.viewer)
+    if row["account_id"] != g.viewer["id"]:
+        raise FormError(403, _("Only the author can delete this post."))
+    origin = request.args.get("next", "")
+    return await confirmation_page(
+        question=_("Delete this post?"),
+        subject=excerpt(row["spoiler_text"] or row["source_text"] or row["content"]),
+        detail=_("This cannot be undone."),
+        button=_("Delete post"),
+        cancel_path=f"/statuses/{row['id']}",
+        done_path="/home" if not origin or _is_page_of(origin, row) else None,
+    )
+
+
+def _is_page_of(path: str | None, row: Any) -> bool:
+    """Return True when ``path`` is the post's own page, which is gone once it is deleted."""
+    return (path or "").split("#")[0].split("?")[0] == f"/statuses/{row['id']}"
+
+
 @blueprint.post("/statuses/<status_id>/<action>")
 @signed_in
 async def status_action(status_id: str, action: str) -> Any:
@@ -188,7 +211,11 @@ async def status_action(status_id: str, action: str) -> Any:
     row = await visible_status(runtime, status_id, g.viewer)
     actions = Actions(runtime)
     if action == "delete":
+        if not await is_confirmed():
+            return ask_first()
         await actions.delete_status(g.viewer, row)
+        if _is_page_of(g.get("ui_next"), row):
+            g.ui_next = None
         return back_to("/home")
     if row["reblog_of_id"] is not None:
         # As in the client API, these act on the boosted status.
