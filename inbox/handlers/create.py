@@ -221,8 +221,8 @@ async def handle_update(context: Context) -> None:
         raise Ignored(f"Update of deleted object {note.uri}")
     edited_at = _edit_time(obj)
     if _already_applied(existing, edited_at):
-        # A repeated or reordered Update: applying it would move edited_at.
-        raise Ignored(f"Update of {note.uri} is not newer than the stored edit")
+        # A reordered Update: applying it would undo a newer edit.
+        raise Ignored(f"Update of {note.uri} is older than the stored edit")
     content = await _html_of(note)
     spoiler_text = plain_text(note.summary)
     name = plain_text(note.name)
@@ -261,9 +261,12 @@ def _edit_time(obj: dict[str, Any]) -> datetime | None:
 
 
 def _already_applied(existing: asyncpg.Record, edited_at: datetime | None) -> bool:
-    # Without an "updated" time the Update is applied, as before.
+    # Without an "updated" time the Update is applied, as before. Times carry
+    # whole seconds, so two edits within one second have equal times and both
+    # apply. Applying one twice changes nothing, because edited_at is taken
+    # from the Update.
     stored = existing["edited_at"]
-    return edited_at is not None and stored is not None and edited_at <= stored
+    return edited_at is not None and stored is not None and edited_at < stored
 
 
 async def _update_actor(context: Context, document: dict) -> None:
