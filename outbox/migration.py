@@ -36,7 +36,8 @@ def aliases_of(document: Any) -> list[str]:
         return []
     value = document.get("alsoKnownAs")
     items = value if isinstance(value, list) else [value]
-    return [item for item in (id_of(entry) for entry in items) if is_http_id(item)]
+    ids = (id_of(entry) for entry in items)
+    return [item for item in ids if item is not None and is_http_id(item)]
 
 
 def build_move(activity_id: str, origin: str, target: str, followers: str) -> dict:

@@ -121,6 +121,7 @@ async def _actor_entry(
     runtime: Runtime, account: Any
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     key = await accounts.local_key(runtime.pool, account["id"])
+    assert key is not None, "every local account has a key"
     actor = render_person(account, key["public_key_pem"], runtime.urls)
     media: dict[str, Path] = {}
     for term, column, stem in (
@@ -333,6 +334,7 @@ async def import_account(runtime: Runtime, username: str, data: bytes) -> Import
     report = ImportReport()
     await _import_profile(runtime, account, actor, archive, report)
     account = await accounts.by_id(runtime.pool, account["id"])
+    assert account is not None
     plan_dates = await _import_posts(runtime, account, actor, archive, report)
     await _import_plans(runtime, account, archive, plan_dates, report)
     await _import_relations(runtime, account, archive, report)

@@ -28,7 +28,7 @@ async def handle_move(context: Context) -> None:
     target_id = first_id(context.activity.get("target"))
     if origin_id != context.actor_id:
         raise Ignored(f"Move of {origin_id} sent by another actor")
-    if not is_http_id(target_id) or target_id == origin_id:
+    if target_id is None or not is_http_id(target_id) or target_id == origin_id:
         raise Ignored("Move without a target account")
     origin = await accounts.by_actor_id(context.connection, origin_id)
     if origin is None:

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 async def _page(error: str | None = None, status: int = 200) -> Any:
     viewer = await accounts.by_id(runtime_of_current().pool, g.viewer["id"])
+    assert viewer is not None
     return await render(
         "migration_settings.html",
         status,
