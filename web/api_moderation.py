@@ -13,8 +13,14 @@ from quart import Blueprint, Response, current_app, g, jsonify, request
 
 from federation.errors import FederationError
 from outbox.actions import ActionError
-from outbox.moderation import DomainBlockFields, ModerationActions, NewReport
-from storage import moderation
+from outbox.moderation import (
+    MAX_REPORTED_STATUSES,
+    DomainBlockFields,
+    ModerationActions,
+    NewReport,
+)
+from storage import moderation, statuses
+from web import reading
 from web.api import (
     _account_param,
     _flag,
@@ -165,6 +171,30 @@ def _id_list(params: dict[str, Any], name: str) -> list[int]:
     return numbers
 
 
+async def check_reported_statuses_readable(
+    runtime: Any, reporter: Any, status_ids: list[int]
+) -> None:
+    """Raise ActionError(404) for a status the reporter may not read.
+
+    A report quotes its statuses to moderators and, when forwarded, to the
+    author's server. The error is the one for a missing status, so a report
+    cannot tell a hidden status from one that does not exist.
+    """
+    unique_ids = sorted(set(status_ids))
+    if len(unique_ids) > MAX_REPORTED_STATUSES:
+        raise ActionError(422, f"a report names at most {MAX_REPORTED_STATUSES} statuses")
+    for status_id in unique_ids:
+        row = await statuses.by_id(runtime.pool, status_id)
+        if row is not None and await reading.can_see(runtime.pool, row, reporter):
+            continue
+        log.info(
+            "report by account %s names status %s, which it may not read",
+            reporter["id"],
+            status_id,
+        )
+        raise ActionError(404, f"status {status_id} of the reported account not found")
+
+
 async def report_json(runtime: Any, row: Any) -> dict[str, Any]:
     """Return Mastodon's Report entity of a report row."""
     target = await _account_param(str(row["target_account_id"]))
@@ -195,11 +225,13 @@ async def create_report() -> Response:
     if not isinstance(comment, str) or not isinstance(category, str):
         raise ActionError(422, "comment and category must be text")
     runtime = runtime_of(current_app)
+    status_ids = _id_list(params, "status_ids")
+    await check_reported_statuses_readable(runtime, g.account, status_ids)
     report = await ModerationActions(runtime).report(
         g.account,
         NewReport(
             target=target,
-            status_ids=_id_list(params, "status_ids"),
+            status_ids=status_ids,
             comment=comment.strip(),
             category=category,
             rule_ids=_id_list(params, "rule_ids"),

@@ -18,11 +18,13 @@ from outbox.moderation import (
 from storage import accounts, moderation, statuses
 from storage.accounts import transaction
 from storage.moderation import REPORT_CATEGORIES
+from web.api_moderation import check_reported_statuses_readable
 from web.app import parse_id, runtime_of
 from web.ui import blueprint
 from web.ui.i18n import _
 from web.ui.people import _target, profile_path
 from web.ui.session import FormError, admin_only, back_to, render, signed_in
+from web.ui.views import visible_status
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +134,10 @@ async def report_account_form(account_id: str) -> Any:
 @blueprint.get("/statuses/<status_id>/report")
 @signed_in
 async def report_status_form(status_id: str) -> Any:
-    status = await _status(status_id)
+    # The form quotes the post, so it is shown only to those who may read it,
+    # with the thread page's 404 for everyone else.
+    status = await visible_status(runtime_of(current_app), status_id, g.viewer)
     return await _report_form(await _target(str(status["account_id"])), status)
-
-
-async def _status(status_id: str) -> Any:
-    number = parse_id(status_id)
-    row = None if number is None else await statuses.by_id(runtime_of(current_app).pool, number)
-    if row is None or row["deleted_at"] is not None:
-        raise FormError(404, _("This post does not exist or was deleted."))
-    return row
 
 
 @blueprint.post("/accounts/<account_id>/report")
@@ -152,12 +148,16 @@ async def report_account(account_id: str) -> Any:
     status_ids = [number for value in form.getlist("status_ids") if (number := parse_id(value)) is not None]
     rule_ids = [number for value in form.getlist("rule_ids") if (number := parse_id(value)) is not None]
     category = form.get("category", "other")
+    runtime = runtime_of(current_app)
+    await check_reported_statuses_readable(runtime, g.viewer, status_ids)
     if category == "violation" and not rule_ids:
-        status = await _status(str(status_ids[0])) if status_ids else None
+        status = None
+        if status_ids:
+            status = await visible_status(runtime, str(status_ids[0]), g.viewer)
         return await _report_form(
             target, status, 422, _("Choose the rules the account broke, or another category.")
         )
-    report = await ModerationActions(runtime_of(current_app)).report(
+    report = await ModerationActions(runtime).report(
         g.viewer,
         NewReport(
             target=target,
