@@ -59,6 +59,17 @@ MAX_FIELD_NAME = 255
 MAX_FIELD_VALUE = 2047
 MAX_DISPLAY_NAME = 100
 MAX_NOTE = 1000
+# Length of the school, role and pronouns fields of a Pedagogue profile.
+MAX_PROFILE_LABEL = 200
+# Format characters (Unicode category Cf) a plain-text line may contain: the
+# zero-width non-joiner and joiner, which Persian, Indic scripts and emoji
+# sequences need. The others, among them the bidirectional embeddings,
+# overrides and isolates (U+202A to U+202E, U+2066 to U+2069), can make a
+# name read as another name.
+ALLOWED_FORMAT_CHARACTERS = frozenset("\u200c\u200d")
+# Categories never allowed in a plain-text line: controls, lone surrogates,
+# and the line and paragraph separators.
+REJECTED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 MAX_IMAGE_PIXELS = 40_000_000
 # File signatures (magic numbers) of the image types accepted for uploads.
 IMAGE_SIGNATURES = (
@@ -84,9 +95,30 @@ MEDIA_TYPES = {
 }
 
 
+def is_plain_line(value: str) -> bool:
+    """Return True when ``value`` is one line of text without control or
+    format characters (except the zero-width joiners).
+
+    Display names, profile field names and values, school, role and pronouns
+    are checked with this when set through sign-up, the settings page or the
+    client API.
+    """
+    for char in value:
+        category = unicodedata.category(char)
+        if category in REJECTED_CATEGORIES:
+            return False
+        if category == "Cf" and char not in ALLOWED_FORMAT_CHARACTERS:
+            return False
+    return True
+
+
 @dataclass
 class ProfileChange:
-    """The parts of a profile a request changes; None leaves a part as it is."""
+    """The parts of a profile a request changes; None leaves a part as it is.
+
+    ``checked_lines`` applies the rules of the plain-text parts, so the
+    settings page and the client API accept and reject the same values.
+    """
 
     display_name: str | None = None
     note: str | None = None
@@ -98,6 +130,25 @@ class ProfileChange:
     pronouns: str | None = None
     avatar: bytes | None = None
     header: bytes | None = None
+
+    def checked_lines(self) -> dict[str, str]:
+        """Return the plain-text parts this change sets, stripped, by column.
+
+        Raises InputError (422) naming the first part that is too long or
+        contains a control or format character.
+        """
+        limits = (
+            ("display_name", "display_name", MAX_DISPLAY_NAME),
+            ("school", "school", MAX_PROFILE_LABEL),
+            ("teacher_role", "role", MAX_PROFILE_LABEL),
+            ("pronouns", "pronouns", MAX_PROFILE_LABEL),
+        )
+        values = {}
+        for column, name, limit in limits:
+            value = getattr(self, column)
+            if value is not None:
+                values[column] = _bounded(value, name, limit, single_line=True)
+        return values
 
 
 def sniff_image(data: bytes) -> tuple[str, str] | None:
@@ -202,11 +253,7 @@ class ProfileActions:
     async def update(self, account: Any, change: ProfileChange) -> Any:
         """Apply a change, store uploaded images, verify link fields and send
         Update(Person) to followers. Raises InputError (422) naming a bad field."""
-        values: dict[str, Any] = {}
-        if change.display_name is not None:
-            values["display_name"] = _bounded(
-                change.display_name, "display_name", MAX_DISPLAY_NAME, single_line=True
-            )
+        values: dict[str, Any] = change.checked_lines()
         if change.note is not None:
             note = _bounded(change.note, "note", MAX_NOTE)
             values["summary"] = text_format.render_text(
@@ -216,7 +263,7 @@ class ProfileActions:
             values["fields"] = await self._fields(account, change.fields)
         if change.grade_levels is not None:
             change.grade_levels = parse_grade_levels(change.grade_levels)
-        for name in ("subjects", "grade_levels", "school", "teacher_role", "pronouns"):
+        for name in ("subjects", "grade_levels"):
             value = getattr(change, name)
             if value is not None:
                 values[name] = value
@@ -287,10 +334,16 @@ class ProfileActions:
         fields = []
         for position, (name, value) in enumerate(pairs):
             name = _bounded(
-                name, f"fields_attributes[{position}][name]", MAX_FIELD_NAME
+                name,
+                f"fields_attributes[{position}][name]",
+                MAX_FIELD_NAME,
+                single_line=True,
             )
             value = _bounded(
-                value, f"fields_attributes[{position}][value]", MAX_FIELD_VALUE
+                value,
+                f"fields_attributes[{position}][value]",
+                MAX_FIELD_VALUE,
+                single_line=True,
             )
             if not name and not value:
                 continue
@@ -378,8 +431,11 @@ def _bounded(value: Any, name: str, limit: int, single_line: bool = False) -> st
         raise InputError(422, name, f"{name} must be a string")
     if len(value) > limit:
         raise InputError(422, name, f"{name} must be at most {limit} characters")
-    if single_line and any(unicodedata.category(char) == "Cc" for char in value):
+    if single_line and not is_plain_line(value):
         raise InputError(
-            422, name, f"{name} must be a single line without control characters"
+            422,
+            name,
+            f"{name} must be a single line without control or format characters"
+            " (such as bidirectional overrides)",
         )
     return value.strip()
