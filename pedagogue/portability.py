@@ -55,6 +55,10 @@ FOLLOWING_HEADER = [
     "Languages",
 ]
 MUTED_HEADER = ["Account address", "Hide notifications"]
+# The visibility level of each exported activity, a Pedagogue extension.
+VISIBILITY_KEY = "pedagogueVisibility"
+# Levels an import keeps; group-only posts need their group and are skipped.
+IMPORTED_LEVELS = ("public", "unlisted", "private", "local")
 # Limits on an archive being imported, which may come from anywhere.
 MAX_ENTRIES = 20_000
 MAX_ENTRY_BYTES = 50_000_000
@@ -151,7 +155,8 @@ def _local_media_path(runtime: Runtime, url: str | None) -> Path | None:
 
 async def _outbox(runtime: Runtime, account: Any) -> dict[str, Any]:
     rows = await runtime.pool.fetch(
-        "SELECT a.body, s.content, s.spoiler_text, s.edited_at FROM statuses s"
+        "SELECT a.body, s.content, s.spoiler_text, s.edited_at, s.visibility"
+        " FROM statuses s"
         " JOIN activities a ON a.uri = s.activity_uri"
         " WHERE s.account_id = $1 AND s.local AND s.deleted_at IS NULL"
         " AND s.reblog_of_id IS NULL AND a.type = 'Create'"
@@ -172,6 +177,8 @@ async def _outbox(runtime: Runtime, account: Any) -> dict[str, Any]:
             }
             obj["updated"] = row["edited_at"].isoformat()
             activity["object"] = obj
+        # to and cc cannot tell local-only from public, so the level is kept.
+        activity[VISIBILITY_KEY] = row["visibility"]
         items.append(activity)
     return {
         "@context": "https://www.w3.org/ns/activitystreams",
@@ -434,6 +441,12 @@ async def _import_posts(
             )
             continue
         visibility = _visibility(obj, followers)
+        level = activity.get(VISIBILITY_KEY)
+        if level in IMPORTED_LEVELS:
+            visibility = level
+        elif level is not None:
+            report.skipped.append(f"{obj.get('id')}: {level} posts are not imported")
+            continue
         if visibility is None:
             # Direct messages name their readers, who did not write to this account.
             report.skipped.append(f"{obj.get('id')}: direct messages are not imported")

@@ -111,6 +111,7 @@ async def test_export_import_round_trip(start_instances: Any, tmp_path: Path) ->
     await set_profile(alice)
     await post(alice, "Exit tickets sorted by misconception #assessment")
     await post(alice, "Only for my followers", visibility="private")
+    await post(alice, "Only for this instance", visibility="local")
     await post(alice, f"@{carl.handle} a direct note", visibility="direct")
     status, plan = await alice.request("POST", PLANS, json=PLAN)
     assert status == 200, plan
@@ -132,9 +133,9 @@ async def test_export_import_round_trip(start_instances: Any, tmp_path: Path) ->
     assert actor["name"] == "Alice Archer"
     assert actor["icon"]["url"] in names
     assert outbox["type"] == "OrderedCollection"
-    assert outbox["totalItems"] == 4
+    assert outbox["totalItems"] == 5
     object_types = sorted(item["object"]["type"] for item in outbox["orderedItems"])
-    assert object_types == ["Article", "Note", "Note", "Note"]
+    assert object_types == ["Article", "Note", "Note", "Note", "Note"]
     assert following[0] == FOLLOWING_HEADER
     addresses = {row[0] for row in csv.reader(following[1:])}
     assert addresses == {bob.handle, carl.handle}
@@ -144,7 +145,7 @@ async def test_export_import_round_trip(start_instances: Any, tmp_path: Path) ->
     imported = await run(district, "import", "anna", str(archive_path))
 
     assert imported.returncode == 0, imported.stderr
-    assert "2 posts" in imported.stdout
+    assert "3 posts" in imported.stdout
     assert "1 lesson plans" in imported.stdout
     profile = await anna.get(f"/api/v1/accounts/{anna.account_id}")
     assert profile["display_name"] == "Alice Archer"
@@ -157,7 +158,7 @@ async def test_export_import_round_trip(start_instances: Any, tmp_path: Path) ->
         for row in original_posts
         if row["visibility"] != "direct"
     ]
-    assert [row["visibility"] for row in posts] == ["public", "private"]
+    assert [row["visibility"] for row in posts] == ["public", "private", "local"]
     assert "assessment" in posts[0]["content"]
     plans = await rows(
         district,
@@ -181,7 +182,7 @@ async def test_export_import_round_trip(start_instances: Any, tmp_path: Path) ->
     again = await run(district, "import", "anna", str(archive_path))
 
     assert again.returncode == 0, again.stderr
-    assert len(await local_posts(district, anna)) == 2
+    assert len(await local_posts(district, anna)) == 3
     plans_again = await rows(
         district,
         "SELECT 1 FROM lesson_plans WHERE account_id = $1",
