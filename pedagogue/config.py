@@ -123,6 +123,10 @@ class WebSettings:
     sign_in_failures_per_address: int = 20
     sign_in_account_window: float = 3600.0
     sign_in_failures_per_account: int = 50
+    # Failed sign-ins allowed within sign_in_window from a browser holding
+    # the account's known-device cookie, which the per-address and
+    # per-account limits do not apply to.
+    sign_in_failures_per_device: int = 10
     # Days an invite link works, and hours a password reset link works.
     invite_days: float = 7.0
     reset_link_hours: float = 24.0
@@ -329,6 +333,7 @@ def _validate_web(settings: Settings) -> None:
         "sign_in_failures_per_pair",
         "sign_in_failures_per_address",
         "sign_in_failures_per_account",
+        "sign_in_failures_per_device",
     )
     for name in counts:
         if getattr(web, name) < 1:

@@ -92,6 +92,15 @@ async def delete_expired(db: Connection) -> None:
 
 # Failed sign-ins
 
+# Failures from a browser with a known-device cookie are stored with the
+# device's key in place of the client address. No address starts with it.
+DEVICE_PREFIX = "device:"
+
+
+def device_key(nonce: str) -> str:
+    """Return the address column value of a known device's failures."""
+    return DEVICE_PREFIX + nonce
+
 
 async def record_failure(db: Connection, username: str, address: str) -> None:
     """Record a failed sign-in for ``username`` (lower-cased) from ``address``."""
@@ -120,7 +129,12 @@ async def recent_failures(
 ) -> FailureCounts:
     """Count failed sign-ins of the username from the address and from the
     address for any username within ``window``, and of the username from any
-    address within ``account_window``."""
+    address within ``account_window``.
+
+    ``address`` may be a ``device_key``; the pair count is then the failures
+    of that known device. Failures of known devices are not in the account
+    count.
+    """
     row = await db.fetchrow(
         "SELECT"
         " (SELECT count(*) FROM sign_in_failures WHERE username = $1"
@@ -128,6 +142,7 @@ async def recent_failures(
         " (SELECT count(*) FROM sign_in_failures WHERE address = $2"
         "  AND failed_at > now() - $3::interval) AS address,"
         " (SELECT count(*) FROM sign_in_failures WHERE username = $1"
+        f"  AND address NOT LIKE '{DEVICE_PREFIX}%'"
         "  AND failed_at > now() - $4::interval) AS account",
         username.lower()[:100],
         address[:100],
@@ -148,13 +163,16 @@ async def seconds_until_allowed(
     """Return the seconds until fewer than ``limit`` failures remain in ``window``.
 
     Counts the failures of ``username``, of ``address`` or of both, as the
-    limit in question does. A None argument matches any value.
+    limit in question does. A None argument matches any value, except that
+    a None ``address`` leaves out the failures of known devices, as the
+    account count does.
     """
     seconds = await db.fetchval(
         "SELECT extract(epoch FROM failed_at + $3::interval - now())"
         " FROM sign_in_failures"
         " WHERE ($1::text IS NULL OR username = $1)"
         " AND ($2::text IS NULL OR address = $2)"
+        f" AND ($2::text IS NOT NULL OR address NOT LIKE '{DEVICE_PREFIX}%')"
         " AND failed_at > now() - $3::interval"
         " ORDER BY failed_at DESC OFFSET $4 - 1 LIMIT 1",
         username.lower()[:100] if username is not None else None,

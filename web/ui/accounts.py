@@ -12,6 +12,7 @@ from zoneinfo import available_timezones
 import asyncpg
 from quart import current_app, g, redirect, request
 
+from outbox.profiles import is_plain_line
 from pedagogue.accounts import create_teacher, is_reserved_username
 from pedagogue.cli import MAX_DISPLAY_NAME_LENGTH, MIN_PASSWORD_LENGTH, USERNAME
 from pedagogue.passwords import check_password, hash_password
@@ -20,6 +21,7 @@ from storage.accounts import transaction
 from web.app import log_text, runtime_of
 from web.forwarded import limit_key
 from web.ui import blueprint, i18n
+from web.ui.devices import device_nonce, set_device_cookie
 from web.ui.i18n import _, ngettext
 from web.ui.session import (
     FormError,
@@ -78,10 +80,14 @@ async def sign_in() -> Any:
     limit_address = limit_key(address)
 
     # The limits are checked before the password, so that a guesser learns
-    # nothing from attempts over the limit.
-    limited = await _rate_limited(runtime, username, address, limit_address)
-    if limited is not None:
-        return limited
+    # nothing from attempts over the limit. A known device of the account
+    # has its own limit in place of the others.
+    device = await _known_device(runtime, username, address)
+    if device is None:
+        limited = await _rate_limited(runtime, username, address, limit_address)
+        if limited is not None:
+            return limited
+    counted_as = limit_address if device is None else sessions.device_key(device)
 
     account = None
     if USERNAME.fullmatch(username) and len(password) <= MAX_PASSWORD_LENGTH:
@@ -89,8 +95,13 @@ async def sign_in() -> Any:
     stored = account["password_hash"] if account is not None else None
     valid = await asyncio.to_thread(check_password, stored or _DUMMY_HASH, password)
     if not (valid and stored is not None and account["actor_type"] == "Person"):
-        await sessions.record_failure(runtime.pool, username, limit_address)
-        log.info("sign-in failed for %s from %s", log_text(username, 100), address)
+        await sessions.record_failure(runtime.pool, username, counted_as)
+        log.info(
+            "sign-in failed for %s from %s%s",
+            log_text(username, 100),
+            address,
+            "" if device is None else " on a known device",
+        )
         return await render(
             "sign_in.html",
             status=401,
@@ -109,7 +120,7 @@ async def sign_in() -> Any:
             username=username,
         )
 
-    await sessions.clear_failures(runtime.pool, username, limit_address)
+    await sessions.clear_failures(runtime.pool, username, counted_as)
     # Sign-ins are rare enough to carry the clean-up of stale rows.
     web = runtime.settings.web
     longest = max(web.sign_in_window, web.sign_in_account_window)
@@ -117,7 +128,46 @@ async def sign_in() -> Any:
     await sessions.delete_expired(runtime.pool)
     response = redirect(next_path, 303)
     await start_session(response, account)
+    set_device_cookie(response, account)
     return response
+
+
+async def _known_device(runtime: Any, username: str, address: str) -> str | None:
+    """Return the nonce of the request's known-device cookie for ``username``
+    while that device is under its failure limit, else None.
+
+    A device over its limit is treated as any other browser, so the
+    per-address and per-account limits apply to it again (as OWASP's device
+    cookie scheme does with a locked-out device).
+    """
+    nonce = device_nonce(username)
+    if nonce is None:
+        return None
+    web = runtime.settings.web
+    counts = await sessions.recent_failures(
+        runtime.pool,
+        username,
+        sessions.device_key(nonce),
+        timedelta(seconds=web.sign_in_window),
+        timedelta(seconds=web.sign_in_account_window),
+    )
+    if counts.pair >= web.sign_in_failures_per_device:
+        log.warning(
+            "sign-in for %s from %s: known device over its limit (%d failures),"
+            " the address and account limits apply",
+            log_text(username, 100),
+            address,
+            counts.pair,
+        )
+        return None
+    log.info(
+        "sign-in for %s from %s on a known device (%d failures):"
+        " address and account limits skipped",
+        log_text(username, 100),
+        address,
+        counts.pair,
+    )
+    return nonce
 
 
 async def _rate_limited(
@@ -331,7 +381,7 @@ def _sign_up_errors(values: dict[str, str], form: Any, has_rules: bool) -> list[
                 MAX_DISPLAY_NAME_LENGTH,
             )
         )
-    elif not values["display_name"].isprintable():
+    elif not is_plain_line(values["display_name"]):
         errors.append(_("A display name cannot contain control characters."))
     if len(values["reason"]) > MAX_REASON_LENGTH:
         errors.append(
