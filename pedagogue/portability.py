@@ -59,6 +59,7 @@ MUTED_HEADER = ["Account address", "Hide notifications"]
 VISIBILITY_KEY = "pedagogueVisibility"
 # Levels an import keeps; group-only posts need their group and are skipped.
 IMPORTED_LEVELS = ("public", "unlisted", "private", "local")
+CSV_ENTRIES = ("following_accounts.csv", "blocked_accounts.csv", "muted_accounts.csv")
 # Limits on an archive being imported, which may come from anywhere.
 MAX_ENTRIES = 20_000
 MAX_ENTRY_BYTES = 50_000_000
@@ -285,10 +286,15 @@ class _Archive:
                 f"the archive unpacks to {total} bytes, over {MAX_ARCHIVE_BYTES}"
             )
         self.names = {entry.filename for entry in entries}
+        # Entries read so far, so that checking them all before the first
+        # write costs no second decompression.
+        self._read: dict[str, bytes] = {}
 
     def read(self, name: str) -> bytes | None:
         if name not in self.names:
             return None
+        if name in self._read:
+            return self._read[name]
         entry = self.zip.getinfo(name)
         if entry.file_size > MAX_ENTRY_BYTES:
             raise ArchiveError(f"{name} is over {MAX_ENTRY_BYTES} bytes")
@@ -297,7 +303,15 @@ class _Archive:
             data = handle.read(MAX_ENTRY_BYTES + 1)
         if len(data) > MAX_ENTRY_BYTES:
             raise ArchiveError(f"{name} is over {MAX_ENTRY_BYTES} bytes")
+        self._read[name] = data
         return data
+
+    def plan_names(self) -> list[str]:
+        return sorted(
+            name
+            for name in self.names
+            if name.startswith("lesson_plans/") and name.endswith(".md")
+        )
 
     def text(self, name: str) -> str | None:
         data = self.read(name)
@@ -338,6 +352,9 @@ async def import_account(runtime: Runtime, username: str, data: bytes) -> Import
     actor = archive.json("actor.json")
     if not isinstance(actor, dict):
         raise ArchiveError("actor.json is missing or not a JSON object")
+    # Every entry is read and checked before the first write, so an archive
+    # that fails to read leaves the account as it was.
+    _check_entries(archive, actor)
     report = ImportReport()
     await _import_profile(runtime, account, actor, archive, report)
     account = await accounts.by_id(runtime.pool, account["id"])
@@ -382,6 +399,28 @@ async def _import_profile(
     report.profile = True
 
 
+def _check_entries(archive: _Archive, actor: dict[str, Any]) -> None:
+    _outbox_items(archive)
+    for name in CSV_ENTRIES:
+        archive.csv_rows(name)
+    for name in archive.plan_names():
+        archive.text(name)
+    for term in ("icon", "image"):
+        _archived_image(archive, actor.get(term))
+
+
+def _outbox_items(archive: _Archive) -> list[Any]:
+    outbox = archive.json("outbox.json")
+    if outbox is None:
+        return []
+    items = outbox.get("orderedItems") if isinstance(outbox, dict) else None
+    if not isinstance(items, list):
+        raise ArchiveError("outbox.json has no orderedItems list")
+    if len(items) > MAX_POSTS:
+        raise ArchiveError(f"outbox.json has over {MAX_POSTS} items")
+    return items
+
+
 def _archived_image(archive: _Archive, image: Any) -> bytes | None:
     if not isinstance(image, dict):
         return None
@@ -414,14 +453,7 @@ async def _import_posts(
     report: ImportReport,
 ) -> dict[str, datetime]:
     """Import the notes of outbox.json; return the dates of the plans in it."""
-    outbox = archive.json("outbox.json")
-    if outbox is None:
-        return {}
-    items = outbox.get("orderedItems") if isinstance(outbox, dict) else None
-    if not isinstance(items, list):
-        raise ArchiveError("outbox.json has no orderedItems list")
-    if len(items) > MAX_POSTS:
-        raise ArchiveError(f"outbox.json has over {MAX_POSTS} items")
+    items = _outbox_items(archive)
     plan_dates: dict[str, datetime] = {}
     followers = (
         actor.get("followers") if isinstance(actor.get("followers"), str) else None
@@ -549,13 +581,8 @@ async def _import_plans(
     from outbox.lesson_plans import PlanActions
     from web.lesson_plan_export import parse_markdown
 
-    names = sorted(
-        name
-        for name in archive.names
-        if name.startswith("lesson_plans/") and name.endswith(".md")
-    )
     actions = PlanActions(runtime)
-    for name in names:
+    for name in archive.plan_names():
         text = archive.text(name) or ""
         try:
             params, _ = parse_markdown(text)
