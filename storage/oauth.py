@@ -118,10 +118,10 @@ async def create_code(db: Connection, grant: NewCode) -> str:
 async def claim_code(
     connection: asyncpg.Connection, code: str
 ) -> tuple[asyncpg.Record | None, bool]:
-    """Mark a code used and return ``(row, first_use)``; row is None if unknown.
+    """Mark a code used and return ``(row, first_use)``, with row None if unknown.
 
     The update is atomic, so of two concurrent requests with one code only
-    one sees ``first_use``. An expired code is returned too, and the caller
+    one gets ``first_use`` true. An expired code is returned too, and the caller
     rejects it.
     """
     row = await connection.fetchrow(

@@ -94,7 +94,9 @@ async def _request_error(error: FederationError | ActionError) -> Response:
     message = error.message
     if request.path.startswith("/oauth/"):
         return await _oauth_error(OAuthError("invalid_request", message))
-    log.info("rejected %s %s: %s", request.method, log_text(request.path), log_text(message))
+    log.info(
+        "rejected %s %s: %s", request.method, log_text(request.path), log_text(message)
+    )
     return error_response(error.status, message)
 
 
@@ -195,7 +197,9 @@ def _new_app(params: dict[str, Any]) -> oauth.NewApp:
             raise ValueError("website must be an http or https URL")
         parts = urlsplit(website.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"website must be an http or https URL, not {website[:100]!r}")
+            raise ValueError(
+                f"website must be an http or https URL, not {website[:100]!r}"
+            )
         website = website.strip()
     scopes = parse_scopes(_text(params.get("scopes"), "scopes") or DEFAULT_SCOPES)
     unknown = unknown_scopes(scopes)
@@ -306,7 +310,9 @@ def _basic_credentials() -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise OAuthError("invalid_client", "the Basic credentials are not valid Base64", 401) from None
+        raise OAuthError(
+            "invalid_client", "the Basic credentials are not valid Base64", 401
+        ) from None
     client_id, separator, client_secret = decoded.partition(":")
     if not separator:
         raise OAuthError("invalid_client", "the Basic credentials lack a colon", 401)
@@ -321,14 +327,21 @@ async def _authenticate_client(params: dict[str, Any]) -> Any:
     if basic is not None and body_secret:
         # RFC 6749, section 2.3: one authentication method per request.
         raise OAuthError(
-            "invalid_request", "send client credentials in the body or in Basic, not both"
+            "invalid_request",
+            "send client credentials in the body or in Basic, not both",
         )
     client_id, client_secret = basic if basic is not None else (body_id, body_secret)
     if not client_id or not client_secret:
-        raise OAuthError("invalid_client", "client_id and client_secret are required", 401)
-    app = await oauth.authenticate_app(runtime_of(current_app).pool, client_id, client_secret)
+        raise OAuthError(
+            "invalid_client", "client_id and client_secret are required", 401
+        )
+    app = await oauth.authenticate_app(
+        runtime_of(current_app).pool, client_id, client_secret
+    )
     if app is None:
-        log.info("rejected client authentication for client_id %s", log_text(client_id, 80))
+        log.info(
+            "rejected client authentication for client_id %s", log_text(client_id, 80)
+        )
         raise OAuthError("invalid_client", "unknown client or wrong client secret", 401)
     return app
 
@@ -402,12 +415,13 @@ def _check_code(grant: Any, params: dict[str, Any]) -> None:
     if grant["expires_at"] <= datetime.now(UTC):
         raise OAuthError("invalid_grant", "the authorization code has expired")
     redirect_uri = _param(params, "redirect_uri")
-    if redirect_uri or grant["redirect_uri_given"]:
-        if redirect_uri != grant["redirect_uri"]:
-            raise OAuthError(
-                "invalid_grant",
-                "redirect_uri does not match the one of the authorization request",
-            )
+    if (redirect_uri or grant["redirect_uri_given"]) and redirect_uri != grant[
+        "redirect_uri"
+    ]:
+        raise OAuthError(
+            "invalid_grant",
+            "redirect_uri does not match the one of the authorization request",
+        )
     verifier = _param(params, "code_verifier")
     challenge = grant["code_challenge"]
     if challenge is None:
@@ -415,7 +429,8 @@ def _check_code(grant: Any, params: dict[str, Any]) -> None:
             # OAuth 2.1 (draft-ietf-oauth-v2-1, section 4.1.3): a verifier
             # without a challenge may be a downgrade attack.
             raise OAuthError(
-                "invalid_grant", "code_verifier sent for a code issued without a code_challenge"
+                "invalid_grant",
+                "code_verifier sent for a code issued without a code_challenge",
             )
         return
     if not verifier:
@@ -424,8 +439,12 @@ def _check_code(grant: Any, params: dict[str, Any]) -> None:
         raise OAuthError(
             "invalid_grant", "code_verifier must be 43 to 128 unreserved characters"
         )
-    if not hmac.compare_digest(pkce_challenge(verifier, grant["code_challenge_method"]), challenge):
-        raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
+    if not hmac.compare_digest(
+        pkce_challenge(verifier, grant["code_challenge_method"]), challenge
+    ):
+        raise OAuthError(
+            "invalid_grant", "code_verifier does not match the code_challenge"
+        )
 
 
 def pkce_challenge(verifier: str, method: str) -> str:
@@ -441,7 +460,9 @@ async def _client_credentials_grant(app: Any, params: dict[str, Any]) -> Respons
     row, access_token = await oauth.create_token(
         runtime_of(current_app).pool, account_id=None, app_id=app["id"], scopes=scopes
     )
-    log.info("issued app token %s to app %s by client credentials", row["id"], app["id"])
+    log.info(
+        "issued app token %s to app %s by client credentials", row["id"], app["id"]
+    )
     return token_json(row, access_token)
 
 
@@ -466,7 +487,10 @@ async def _password_grant(app: Any, params: dict[str, Any]) -> Response:
         runtime.pool, account_id=account["id"], app_id=app["id"], scopes=scopes
     )
     log.info(
-        "issued token %s to app %s for account %s by password", row["id"], app["id"], account["id"]
+        "issued token %s to app %s for account %s by password",
+        row["id"],
+        app["id"],
+        account["id"],
     )
     return token_json(row, access_token)
 
@@ -497,7 +521,9 @@ async def _check_password(runtime: Any, app: Any, username: str, password: str) 
             address,
             app["id"],
         )
-        raise OAuthError("invalid_grant", "too many failed sign-ins, try again later", 429)
+        raise OAuthError(
+            "invalid_grant", "too many failed sign-ins, try again later", 429
+        )
     account = None
     if USERNAME.fullmatch(username) and len(password) <= MAX_PASSWORD_LENGTH:
         account = await accounts.local_by_username(runtime.pool, username)
@@ -513,7 +539,11 @@ async def _check_password(runtime: Any, app: Any, username: str, password: str) 
         )
         raise OAuthError("invalid_grant", "the username or password is wrong")
     if account["suspended_at"] is not None or account["deleted_at"] is not None:
-        log.info("password grant for suspended account %s by app %s", account["id"], app["id"])
+        log.info(
+            "password grant for suspended account %s by app %s",
+            account["id"],
+            app["id"],
+        )
         raise OAuthError("invalid_grant", "this account is suspended")
     await sessions.clear_failures(runtime.pool, username, limit_address)
     return account
@@ -542,9 +572,16 @@ async def revoke() -> Response:
     row, issued_to_app = await oauth.token_of_app(runtime.pool, value, app["id"])
     # RFC 7009, section 2.2: an unknown or already revoked token is no error.
     if row is not None and not issued_to_app:
-        raise OAuthError("unauthorized_client", "the token was not issued to this client", 403)
+        raise OAuthError(
+            "unauthorized_client", "the token was not issued to this client", 403
+        )
     if row is not None and await oauth.revoke_token(runtime.pool, row["id"]):
-        log.info("app %s revoked token %s of account %s", app["id"], row["id"], row["account_id"])
+        log.info(
+            "app %s revoked token %s of account %s",
+            app["id"],
+            row["id"],
+            row["account_id"],
+        )
     response = jsonify({})
     response.headers["Cache-Control"] = "no-store"
     return response

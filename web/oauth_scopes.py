@@ -64,7 +64,15 @@ FOLLOW_SCOPES = frozenset(
     }
 )
 
-TOP_LEVEL_SCOPES = ("read", "write", "follow", "push", "profile", "admin:read", "admin:write")
+TOP_LEVEL_SCOPES = (
+    "read",
+    "write",
+    "follow",
+    "push",
+    "profile",
+    "admin:read",
+    "admin:write",
+)
 SUPPORTED_SCOPES = (
     *TOP_LEVEL_SCOPES,
     *READ_SCOPES,

@@ -21,7 +21,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.ui.conftest import PASSWORD, UiInstance, start_ui_instances, stop_ui_instances
+from tests.ui.conftest import (  # noqa: F401  (browser and context are fixtures)
+    PASSWORD,
+    UiInstance,
+    browser,
+    context,
+    start_ui_instances,
+    stop_ui_instances,
+)
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -60,7 +67,9 @@ class BrowserSession:
     def url(self, path: str) -> str:
         return self.instance.client_url + path
 
-    def sign_in(self, username: str, password: str = PASSWORD, next_path: str = "/") -> Any:
+    def sign_in(
+        self, username: str, password: str = PASSWORD, next_path: str = "/"
+    ) -> Any:
         page = self.http.get(self.url("/sign-in"), params={"next": next_path})
         assert page.status_code == 200, page.text[:300]
         return self.http.post(
@@ -80,11 +89,14 @@ class BrowserSession:
 
     def answer(self, page: Any, decision: str) -> Any:
         """Post the consent form of ``page`` with the decision button pressed."""
-        fields = dict(
-            (name, html.unescape(value)) for name, value in HIDDEN_FIELD.findall(page.text)
-        )
+        fields = {
+            name: html.unescape(value)
+            for name, value in HIDDEN_FIELD.findall(page.text)
+        }
         fields["decision"] = decision
-        return self.http.post(self.url("/oauth/authorize"), data=fields, allow_redirects=False)
+        return self.http.post(
+            self.url("/oauth/authorize"), data=fields, allow_redirects=False
+        )
 
     def authorize(self, authorize_url: str) -> str:
         """Approve the request on the consent page; return the code the app gets."""
@@ -127,7 +139,9 @@ async def call(function: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-async def school(databases: Any, pki: Any, tmp_path_factory: Any) -> AsyncIterator[UiInstance]:
+async def school(
+    databases: Any, pki: Any, tmp_path_factory: Any
+) -> AsyncIterator[UiInstance]:
     """One instance for the module, with the password grant turned on."""
     instances = await start_ui_instances(
         databases,

@@ -1,5 +1,5 @@
-"""The whole OAuth flow driven by Mastodon.py, with the consent page answered
-over HTTP by a signed-in teacher."""
+"""The whole OAuth flow driven by Mastodon.py, with a signed-in teacher
+submitting the consent page over HTTP."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ from tests.oauth.conftest import (
     call,
     query_of,
 )
+from tests.ui.conftest import PASSWORD
 
 REDIRECT = "https://app.example/callback"
 FULL_SCOPES = ["read", "write", "follow", "push"]
 
 
-async def register(school: Any, scopes: list[str], redirect_uris: Any = OOB) -> Mastodon:
+async def register(
+    school: Any, scopes: list[str], redirect_uris: Any = OOB
+) -> Mastodon:
     """Register an app with Mastodon.py and return a client holding its credentials."""
     session = LoopbackSession(school)
     client_id, client_secret = await call(
@@ -41,7 +44,11 @@ async def register(school: Any, scopes: list[str], redirect_uris: Any = OOB) -> 
 
 
 async def log_in_by_code(
-    school: Any, app: Mastodon, username: str, scopes: list[str], redirect_uri: str = OOB
+    school: Any,
+    app: Mastodon,
+    username: str,
+    scopes: list[str],
+    redirect_uri: str = OOB,
 ) -> str:
     browser = BrowserSession(school)
     signed_in = await call(browser.sign_in, username)
@@ -72,7 +79,9 @@ async def test_revoked_token_gets_401(school):
 
     await call(app.revoke_access_token)
     stale = Mastodon(
-        access_token=token, api_base_url=school.client_url, session=LoopbackSession(school)
+        access_token=token,
+        api_base_url=school.client_url,
+        session=LoopbackSession(school),
     )
 
     with pytest.raises(MastodonUnauthorizedError):
@@ -85,13 +94,18 @@ async def test_redirect_flow_returns_code_and_state(school):
     app = await register(school, ["read"], redirect_uris=[REDIRECT, OOB])
     browser = BrowserSession(school)
     await call(browser.sign_in, "bruno")
-    url = await call(app.auth_request_url, redirect_uris=REDIRECT, scopes=["read"], state="xyz")
+    url = await call(
+        app.auth_request_url, redirect_uris=REDIRECT, scopes=["read"], state="xyz"
+    )
 
     page = await call(browser.consent_page, url)
     answer = await call(browser.answer, page, "authorize")
     location = answer.headers["Location"]
     token = await call(
-        app.log_in, code=query_of(location)["code"], redirect_uri=REDIRECT, scopes=["read"]
+        app.log_in,
+        code=query_of(location)["code"],
+        redirect_uri=REDIRECT,
+        scopes=["read"],
     )
 
     assert answer.status_code == 302
@@ -119,7 +133,9 @@ async def test_deny_redirects_with_access_denied(school):
     app = await register(school, ["read"], redirect_uris=REDIRECT)
     browser = BrowserSession(school)
     await call(browser.sign_in, "alice")
-    url = await call(app.auth_request_url, redirect_uris=REDIRECT, scopes=["read"], state="s1")
+    url = await call(
+        app.auth_request_url, redirect_uris=REDIRECT, scopes=["read"], state="s1"
+    )
 
     page = await call(browser.consent_page, url)
     answer = await call(browser.answer, page, "deny")
@@ -152,7 +168,9 @@ async def test_force_login_ends_the_session(school):
     url = await call(app.auth_request_url, scopes=["read"], force_login=True)
 
     forced = await call(browser.http.get, url, allow_redirects=False)
-    after = await call(browser.http.get, browser.url("/settings/apps"), allow_redirects=False)
+    after = await call(
+        browser.http.get, browser.url("/settings/apps"), allow_redirects=False
+    )
 
     assert forced.status_code == 303
     assert forced.headers["Location"].startswith("/sign-in?")
@@ -165,7 +183,9 @@ async def test_unregistered_redirect_uri_shows_error_page(school):
     browser = BrowserSession(school)
     await call(browser.sign_in, "alice")
     url = await call(
-        app.auth_request_url, redirect_uris="https://evil.example/steal", scopes=["read"]
+        app.auth_request_url,
+        redirect_uris="https://evil.example/steal",
+        scopes=["read"],
     )
 
     page = await call(browser.http.get, url, allow_redirects=False)
@@ -230,7 +250,9 @@ async def test_scope_beyond_app_registration_rejected(school):
 async def test_password_grant_when_allowed(school):
     app = await register(school, ["read", "write"])
 
-    token = await call(app.log_in, username="bruno", password="correct horse battery", scopes=["read", "write"])
+    token = await call(
+        app.log_in, username="bruno", password=PASSWORD, scopes=["read", "write"]
+    )
     account = await call(app.account_verify_credentials)
 
     assert token
@@ -241,7 +263,9 @@ async def test_password_grant_wrong_password_rejected(school):
     app = await register(school, ["read"])
 
     with pytest.raises(Exception) as raised:
-        await call(app.log_in, username="bruno", password="wrong password", scopes=["read"])
+        await call(
+            app.log_in, username="bruno", password="wrong password", scopes=["read"]
+        )
 
     assert "invalid_grant" in str(raised.value)
 

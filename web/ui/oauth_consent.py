@@ -3,8 +3,8 @@
 ``GET /oauth/authorize`` checks the authorization request (RFC 6749, section
 4.1.1, with PKCE from RFC 7636), sends a visitor to the sign-in page first,
 and shows the app's name with the requested scopes in plain words. ``POST
-/oauth/authorize`` carries the teacher's answer and the page's CSRF token;
-it checks the request again, because the hidden fields come back from the
+/oauth/authorize`` carries the teacher's decision and the page's CSRF token.
+It checks the request again, because the hidden fields come back from the
 browser, then redirects to the app with a code or an error. The out-of-band
 redirect URI shows the code on a page instead.
 """
@@ -101,7 +101,7 @@ async def authorize_form() -> Any:
         return await _send_error(redirect_uri, params.get("state"), error)
 
     if request.args.get("force_login", "").lower() in ("true", "1"):
-        # The app asks for a fresh sign-in, so that the teacher can pick
+        # The app requests a fresh sign-in, so that the teacher can pick
         # another account of this instance.
         kept = [(k, v) for k, v in request.args.items(multi=True) if k != "force_login"]
         target = "/oauth/authorize?" + urlencode(kept)
@@ -151,11 +151,16 @@ async def authorize() -> Any:
         ),
     )
     log.info(
-        "account %s authorized app %s for %s", g.viewer["id"], app["id"], " ".join(checked.scopes)
+        "account %s authorized app %s for %s",
+        g.viewer["id"],
+        app["id"],
+        " ".join(checked.scopes),
     )
     if checked.redirect_uri == OOB_REDIRECT_URI:
         return await render("oauth_code.html", app=app, code=code)
-    return _redirect_to_app(checked.redirect_uri, {"code": code, "state": checked.state})
+    return _redirect_to_app(
+        checked.redirect_uri, {"code": code, "state": checked.state}
+    )
 
 
 def _check_text(params: dict[str, str]) -> None:
@@ -177,7 +182,10 @@ async def _client(params: dict[str, Any]) -> tuple[Any, str, bool]:
     if client_id and len(client_id) <= 200:
         app = await oauth.app_by_client_id(runtime_of(current_app).pool, client_id)
     if app is None:
-        log.info("rejected authorization request: unknown client_id %s", log_text(client_id, 80))
+        log.info(
+            "rejected authorization request: unknown client_id %s",
+            log_text(client_id, 80),
+        )
         raise FormError(
             400, _("The app that sent you here is not registered on this server.")
         )
@@ -217,7 +225,9 @@ def _checked_request(
     scopes = parse_scopes(params.get("scope") or DEFAULT_SCOPES)
     unknown = unknown_scopes(scopes)
     if unknown:
-        raise AuthorizationError("invalid_scope", f"unknown scopes: {' '.join(unknown)[:200]}")
+        raise AuthorizationError(
+            "invalid_scope", f"unknown scopes: {' '.join(unknown)[:200]}"
+        )
     if not within(scopes, app["scopes"].split()):
         raise AuthorizationError(
             "invalid_scope", f"the app may request only the scopes {app['scopes']}"
@@ -266,16 +276,26 @@ def _code_challenge(params: dict[str, Any]) -> tuple[str | None, str | None]:
 async def _send_error(
     redirect_uri: str, state: str | None, error: AuthorizationError
 ) -> Any:
-    log.info("authorization request ended with %s: %s", error.error, log_text(error.description))
+    log.info(
+        "authorization request ended with %s: %s",
+        error.error,
+        log_text(error.description),
+    )
     if redirect_uri == OOB_REDIRECT_URI:
         return await render(
             "error.html",
             status=400,
             title=_("Invalid request"),
-            message=_("The app sent an invalid request: %(reason)s", reason=error.description),
+            message=_(
+                "The app sent an invalid request: %(reason)s", reason=error.description
+            ),
             error_status=400,
         )
-    fields = {"error": error.error, "error_description": error.description, "state": state}
+    fields = {
+        "error": error.error,
+        "error_description": error.description,
+        "state": state,
+    }
     return _redirect_to_app(redirect_uri, fields)
 
 
@@ -318,8 +338,12 @@ def describe_scopes(scopes: list[str]) -> list[str]:
 def scope_description(scope: str) -> str:
     """Return what a scope lets the app do, in the interface's language."""
     top_level = {
-        "read": _("Read your posts, timelines, notifications, follows, lists and settings"),
-        "write": _("Post, edit and delete for you, follow, block and mute, and change your profile"),
+        "read": _(
+            "Read your posts, timelines, notifications, follows, lists and settings"
+        ),
+        "write": _(
+            "Post, edit and delete for you, follow, block and mute, and change your profile"
+        ),
         "follow": _("See and change whom you follow, block and mute"),
         "push": _("Receive push notifications for your account"),
         "profile": _("See your profile's name, handle and picture"),
@@ -347,9 +371,12 @@ def scope_description(scope: str) -> str:
 async def authorized_apps() -> Any:
     rows = await oauth.authorized_apps(runtime_of(current_app).pool, g.viewer["id"])
     apps = [
-        {**dict(row), "scope_lines": describe_scopes(row["scopes"].split())} for row in rows
+        {**dict(row), "scope_lines": describe_scopes(row["scopes"].split())}
+        for row in rows
     ]
-    return await render("authorized_apps.html", apps=apps, notice=request.args.get("done"))
+    return await render(
+        "authorized_apps.html", apps=apps, notice=request.args.get("done")
+    )
 
 
 @blueprint.post("/settings/apps/<token_id>/revoke")
