@@ -517,3 +517,21 @@ async def test_authorized_apps_revoke_needs_csrf(school):
     )
 
     assert response.status_code == 403
+
+
+async def test_token_use_records_last_used_at(school):
+    app = await register(school)
+    token = (await call(app.token, grant_type="client_credentials")).json()["access_token"]
+    before = await school.fetchval(
+        "SELECT last_used_at FROM tokens WHERE token_hash = sha256(convert_to($1, 'UTF8'))",
+        token,
+    )
+
+    await call(app.api, "GET", "/api/v1/timelines/public", token)
+    after = await school.fetchval(
+        "SELECT last_used_at FROM tokens WHERE token_hash = sha256(convert_to($1, 'UTF8'))",
+        token,
+    )
+
+    assert before is None
+    assert after is not None

@@ -138,8 +138,11 @@ async def authorize() -> Any:
         denied = AuthorizationError("access_denied", "The teacher denied the request.")
         return await _send_error(redirect_uri, checked.state, denied)
 
+    pool = runtime_of(current_app).pool
+    # Authorizations are rare enough to carry the clean-up of old codes.
+    await oauth.delete_expired_codes(pool)
     code = await oauth.create_code(
-        runtime_of(current_app).pool,
+        pool,
         oauth.NewCode(
             app_id=app["id"],
             account_id=g.viewer["id"],
