@@ -1,10 +1,9 @@
-"""Teacher profiles, followed hashtags and standard codes, tag pages and
-teacher search: Mastodon's endpoints where they exist, Pedagogue's own
-namespace for the rest."""
+"""Teacher profiles, followed hashtags and standard codes, and teacher
+search: Mastodon's endpoints where they exist, Pedagogue's own namespace for
+the rest. The hashtag page is in ``web.ui.tags``."""
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 from typing import Any
@@ -34,9 +33,7 @@ from web.api import (
 )
 from web.api_mentorship import input_error_response, list_param, text_param
 from web.app import parse_id, runtime_of
-from web.html import page
 from web.presenters import (
-    StatusPresenter,
     accounts_json,
     credential_account_json,
     full_account_json,
@@ -333,26 +330,6 @@ async def tag_timeline(name: str) -> Response:
     viewer = await _token_account()
     rows = await _tag_rows(runtime, tag, params, current, viewer)
     return await _status_page(runtime, viewer, rows, current)
-
-
-@blueprint.get("/tags/<name>")
-async def tag_page(name: str) -> Response:
-    runtime = runtime_of(current_app)
-    tag = _hashtag(name)
-    current = _page({"limit": "40"})
-    # The page is the same for everyone: it reads no session cookie.
-    rows = await _tag_rows(runtime, tag, {}, current, None)
-    rendered = await StatusPresenter(runtime, None).render(rows)
-    items = "".join(
-        f'<article><p><a href="{html.escape(item["account"]["url"])}">'
-        f"{html.escape(item['account']['display_name'] or item['account']['acct'])}"
-        f"</a></p><div>{item['content']}</div>"
-        f'<p><a href="{html.escape(item["url"] or item["uri"])}">'
-        f"{html.escape(item['created_at'])}</a></p></article>"
-        for item in rendered
-    )
-    body = f"<h1>#{html.escape(tag)}</h1>" + (items or "<p>No public posts yet.</p>")
-    return page(f"#{tag}", body)
 
 
 # Standard codes

@@ -224,6 +224,10 @@ async def tag_rows(
         " AND t.status_id > coalesce($3::bigint, 0)"
         " AND (NOT $4 OR s.local) AND (NOT $5 OR NOT s.local)"
         " AND status_visible(s, $8)"
+        # As on the public timelines: silenced accounts and domains, and the
+        # viewer's blocks and mutes, stay off.
+        " AND NOT account_kept_off_public(s.account_id)"
+        " AND NOT account_hidden_from(s.account_id, $8)"
         f" ORDER BY t.status_id {page.order} LIMIT $6",
         tag,
         page.max_id,

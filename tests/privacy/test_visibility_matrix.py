@@ -106,8 +106,7 @@ LOCAL_PATHS: dict[str, Any] = {
     "html_status_page": may_read,
     "html_thread_replies": may_read,
     "html_profile": lambda v, r: v != "direct" and may_read(v, r),
-    # The tag page reads no session, so it is the same for every reader.
-    "html_tag_page": lambda v, r: v == "public",
+    "html_tag_page": on_public_timeline,
     "html_local_timeline": lambda v, r: signed_in(r) and on_public_timeline(v, r),
     "html_notifications": lambda v, r: r == "mentioned" and may_read(v, r),
 }

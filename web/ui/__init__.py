@@ -75,6 +75,7 @@ def init_app(app: Quart) -> None:
         people,
         search,
         settings,
+        tags,
         timelines,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from quart import request
@@ -50,10 +51,35 @@ def _clean(entity: dict[str, Any], local_domain: str) -> dict[str, Any]:
     """
     if "@" in entity["account"]["acct"]:
         entity["content"] = sanitize_html(entity["content"] or "")
+        entity["content"] = local_hashtag_links(entity["content"], entity["tags"])
         entity["account"]["note"] = sanitize_html(entity["account"]["note"] or "")
     if entity.get("reblog"):
         entity["reblog"] = _clean(entity["reblog"], local_domain)
     return entity
+
+
+# A sanitised remote hashtag link: the sanitiser keeps rel="tag" and the link
+# text is "#name", with the name in a span as Mastodon writes it.
+_HASHTAG_LINK = re.compile(
+    r'<a\s[^>]*\brel="[^"]*\btag\b[^"]*"[^>]*>(#(?:<span>)?(\w{1,100})(?:</span>)?)</a>'
+)
+
+
+def local_hashtag_links(content: str, tags: list[dict[str, Any]]) -> str:
+    """Point the hashtag links of remote HTML at this server's tag pages.
+
+    Only names among the status's stored ``tags`` are rewritten, so a link
+    that merely looks like a hashtag keeps its remote target.
+    """
+    names = {tag["name"] for tag in tags}
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(2).lower()
+        if name not in names:
+            return match.group(0)
+        return f'<a href="/tags/{name}" class="mention hashtag" rel="tag">{match.group(1)}</a>'
+
+    return _HASHTAG_LINK.sub(replace, content) if names else content
 
 
 async def render_statuses(
