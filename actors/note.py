@@ -1,5 +1,6 @@
 """Notes (statuses): their ActivityStreams form, and reading remote ones."""
 
+import html
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -54,7 +55,9 @@ def render_note(
         "cc": list(status["cc_uris"]),
         "inReplyTo": in_reply_to_uri,
         "sensitive": status["sensitive"],
-        "summary": status["spoiler_text"] or None,
+        # AS2 summary is HTML, and the content warning is plain text, so
+        # "x<y>z" must reach receivers as "x&lt;y&gt;z".
+        "summary": html.escape(status["spoiler_text"], quote=False) or None,
         "tag": [{"type": "Mention", "href": href, "name": name} for href, name in mentions]
         + [{"type": "Hashtag", "href": href, "name": f"#{name}"} for name, href in tags],
     }

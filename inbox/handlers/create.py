@@ -11,7 +11,7 @@ from actors.person import ACTOR_TYPES, InvalidActor, parse_actor
 from actors.visibility import visibility_of
 from actors.vocabulary import has_type, id_of
 from federation.errors import FederationError
-from federation.sanitize import plain_text, sanitize_html_async
+from federation.sanitize import plain_text, sanitize_display_name, sanitize_html_async
 from inbox.handlers import Context, Ignored
 from inbox.handlers import event
 from inbox.handlers import lesson_plan
@@ -19,6 +19,9 @@ from inbox.handlers.group import announce_to_groups, refresh_moderators
 from storage import accounts, social, statuses, tags
 
 log = logging.getLogger(__name__)
+
+# Characters of a remote object's title that are kept; a longer one is cut.
+MAX_OBJECT_NAME = 500
 
 
 async def handle_create(context: Context, *, distribute: bool = True) -> None:
@@ -87,7 +90,7 @@ async def store_note(
         account_id=author["id"],
         local=False,
         object_type=note.object_type,
-        name=plain_text(note.name),
+        name=object_name(note),
         content=content,
         spoiler_text=plain_text(note.summary),
         visibility=visibility_of(note.to, note.cc, author["followers_url"]),
@@ -125,8 +128,18 @@ async def _html_of(note: RemoteNote) -> str:
     content = await sanitize_html_async(note.content, object_id=note.uri)
     if note.name and note.object_type != "Note":
         # Articles, pages and videos show their title above the text.
-        content = f"<p><strong>{_escape(plain_text(note.name))}</strong></p>{content}"
+        content = f"<p><strong>{_escape(object_name(note))}</strong></p>{content}"
     return content
+
+
+def object_name(note: RemoteNote) -> str:
+    """Return the title of an object as literal text.
+
+    AS2 ``name`` is plain text (``summary`` and ``content`` are HTML), so
+    "x<y>z" stays as it is and is escaped where it is shown. Controls and
+    format characters are removed, as in actor names.
+    """
+    return sanitize_display_name(note.name, MAX_OBJECT_NAME)
 
 
 def _escape(text: str) -> str:
@@ -225,7 +238,7 @@ async def handle_update(context: Context) -> None:
         raise Ignored(f"Update of {note.uri} is older than the stored edit")
     content = await _html_of(note)
     spoiler_text = plain_text(note.summary)
-    name = plain_text(note.name)
+    name = object_name(note)
     unchanged = (content, spoiler_text, name) == (
         existing["content"],
         existing["spoiler_text"],
