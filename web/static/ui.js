@@ -12,6 +12,24 @@
     }
   }
 
+  // Show the like and boost state the server returned after an action.
+  function showActionState(article, state) {
+    ["favourite", "reblog"].forEach(function (kind) {
+      var form = article.querySelector('form[data-status-action="' + kind + '"]');
+      if (!form || !state[kind]) {
+        return;
+      }
+      var button = form.querySelector('button[type="submit"]');
+      form.setAttribute("action", state[kind].action);
+      button.textContent = state[kind].label;
+      button.setAttribute("aria-pressed", state[kind].pressed ? "true" : "false");
+    });
+    var counts = article.querySelector(".counts");
+    if (counts) {
+      counts.textContent = state.counts;
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     // Sign-up: send the browser's zone so times show in it from the start.
     document.querySelectorAll("input[data-detect-time-zone]").forEach(function (input) {
@@ -44,6 +62,41 @@
         output.textContent = text.replace("{count}", String(limit - field.value.length));
       };
       field.addEventListener("input", update);
+    });
+
+    // Like and boost: send the form in the background and update the post in
+    // place, so the page keeps its scroll position. Without this script the
+    // server redirects back to the post's anchor. A failed request falls back
+    // to the plain form post, which shows the error page.
+    document.querySelectorAll("form[data-status-action]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.fetch || !window.FormData) {
+          return;
+        }
+        event.preventDefault();
+        var button = form.querySelector('button[type="submit"]');
+        button.disabled = true;
+        fetch(form.action, {
+          method: "POST",
+          body: new FormData(form),
+          headers: { Accept: "application/json" },
+          credentials: "same-origin"
+        })
+          .then(function (response) {
+            if (!response.ok) {
+              throw new Error("status " + response.status);
+            }
+            return response.json();
+          })
+          .then(function (state) {
+            button.disabled = false;
+            showActionState(form.closest("article"), state);
+          })
+          .catch(function () {
+            button.disabled = false;
+            form.submit();
+          });
+      });
     });
 
     // Deleting needs a confirmation. Without this script the server shows a

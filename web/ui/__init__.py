@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from markupsafe import Markup
-from quart import Blueprint, Quart, Response, g, request
+from quart import Blueprint, Quart, Response, current_app, g, request
 
 from federation.errors import FederationError
 from outbox.actions import ActionError
@@ -59,6 +59,18 @@ def register_page_errors(target: Blueprint) -> None:
 
 
 register_page_errors(blueprint)
+
+# Seconds browsers may keep the site icon before asking again.
+ICON_MAX_AGE = 86400
+
+
+@blueprint.get("/favicon.ico")
+async def favicon() -> Response:
+    """Serve the site icon at the path browsers request when a page links none."""
+    response = await current_app.send_static_file("favicon.ico")
+    response.cache_control.max_age = ICON_MAX_AGE
+    response.cache_control.public = True
+    return response
 
 
 def init_app(app: Quart) -> None:

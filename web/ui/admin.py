@@ -35,10 +35,24 @@ async def _invites_page(status: int = 200, **context: Any) -> Any:
     )
 
 
+# The new invite link travels from the POST to the page it redirects to in a
+# short-lived cookie for that page only, because the link is shown once and
+# only its hash is stored. Reloading the page then neither shows the link
+# again nor creates another invite.
+INVITE_LINK_COOKIE = "pedagogue_new_invite"
+INVITE_LINK_SECONDS = 60
+
+
 @blueprint.get("/admin/invites")
 @admin_only
 async def invites_page() -> Any:
-    return await _invites_page()
+    link = request.cookies.get(INVITE_LINK_COOKIE, "")
+    invite_prefix = f"{runtime_of(current_app).settings.base_url}/invite/"
+    if not link.startswith(invite_prefix):
+        return await _invites_page()
+    response = await _invites_page(new_link=link)
+    response.delete_cookie(INVITE_LINK_COOKIE, path="/admin/invites")
+    return response
 
 
 @blueprint.post("/admin/invites")
@@ -66,8 +80,17 @@ async def create_invite() -> Any:
         note=note,
     )
     log.info("invite %s created by account %s for %d uses", row["id"], g.viewer["id"], uses)
-    link = f"{runtime.settings.base_url}/invite/{code}"
-    return await _invites_page(status=201, new_link=link)
+    response = redirect("/admin/invites", 303)
+    response.set_cookie(
+        INVITE_LINK_COOKIE,
+        f"{runtime.settings.base_url}/invite/{code}",
+        max_age=INVITE_LINK_SECONDS,
+        path="/admin/invites",
+        secure=runtime.settings.base_url.startswith("https://"),
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
 
 
 @blueprint.post("/admin/invites/<invite_id>/revoke")

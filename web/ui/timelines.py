@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from quart import current_app, g, request
+from quart import current_app, g, jsonify, render_template_string, request
 
 from outbox.actions import ActionError, Actions
 from storage import statuses
@@ -228,7 +228,43 @@ async def status_action(status_id: str, action: str) -> Any:
         await actions.reblog(g.viewer, row)
     else:
         await actions.unreblog(g.viewer, row)
-    return back_to(f"/statuses/{row['id']}")
+    if request.accept_mimetypes.best == "application/json":
+        return await _action_state(runtime, row)
+    # Back on the page the form was on, scrolled to the post.
+    anchor = f"#status-{row['id']}"
+    if g.get("ui_next"):
+        g.ui_next = g.ui_next.split("#", 1)[0] + anchor
+    return back_to(f"/statuses/{row['id']}{anchor}")
+
+
+async def _action_state(runtime: Any, row: Any) -> Any:
+    """Return the like and boost state of a status after an action, as JSON
+    for ``ui.js``, with the button labels, form actions and counts to show."""
+    # Read again: the row from before the action has the old counts.
+    fresh = await statuses.by_id(runtime.pool, row["id"])
+    [shown] = await render_statuses(runtime, g.viewer, [fresh])
+    counts = await render_template_string(
+        '{% import "macros.html" as m %}{{ m.status_counts(shown) }}', shown=shown
+    )
+    base = f"/statuses/{row['id']}"
+    liked = shown["favourited"]
+    boosted = shown["reblogged"]
+    return jsonify(
+        {
+            "id": str(row["id"]),
+            "counts": counts,
+            "favourite": {
+                "pressed": liked,
+                "label": _("Liked") if liked else _("Like"),
+                "action": f"{base}/unfavourite" if liked else f"{base}/favourite",
+            },
+            "reblog": {
+                "pressed": boosted,
+                "label": _("Boosted") if boosted else _("Boost"),
+                "action": f"{base}/unreblog" if boosted else f"{base}/reblog",
+            },
+        }
+    )
 
 
 # Threads
