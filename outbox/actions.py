@@ -5,7 +5,7 @@ not done at all."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -48,6 +48,8 @@ class NewStatus:
     in_reply_to_id: int | None = None
     # The group account a group-only status is addressed to.
     group_id: int | None = None
+    # Uploads of the author (``POST /api/v2/media``) to attach, in order.
+    media_ids: list[int] = field(default_factory=list)
 
 
 class Actions:
@@ -196,7 +198,8 @@ class Actions:
     async def post_status(self, account: Any, new: NewStatus) -> asyncpg.Record:
         """Publish a status: store it, fill home feeds and deliver its Create."""
         text = new.text.strip()
-        if not text:
+        # A status with media may have no text, as in Mastodon.
+        if not text and not new.media_ids:
             raise ActionError(422, "Validation failed: Text can't be blank")
         if len(text) > MAX_STATUS_CHARACTERS:
             raise ActionError(422, f"Validation failed: Text is over {MAX_STATUS_CHARACTERS} characters")
@@ -261,12 +264,15 @@ class Actions:
             status = await statuses.by_id(connection, status["id"])
             await statuses.add_mentions(connection, status["id"], [m["id"] for m in mention_rows])
             await statuses.add_tags(connection, status["id"], tags)
+            media = await _attach_media(connection, account, status, new.media_ids)
             if parent is not None:
                 await statuses.bump_counter(connection, parent["id"], "replies_count", 1)
             await self._distribute_locally(connection, account, status, mention_rows)
             note = self.render(status, account, parent, mention_rows, tags)
             if group is not None:
                 note["audience"] = group["actor_id"]
+            if media:
+                note["attachment"] = [document_of(item) for item in media]
             inboxes = await self._inboxes_for(
                 connection, account, new.visibility, mention_rows, status["audience_id"]
             )
@@ -579,6 +585,38 @@ class Actions:
 
     def tombstone(self, status: Any) -> dict[str, Any]:
         return render_tombstone(status["uri"], status["deleted_at"])
+
+
+async def _attach_media(
+    connection: asyncpg.Connection, account: Any, status: Any, media_ids: list[int]
+) -> list[Any]:
+    """Attach the author's uploads to a new status; raise ActionError(422) if one
+    is not an unattached upload of the author."""
+    if not media_ids:
+        return []
+    from storage.media import MediaError, attach
+
+    try:
+        return await attach(connection, account["id"], status["id"], media_ids)
+    except MediaError as error:
+        raise ActionError(error.status, error.message) from None
+
+
+def document_of(media: Any) -> dict[str, Any]:
+    """Return the ActivityStreams Document of an attachment, as Mastodon sends it:
+    alt text in ``name`` and the focal point in ``focalPoint``."""
+    document: dict[str, Any] = {
+        "type": "Document",
+        "mediaType": media["mime_type"],
+        "url": media["remote_url"],
+        "name": media["description"] or None,
+    }
+    if media["focus_x"] is not None:
+        document["focalPoint"] = [media["focus_x"], media["focus_y"]]
+    if media["width"]:
+        document["width"] = media["width"]
+        document["height"] = media["height"]
+    return document
 
 
 def _keep_reply_within(new: NewStatus, parent: Any) -> None:

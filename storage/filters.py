@@ -126,3 +126,107 @@ def _filter(row: Any, keyword_rows: list[Any]) -> Filter:
             for item in keyword_rows
         ),
     )
+
+
+async def get(db: Connection, account_id: int, filter_id: int) -> Filter | None:
+    """Return an account's filter by id, expired or not, else None."""
+    found = await _select(db, "f.account_id = $1 AND f.id = $2", account_id, filter_id)
+    return found[0] if found else None
+
+
+async def update(
+    db: Connection,
+    account_id: int,
+    changed: Filter,
+    removed_keyword_ids: list[int],
+) -> Filter | None:
+    """Store a changed filter in one transaction and return it stored.
+
+    ``changed`` has the filter's id; its keywords with an id are updated, those
+    without one are added, and ``removed_keyword_ids`` are deleted. Returns
+    None when the account has no filter with that id.
+    """
+    async with transaction(db) as connection:
+        row = await connection.fetchrow(
+            "UPDATE filters SET title = $3, contexts = $4, action = $5, expires_at = $6"
+            " WHERE id = $1 AND account_id = $2 RETURNING id",
+            changed.id,
+            account_id,
+            changed.title,
+            sorted(changed.contexts),
+            changed.action,
+            changed.expires_at,
+        )
+        if row is None:
+            return None
+        await connection.execute(
+            "DELETE FROM filter_keywords WHERE filter_id = $1 AND id = ANY($2::bigint[])",
+            changed.id,
+            removed_keyword_ids,
+        )
+        for item in changed.keywords:
+            if item.id is None:
+                await connection.execute(
+                    "INSERT INTO filter_keywords (id, filter_id, keyword, whole_word)"
+                    " VALUES ($1, $2, $3, $4)",
+                    new_id(),
+                    changed.id,
+                    item.keyword,
+                    item.whole_word,
+                )
+            else:
+                await connection.execute(
+                    "UPDATE filter_keywords SET keyword = $3, whole_word = $4"
+                    " WHERE id = $1 AND filter_id = $2",
+                    item.id,
+                    changed.id,
+                    item.keyword,
+                    item.whole_word,
+                )
+    return await get(db, account_id, changed.id)  # type: ignore[arg-type]
+
+
+async def keyword_owner(db: Connection, account_id: int, keyword_id: int) -> Filter | None:
+    """Return the account's filter that has keyword ``keyword_id``, else None."""
+    filter_id = await db.fetchval(
+        "SELECT f.id FROM filter_keywords k JOIN filters f ON f.id = k.filter_id"
+        " WHERE k.id = $1 AND f.account_id = $2",
+        keyword_id,
+        account_id,
+    )
+    return None if filter_id is None else await get(db, account_id, filter_id)
+
+
+async def statuses_of(db: Connection, filter_ids: list[int]) -> list[asyncpg.Record]:
+    """Return the status rows (id, filter_id, status_id) of the filters."""
+    return list(
+        await db.fetch(
+            "SELECT * FROM filter_statuses WHERE filter_id = ANY($1::bigint[]) ORDER BY id",
+            filter_ids,
+        )
+    )
+
+
+async def add_status(db: Connection, filter_id: int, status_id: int) -> asyncpg.Record | None:
+    """Add a status to a filter; return None when the filter has it already."""
+    return await db.fetchrow(
+        "INSERT INTO filter_statuses (id, filter_id, status_id) VALUES ($1, $2, $3)"
+        " ON CONFLICT (filter_id, status_id) DO NOTHING RETURNING *",
+        new_id(),
+        filter_id,
+        status_id,
+    )
+
+
+async def status_entry(db: Connection, account_id: int, entry_id: int) -> asyncpg.Record | None:
+    """Return a filter status row of one of the account's filters, else None."""
+    return await db.fetchrow(
+        "SELECT fs.* FROM filter_statuses fs JOIN filters f ON f.id = fs.filter_id"
+        " WHERE fs.id = $1 AND f.account_id = $2",
+        entry_id,
+        account_id,
+    )
+
+
+async def delete_status_entry(db: Connection, entry_id: int) -> None:
+    await db.execute("DELETE FROM filter_statuses WHERE id = $1", entry_id)

@@ -68,17 +68,16 @@ def authenticated(
     *,
     scope: Scope | None = None,
     optional: bool = False,
-    user: bool = True,
 ) -> Any:
     """Require a valid bearer token with ``scope`` and put its account in ``g.account``.
 
     Used bare (``@authenticated``) it checks no scope. Returns 401 with
     ``WWW-Authenticate`` (RFC 6750, section 3) when the token is missing,
     unknown, revoked or expired, and 403 when it lacks the scope. An app-only
-    token (client credentials) gets 422 where ``user`` is true, as Mastodon
-    answers. With ``optional``, a request without a token goes through with
-    ``g.account`` None, and the handler's ``_token_account()`` reads the
-    checked token.
+    token (client credentials) gets 422, as from Mastodon 4.3's
+    ``require_user!``. With ``optional``, a request without a token and one
+    with an app-only token go through with ``g.account`` None, and the
+    handler's ``_token_account()`` reads the checked token.
     """
 
     def decorate(
@@ -86,7 +85,7 @@ def authenticated(
     ) -> Callable[..., Awaitable[Any]]:
         @wraps(view)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            rejected = await _check_token(scope, optional, user)
+            rejected = await _check_token(scope, optional)
             if rejected is not None:
                 return rejected
             if g.account is not None:
@@ -130,7 +129,7 @@ def admin_scope() -> str:
     return f"admin:{access}:{subject}"
 
 
-async def _check_token(scope: Scope | None, optional: bool, user: bool) -> Response | None:
+async def _check_token(scope: Scope | None, optional: bool) -> Response | None:
     """Check the request's token; return the rejection, or None to go on."""
     header = request.headers.get("Authorization", "")
     if optional and not header:
@@ -162,7 +161,7 @@ async def _check_token(scope: Scope | None, optional: bool, user: bool) -> Respo
                 f'Bearer error="insufficient_scope", scope="{" ".join(needed)}"'
             )
             return response
-    if user and token["token_account_id"] is None and not optional:
+    if token["token_account_id"] is None and not optional:
         log.info(
             "rejected %s %s: app token %s has no account",
             request.method,
@@ -445,10 +444,15 @@ def _link_header(ids: list[int], page: Page) -> str | None:
 
 
 async def _status_page(
-    runtime: Any, viewer: Any, rows: list[Any], page: Page, db: Any | None = None
+    runtime: Any,
+    viewer: Any,
+    rows: list[Any],
+    page: Page,
+    db: Any | None = None,
+    filter_context: str | None = None,
 ) -> Response:
     rows = newest_first(rows)
-    rendered = await StatusPresenter(runtime, viewer, db).render(rows)
+    rendered = await StatusPresenter(runtime, viewer, db, filter_context).render(rows)
     return _json(rendered, link=_link_header([row["id"] for row in rows], page))
 
 
@@ -576,7 +580,7 @@ async def account_statuses(account_id: str) -> Response:
         exclude_reblogs=_flag(params.get("exclude_reblogs", "false")),
         viewer=viewer,
     )
-    return await _status_page(runtime, viewer, list(rows), page)
+    return await _status_page(runtime, viewer, list(rows), page, None, "account")
 
 
 @blueprint.post("/api/v1/accounts/<account_id>/follow")
@@ -791,34 +795,56 @@ async def _can_see(row: Any, viewer: Any | None) -> bool:
     return await reading.can_see(runtime_of(current_app).pool, row, viewer)
 
 
-def _new_status(params: dict[str, Any]) -> NewStatus:
+def _new_status(params: dict[str, Any], account: Any | None = None) -> NewStatus:
     """Build the NewStatus of ``POST /api/v1/statuses``.
 
-    Raises ActionError(422) for a missing or mistyped field and
-    FederationError(400) for an ``in_reply_to_id`` that is not a number.
+    Visibility, language and, for a status with media, the sensitive flag
+    default to the account's posting defaults. Raises ActionError(422) for a
+    missing or mistyped field and FederationError(400) for an
+    ``in_reply_to_id`` that is not a number.
     """
+    from web.api_media import media_ids_param
+
+    media_ids = media_ids_param(params)
     text = params.get("status")
-    if text is None or (isinstance(text, str) and not text.strip()):
+    if media_ids and text in (None, ""):
+        text = ""
+    elif text is None or (isinstance(text, str) and not text.strip()):
         raise ActionError(422, "Validation failed: Text can't be blank")
     if not isinstance(text, str):
         raise ActionError(422, "Validation failed: status must be a string")
     spoiler_text = params.get("spoiler_text") or ""
     if not isinstance(spoiler_text, str):
         raise ActionError(422, "Validation failed: spoiler_text must be a string")
-    language = params.get("language") or None
+    defaults = _posting_defaults(account)
+    language = params.get("language") or defaults["default_language"]
     if language is not None and (not isinstance(language, str) or len(language) > 16):
         raise ActionError(
             422, f"Validation failed: invalid language {str(language)[:40]!r}"
         )
+    sensitive = params.get("sensitive")
+    if sensitive in (None, ""):
+        sensitive = bool(media_ids) and defaults["default_sensitive"]
     return NewStatus(
         text=text,
-        visibility=str(params.get("visibility") or "public"),
+        visibility=str(params.get("visibility") or defaults["default_visibility"]),
         spoiler_text=spoiler_text,
-        sensitive=_flag(params.get("sensitive", False)),
+        sensitive=_flag(sensitive),
         language=language,
         in_reply_to_id=_reply_to_id(params),
         group_id=_group_id(params),
+        media_ids=media_ids,
     )
+
+
+def _posting_defaults(account: Any | None) -> Any:
+    if account is None:
+        return {
+            "default_visibility": "public",
+            "default_language": None,
+            "default_sensitive": False,
+        }
+    return account
 
 
 def _group_id(params: dict[str, Any]) -> int | None:
@@ -860,7 +886,7 @@ def _reply_to_id(params: dict[str, Any]) -> int | None:
 @authenticated(scope="write:statuses")
 async def create_status() -> Response:
     runtime = runtime_of(current_app)
-    new = _new_status(await _params())
+    new = _new_status(await _params(), g.account)
     if new.in_reply_to_id is not None:
         await _status_param(str(new.in_reply_to_id), g.account)
     status = await Actions(runtime).post_status(g.account, new)
@@ -899,8 +925,12 @@ async def status_context(status_id: str) -> Response:
     ancestors, descendants = await reading.thread_context(runtime.pool, row, viewer)
     return _json(
         {
-            "ancestors": await StatusPresenter(runtime, viewer).render(ancestors),
-            "descendants": await StatusPresenter(runtime, viewer).render(descendants),
+            "ancestors": await StatusPresenter(runtime, viewer, None, "thread").render(
+                ancestors
+            ),
+            "descendants": await StatusPresenter(
+                runtime, viewer, None, "thread"
+            ).render(descendants),
         }
     )
 
@@ -988,7 +1018,7 @@ async def home_timeline() -> Response:
     # The page and everything rendered with it are read on one connection.
     async with runtime.pool.acquire() as db:
         rows = await reading.home_rows(db, g.account["id"], page)
-        return await _status_page(runtime, g.account, rows, page, db)
+        return await _status_page(runtime, g.account, rows, page, db, "home")
 
 
 @blueprint.get("/api/v1/timelines/public")
@@ -1006,7 +1036,7 @@ async def public_timeline() -> Response:
             remote=_flag(params.get("remote", "false")),
             viewer=viewer,
         )
-        return await _status_page(runtime, viewer, rows, page, db)
+        return await _status_page(runtime, viewer, rows, page, db, "public")
 
 
 @blueprint.get("/api/v1/notifications")
@@ -1018,8 +1048,9 @@ async def notifications() -> Response:
     excluded = request.args.getlist("exclude_types[]") or request.args.getlist(
         "exclude_types"
     )
+    from_account_id = _int_param(dict(request.args), "account_id")
     rows = await reading.notification_rows(
-        runtime.pool, g.account["id"], page, types, excluded
+        runtime.pool, g.account["id"], page, types, excluded, from_account_id
     )
     rendered = await notifications_json(runtime, g.account, rows)
     return _json(rendered, link=_link_header([row["id"] for row in rows], page))

@@ -66,6 +66,11 @@ def create_app(runtime: Runtime) -> Quart:
     app.register_blueprint(api_moderation.blueprint)
     from web import api_migration
     app.register_blueprint(api_migration.blueprint)
+    from web import api_filters, api_lists, api_media, api_misc
+    app.register_blueprint(api_filters.blueprint)
+    app.register_blueprint(api_lists.blueprint)
+    app.register_blueprint(api_media.blueprint)
+    app.register_blueprint(api_misc.blueprint)
     from web import oauth
     from web.ui import oauth_consent
     app.register_blueprint(oauth.blueprint)

@@ -280,10 +280,19 @@ class StatusPresenter:
     borrowed from the pool for the whole rendering.
     """
 
-    def __init__(self, runtime: Runtime, viewer: Any | None, db: Any | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        viewer: Any | None,
+        db: Any | None = None,
+        filter_context: str | None = None,
+    ) -> None:
         self.runtime = runtime
         self.viewer = viewer
         self.db = db
+        # The filter context (home, notifications, public, thread, account)
+        # whose filters fill ``filtered``; a ``hide`` match drops the status.
+        self.filter_context = filter_context
         self.accounts: dict[int, Any] = {}
         self.account_stats: dict[int, dict[str, Any]] = {}
         self.mentions: dict[int, list[Any]] = {}
@@ -292,6 +301,7 @@ class StatusPresenter:
         self.events: dict[int, Any] = {}
         self.favourited: set[int] = set()
         self.reblogged: set[int] = set()
+        self.bookmarked: set[int] = set()
         self.cards: dict[int, Any] = {}
 
     async def render(self, rows: list[Any]) -> list[dict[str, Any]]:
@@ -316,6 +326,10 @@ class StatusPresenter:
             if original is not None:
                 entity["reblog"] = self._status(original)
             result.append(entity)
+        if self.filter_context is not None and self.viewer is not None:
+            from web.api_filters import apply_filters
+
+            result = await apply_filters(db, self.viewer, result, self.filter_context)
         return result
 
     async def _originals(self, db: Any, rows: list[Any]) -> dict[int, Any]:
@@ -371,12 +385,16 @@ class StatusPresenter:
             " UNION ALL"
             " SELECT false, reblog_of_id FROM statuses WHERE account_id = $1"
             " AND deleted_at IS NULL"
-            " AND reblog_of_id = ANY($2::bigint[])",
+            " AND reblog_of_id = ANY($2::bigint[])"
+            " UNION ALL"
+            " SELECT NULL, status_id FROM bookmarks"
+            " WHERE account_id = $1 AND status_id = ANY($2::bigint[])",
             viewer["id"],
             ids,
         )
         self.favourited = {row["status_id"] for row in marks if row["favourite"]}
-        self.reblogged = {row["status_id"] for row in marks if not row["favourite"]}
+        self.reblogged = {row["status_id"] for row in marks if row["favourite"] is False}
+        self.bookmarked = {row["status_id"] for row in marks if row["favourite"] is None}
 
     def _status(self, row: Any) -> dict[str, Any]:
         author = self.accounts[row["account_id"]]
@@ -410,7 +428,7 @@ class StatusPresenter:
             "reblogs_count": row["reblogs_count"],
             "favourites_count": row["favourites_count"],
             "media_attachments": [
-                _media(item) for item in self.media.get(row["id"], [])
+                media_json(item) for item in self.media.get(row["id"], [])
             ],
             "mentions": [_mention(m) for m in self.mentions.get(row["id"], [])],
             "tags": [
@@ -441,7 +459,7 @@ class StatusPresenter:
         entity["favourited"] = row["id"] in self.favourited
         entity["reblogged"] = row["id"] in self.reblogged
         entity["muted"] = False
-        entity["bookmarked"] = False
+        entity["bookmarked"] = row["id"] in self.bookmarked
         entity["filtered"] = []
         # Mastodon sends "pinned" only on statuses the viewer could pin.
         own = author["id"] == viewer["id"]
@@ -532,16 +550,33 @@ def _mention(account: Any) -> dict[str, Any]:
     }
 
 
-def _media(item: Any) -> dict[str, Any]:
+def media_json(item: Any) -> dict[str, Any]:
+    """Return the MediaAttachment entity of an upload or a received attachment.
+
+    A local upload (one with ``file_name``) is served by this instance, so its
+    ``remote_url`` is null; a received one is shown from the remote URL.
+    """
+    local = item.get("file_name") is not None
+    meta: dict[str, Any] = {}
+    if item.get("width"):
+        size = {
+            "width": item["width"],
+            "height": item["height"],
+            "size": f"{item['width']}x{item['height']}",
+            "aspect": item["width"] / item["height"],
+        }
+        meta = {"original": size, "small": dict(size)}
+    if item.get("focus_x") is not None:
+        meta["focus"] = {"x": item["focus_x"], "y": item["focus_y"]}
     return {
         "id": str(item["id"]),
         "type": item["media_type"],
         "url": item["remote_url"],
         "preview_url": item["remote_url"],
-        "remote_url": item["remote_url"],
+        "remote_url": None if local else item["remote_url"],
         "preview_remote_url": None,
         "text_url": None,
-        "meta": {},
+        "meta": meta,
         "description": item["description"],
         "blurhash": item["blurhash"],
     }
@@ -563,7 +598,9 @@ async def notifications_json(
         "SELECT * FROM statuses WHERE id = ANY($1::bigint[]) AND deleted_at IS NULL",
         status_ids,
     )
-    rendered = await StatusPresenter(runtime, viewer).render(list(status_rows))
+    rendered = await StatusPresenter(runtime, viewer, None, "notifications").render(
+        list(status_rows)
+    )
     by_status_id = {int(item["id"]): item for item in rendered}
     sender_rows = await runtime.pool.fetch(
         "SELECT * FROM accounts WHERE id = ANY($1::bigint[])",
@@ -620,19 +657,23 @@ async def notifications_json(
 
 
 def _configuration(settings: Settings) -> dict[str, Any]:
-    # NOTE: media uploads and polls are not supported yet, so no MIME type is
-    # listed and the size limits are 0.
+    # Imported here because web.api_media imports this module.
+    from outbox.profiles import MAX_IMAGE_PIXELS
+    from storage.media import MAX_ATTACHMENTS_PER_STATUS
+    from web.api_media import SUPPORTED_MIME_TYPES, max_media_bytes
+
+    # NOTE: polls and video uploads are not supported yet, so their limits are 0.
     return {
         "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
         "statuses": {
             "max_characters": MAX_STATUS_CHARACTERS,
-            "max_media_attachments": 0,
+            "max_media_attachments": MAX_ATTACHMENTS_PER_STATUS,
             "characters_reserved_per_url": 23,
         },
         "media_attachments": {
-            "supported_mime_types": [],
-            "image_size_limit": 0,
-            "image_matrix_limit": 0,
+            "supported_mime_types": list(SUPPORTED_MIME_TYPES),
+            "image_size_limit": max_media_bytes(settings),
+            "image_matrix_limit": MAX_IMAGE_PIXELS,
             "video_size_limit": 0,
             "video_frame_rate_limit": 0,
             "video_matrix_limit": 0,
@@ -724,6 +765,11 @@ async def note_of(runtime: Runtime, status: Any, account: Any) -> dict[str, Any]
     # Served at this URL by web.activitypub.replies_collection, filtered for
     # the fetching actor.
     note["replies"] = f"{status['uri']}/replies"
+    media = await statuses.attachments_of(runtime.pool, [status["id"]])
+    if media:
+        from outbox.actions import document_of
+
+        note["attachment"] = [document_of(item) for item in media]
     if status["visibility"] == "group" and status["audience_id"] is not None:
         note["audience"] = await runtime.pool.fetchval(
             "SELECT actor_id FROM accounts WHERE id = $1", status["audience_id"]

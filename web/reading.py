@@ -149,6 +149,10 @@ async def home_rows(pool: Any, account_id: int, page: Page) -> list[Any]:
         " AND status_visible(s, $1)"
         # Blocks either way and live mutes (storage migration 0013).
         " AND NOT account_hidden_from(s.account_id, $1)"
+        # Members of the account's exclusive lists show in those lists only.
+        " AND NOT EXISTS (SELECT 1 FROM list_accounts la"
+        " JOIN lists l ON l.id = la.list_id WHERE l.account_id = $1"
+        " AND l.exclusive AND la.account_id = s.account_id)"
         f" ORDER BY h.status_id {page.order} LIMIT $4",
         account_id,
         page.max_id,
@@ -282,9 +286,13 @@ async def notification_rows(
     page: Page,
     types: list[str] | None = None,
     excluded: list[str] | None = None,
+    from_account_id: int | None = None,
 ) -> list[Any]:
     """Return a page of an account's notifications, leaving out those about a
-    status the account may no longer read (a block, a group it left)."""
+    status the account may no longer read (a block, a group it left).
+
+    ``from_account_id`` keeps only the notifications that account caused.
+    """
     rows = await pool.fetch(
         "SELECT * FROM notifications n WHERE account_id = $1"
         f" AND id < coalesce($2::bigint, {_NO_CURSOR})"
@@ -294,6 +302,7 @@ async def notification_rows(
         " WHERE s.id = n.status_id AND status_visible(s, $1)))"
         # Blocks either way, and mutes that hide notifications.
         " AND NOT notification_hidden($1, n.from_account_id)"
+        " AND n.from_account_id = coalesce($7::bigint, n.from_account_id)"
         f" ORDER BY id {page.order} LIMIT $6",
         account_id,
         page.max_id,
@@ -301,6 +310,7 @@ async def notification_rows(
         types,
         excluded or [],
         page.limit,
+        from_account_id,
     )
     return newest_first(list(rows))
 

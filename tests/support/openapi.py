@@ -26,6 +26,9 @@ def _response_schema(document: dict[str, Any], path: str, method: str, status: i
     response = responses.get(str(status)) or responses.get("default")
     if response is None:
         raise AssertionError(f"{method} {path} documents no {status} response")
+    if "$ref" in response:
+        # A shared response under #/components/responses/NAME.
+        response = document["components"]["responses"][response["$ref"].split("/")[-1]]
     return response["content"]["application/json"]["schema"]
 
 
