@@ -15,6 +15,7 @@ from quart import current_app, g, redirect, request
 
 from actors.group import GroupInput, InvalidGroup
 from federation.errors import FederationError
+from inbox.handlers.group import refresh_moderators
 from outbox.groups import GroupActions
 from storage import accounts, groups, statuses
 from web import reading
@@ -118,7 +119,23 @@ async def find_group() -> Any:
                 handle=handle[:100],
             ),
         )
-    return redirect(f"/groups/{group['id']}", 303)
+    return redirect(await group_page_path(runtime, group), 303)
+
+
+async def group_page_path(runtime: Any, group: Any) -> str:
+    """Return the path of a group's page, first storing the moderators of a
+    remote group found for the first time.
+
+    Remote moderators are otherwise stored only when the group announces a
+    change of moderators, so the page would list none.
+    NOTE: a remote group's member count and rules stay unknown, because
+    the Group actor document carries neither.
+    """
+    if group["domain"] is not None and not await groups.remote_moderators_of(
+        runtime.pool, [group["id"]]
+    ):
+        await refresh_moderators(runtime, runtime.pool, group)
+    return f"/groups/{group['id']}"
 
 
 @blueprint.post("/groups")

@@ -17,6 +17,7 @@ from web import reading
 from web.app import log_text, parse_id, runtime_of
 from web.presenters import accounts_json, full_account_json, relationships_json
 from web.ui import blueprint
+from web.ui.groups import group_page_path
 from web.ui.i18n import _
 from web.ui.session import FormError, back_to, current_viewer, render, signed_in
 from web.ui.views import (
@@ -147,7 +148,8 @@ async def follow_form() -> Any:
 @blueprint.post("/follow")
 @signed_in
 async def follow_handle() -> Any:
-    """Find ``@name@domain`` (fetching it through WebFinger if unknown) and follow it."""
+    """Find ``@name@domain`` (fetching it through WebFinger if unknown) and
+    follow it; a group's handle leads to the group's page instead."""
     runtime = runtime_of(current_app)
     form = await request.form
     handle = form.get("handle", "").strip()
@@ -170,6 +172,16 @@ async def follow_handle() -> Any:
                 handle=handle[:100],
             ),
         )
+    if target["actor_type"] == "Group":
+        # Following a group makes the follower a member (FEP-1b12), which the
+        # group page offers as a join with the group's own wording and state.
+        log.info(
+            "follow by handle %s from account %s: group %s, sent to its page",
+            log_text(handle, 100),
+            g.viewer["id"],
+            target["id"],
+        )
+        return redirect(await group_page_path(runtime, target), 303)
     await Actions(runtime).follow(g.viewer, target)
     return redirect(profile_path(target), 303)
 
