@@ -142,6 +142,22 @@ class WebSettings:
 
 
 @dataclass
+class StreamingSettings:
+    # Whether the public and hashtag streams need an access token. Off, they
+    # are open to anyone, as the public timelines are.
+    public_requires_token: bool = False
+    # Open streaming connections per account, and per client address for
+    # connections without a token. One more gets 429.
+    max_connections_per_account: int = 20
+    # Seconds between heartbeat comments on a server-sent event stream, and
+    # between WebSocket pings.
+    heartbeat_seconds: float = 30.0
+    # Events waiting to be sent on one connection. A client that falls this
+    # far behind is disconnected, so a slow reader cannot grow memory.
+    queue_size: int = 200
+
+
+@dataclass
 class Settings:
     instance: InstanceSettings = field(default_factory=InstanceSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -150,6 +166,7 @@ class Settings:
     lesson_plans: LessonPlanSettings = field(default_factory=LessonPlanSettings)
     events: EventSettings = field(default_factory=EventSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    streaming: StreamingSettings = field(default_factory=StreamingSettings)
 
     @property
     def base_url(self) -> str:
@@ -339,6 +356,12 @@ def _validate_web(settings: Settings) -> None:
         if getattr(web, name) < 1:
             raise ConfigError(f"web.{name} must be at least 1")
     _validate_proxies(settings.server.trusted_proxies)
+    streaming = settings.streaming
+    if streaming.heartbeat_seconds <= 0:
+        raise ConfigError("streaming.heartbeat_seconds must be positive")
+    for name in ("max_connections_per_account", "queue_size"):
+        if getattr(streaming, name) < 1:
+            raise ConfigError(f"streaming.{name} must be at least 1")
 
 
 def _validate_proxies(values: list[Any]) -> None:

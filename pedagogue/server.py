@@ -54,6 +54,8 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     # with a message on either protocol.
     config.h11_max_incomplete_size = MAX_HEADER_BYTES
     config.h2_max_header_list_size = MAX_HEADER_BYTES
+    # Pings keep idle streaming WebSockets open through proxies.
+    config.websocket_ping_interval = settings.streaming.heartbeat_seconds
     return config
 
 

@@ -75,6 +75,8 @@ def create_app(runtime: Runtime) -> Quart:
     from web.ui import oauth_consent
     app.register_blueprint(oauth.blueprint)
     app.register_blueprint(oauth_consent.blueprint)
+    from web import streaming
+    app.register_blueprint(streaming.blueprint)
 
     app.before_request(_reject_long_target)
     app.before_request(_reject_unstorable_parameters)

@@ -94,9 +94,13 @@ def account_json(
         if local
         else web_url(account["url"], account["actor_id"])
     )
-    # Accounts without images of their own get the instance's plain defaults.
+    # Accounts without images of their own get the instance's plain defaults,
+    # and so do accounts of a domain whose media this instance rejects.
     avatar = account["icon_url"] or f"{urls.base}/static/avatar.png"
     header = account.get("header_url") or f"{urls.base}/static/header.png"
+    if runtime.domain_policy.cached_rejects_media(account["domain"]):
+        avatar = f"{urls.base}/static/avatar.png"
+        header = f"{urls.base}/static/header.png"
     stats = stats or {}
     return {
         "id": str(account["id"]),
@@ -174,6 +178,7 @@ async def account_stats(
 
 async def accounts_json(runtime: Runtime, rows: list[Any]) -> list[dict[str, Any]]:
     """Return Account entities for many rows with one statistics query."""
+    await runtime.domain_policy.load()
     stats = await account_stats(runtime, [row["id"] for row in rows])
     return [account_json(runtime, row, stats.get(row["id"])) for row in rows]
 
@@ -314,6 +319,8 @@ class StatusPresenter:
             return await self._render(db, rows)
 
     async def _render(self, db: Any, rows: list[Any]) -> list[dict[str, Any]]:
+        # Media rejection is read from the cached domain policy while rendering.
+        await self.runtime.domain_policy.load()
         originals = await self._originals(db, rows)
         every = list(rows) + list(originals.values())
         await self._load(db, every)
@@ -428,7 +435,7 @@ class StatusPresenter:
             "reblogs_count": row["reblogs_count"],
             "favourites_count": row["favourites_count"],
             "media_attachments": [
-                media_json(item) for item in self.media.get(row["id"], [])
+                media_json(item) for item in self._shown_media(row, author)
             ],
             "mentions": [_mention(m) for m in self.mentions.get(row["id"], [])],
             "tags": [
@@ -465,6 +472,12 @@ class StatusPresenter:
         own = author["id"] == viewer["id"]
         if own and row["reblog_of_id"] is None and row["visibility"] != "direct":
             entity["pinned"] = False
+
+    def _shown_media(self, row: Any, author: Any) -> list[Any]:
+        # Media stored before a reject_media domain block are hidden too.
+        if self.runtime.domain_policy.cached_rejects_media(author["domain"]):
+            return []
+        return self.media.get(row["id"], [])
 
 
 def _mastodon_visibility(visibility: str) -> str:
@@ -687,6 +700,12 @@ def _configuration(settings: Settings) -> dict[str, Any]:
     }
 
 
+def streaming_url(settings: Settings) -> str:
+    """Return the WebSocket URL of the streaming API's host, as Mastodon names it."""
+    scheme, _, rest = settings.base_url.partition("://")
+    return ("wss" if scheme == "https" else "ws") + "://" + rest
+
+
 def instance_v1_json(settings: Settings, stats: dict[str, int]) -> dict[str, Any]:
     """Return Mastodon's V1::Instance entity; ``stats`` has the three counts."""
     instance = settings.instance
@@ -697,8 +716,7 @@ def instance_v1_json(settings: Settings, stats: dict[str, int]) -> dict[str, Any
         "description": instance.description,
         "email": instance.contact_email,
         "version": version_string(),
-        # NOTE: there is no streaming API yet, and an empty URL shows clients that.
-        "urls": {"streaming_api": ""},
+        "urls": {"streaming_api": streaming_url(settings)},
         "stats": stats,
         "thumbnail": None,
         "languages": ["en"],
@@ -715,7 +733,7 @@ def instance_v2_json(settings: Settings, active_users: int) -> dict[str, Any]:
     """Return Mastodon's Instance entity (``/api/v2/instance``)."""
     instance = settings.instance
     configuration = _configuration(settings)
-    configuration["urls"] = {"streaming": ""}
+    configuration["urls"] = {"streaming": streaming_url(settings)}
     configuration["translation"] = {"enabled": False}
     return {
         "domain": settings.domain,
