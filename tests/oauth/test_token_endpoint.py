@@ -521,7 +521,9 @@ async def test_authorized_apps_revoke_needs_csrf(school):
 
 async def test_token_use_records_last_used_at(school):
     app = await register(school)
-    token = (await call(app.token, grant_type="client_credentials")).json()["access_token"]
+    token = (await call(app.token, grant_type="client_credentials")).json()[
+        "access_token"
+    ]
     before = await school.fetchval(
         "SELECT last_used_at FROM tokens WHERE token_hash = sha256(convert_to($1, 'UTF8'))",
         token,
@@ -535,3 +537,17 @@ async def test_token_use_records_last_used_at(school):
 
     assert before is None
     assert after is not None
+
+
+async def test_password_grant_rate_limited_like_sign_in(school):
+    app = await register(school)
+    # The default limit is 5 failures per username and address in 15 minutes.
+    statuses = []
+    for _ in range(6):
+        response = await call(
+            app.token, grant_type="password", username="carol", password="guess"
+        )
+        statuses.append(response.status_code)
+
+    assert statuses[:5] == [400] * 5
+    assert statuses[5] == 429
