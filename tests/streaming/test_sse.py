@@ -296,3 +296,34 @@ async def test_list_stream_other_account_list(teachers: dict[str, Teacher]) -> N
     status, body = await rejection(frank.instance, path, frank.token)
     assert status == 404
     assert body == {"error": "List not found"}
+
+
+async def test_edited_plan_status_update(teachers: dict[str, Teacher]) -> None:
+    frank = teachers["frank"]
+    source = await opened(frank.instance, "/api/v1/streaming/public/local", None)
+    try:
+        plan = await frank.post(
+            "/api/pedagogue/v1/lesson_plans",
+            json={
+                "title": "Volcano models",
+                "summary": "Build and test a baking soda volcano.",
+                "body": "## Steps\n\nMix, pour, observe.",
+                "subjects": ["Science"],
+                "grade_levels": ["3-5"],
+            },
+        )
+        created = await source.wait_for("update", lambda data: True)
+        status, _ = await frank.request(
+            "PUT",
+            f"/api/pedagogue/v1/lesson_plans/{plan['id']}",
+            json={"title": "Volcano models, revised"},
+        )
+        edited = await source.wait_for("status.update", lambda data: True)
+    finally:
+        await source.close()
+    assert created is not None, source.events
+    assert json.loads(created)["id"] == plan["id"]
+    assert status == 200
+    assert edited is not None, source.events
+    assert json.loads(edited)["id"] == plan["id"]
+    assert json.loads(edited)["edited_at"] is not None
