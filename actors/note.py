@@ -86,6 +86,10 @@ class Attachment:
     mime_type: str | None
     description: str | None
     blurhash: str | None
+    # Mastodon's focalPoint: x and y from -1 to 1, the centre at 0, 0.
+    focus: tuple[float, float] | None = None
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass
@@ -133,7 +137,35 @@ def _attachment(item: Any) -> Attachment | None:
     texts = [item.get(key) for key in ("name", "summary")]
     name = next((text for text in texts if isinstance(text, str)), None)
     blurhash = item.get("blurhash") if isinstance(item.get("blurhash"), str) else None
-    return Attachment(url, media_type, mime, name, blurhash)
+    width, height = _dimension(item.get("width")), _dimension(item.get("height"))
+    if width is None or height is None:
+        width = height = None
+    return Attachment(
+        url, media_type, mime, name, blurhash, _focal_point(item), width, height
+    )
+
+
+# Maximum width or height kept from a remote attachment, in pixels.
+MAX_DIMENSION = 100_000
+
+
+def _focal_point(item: dict[str, Any]) -> tuple[float, float] | None:
+    """Return a valid ``focalPoint`` ([x, y], each from -1 to 1), else None."""
+    value = item.get("focalPoint")
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in value):
+        return None
+    x, y = float(value[0]), float(value[1])
+    if not (-1 <= x <= 1 and -1 <= y <= 1):
+        return None
+    return x, y
+
+
+def _dimension(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_DIMENSION:
+        return value
+    return None
 
 
 def _tags(document: dict[str, Any]) -> tuple[list[str], list[str]]:

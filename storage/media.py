@@ -8,7 +8,7 @@ from storage.ids import new_id
 
 Connection = asyncpg.Connection | asyncpg.Pool
 
-# Attachments one status may have, as in Mastodon.
+# Maximum attachments of one status, as in Mastodon.
 MAX_ATTACHMENTS_PER_STATUS = 4
 
 
@@ -34,7 +34,11 @@ async def insert_upload(
     height: int,
     file_size: int,
 ) -> asyncpg.Record:
-    """Store an upload that no status uses yet and return its row."""
+    """Store an upload that no status uses yet and return its row.
+
+    NOTE: files of uploads never attached, and of statuses deleted later, stay
+    in the media directory, because no cleanup job removes them yet.
+    """
     row = await db.fetchrow(
         "INSERT INTO media_attachments (id, status_id, remote_url, media_type,"
         " mime_type, description, account_id, file_name, focus_x, focus_y,"

@@ -114,11 +114,14 @@ _ADD_TAGS = (
 )
 _ADD_ATTACHMENTS = (
     "INSERT INTO media_attachments (id, status_id, remote_url, media_type,"
-    " mime_type, description, blurhash, position)"
+    " mime_type, description, blurhash, position, focus_x, focus_y, width, height)"
     " SELECT a.id, i.id, a.url, a.media_type, a.mime_type, a.description,"
-    " a.blurhash, a.position FROM inserted i, unnest(${0}::bigint[], ${1}::text[],"
-    " ${2}::text[], ${3}::text[], ${4}::text[], ${5}::text[], ${6}::int[])"
-    " AS a(id, url, media_type, mime_type, description, blurhash, position)"
+    " a.blurhash, a.position, a.focus_x, a.focus_y, a.width, a.height"
+    " FROM inserted i, unnest(${0}::bigint[], ${1}::text[],"
+    " ${2}::text[], ${3}::text[], ${4}::text[], ${5}::text[], ${6}::int[],"
+    " ${7}::real[], ${8}::real[], ${9}::int[], ${10}::int[])"
+    " AS a(id, url, media_type, mime_type, description, blurhash, position,"
+    " focus_x, focus_y, width, height)"
 )
 
 
@@ -154,7 +157,7 @@ class _InsertExtras:
             parts.append(_ADD_TAGS.format(number))
             number += 1
         if self.attachments:
-            parts.append(_ADD_ATTACHMENTS.format(*range(number, number + 7)))
+            parts.append(_ADD_ATTACHMENTS.format(*range(number, number + 11)))
         ctes = "".join(f", part{n} AS ({sql})" for n, sql in enumerate(parts))
         return f"WITH inserted AS ({_INSERT}){ctes} SELECT * FROM inserted"
 
@@ -174,6 +177,7 @@ class _InsertExtras:
                 [item.description for item in items],
                 [item.blurhash for item in items],
                 list(range(len(items))),
+                *_focus_and_size(items),
             ]
         return arguments
 
@@ -205,11 +209,24 @@ async def add_tags(db: asyncpg.Connection, status_id: int, names: list[str]) -> 
     )
 
 
+def _focus_and_size(items: Sequence[Any]) -> list[list[Any]]:
+    """Return the focus x, focus y, width and height columns of attachments;
+    an item without them (not an actors.note.Attachment) gives NULLs."""
+    focus = [getattr(item, "focus", None) for item in items]
+    return [
+        [point[0] if point else None for point in focus],
+        [point[1] if point else None for point in focus],
+        [getattr(item, "width", None) for item in items],
+        [getattr(item, "height", None) for item in items],
+    ]
+
+
 async def add_attachment(db: asyncpg.Connection, status_id: int, position: int, item: Any) -> None:
+    focus_x, focus_y, width, height = (column[0] for column in _focus_and_size([item]))
     await db.execute(
         "INSERT INTO media_attachments (id, status_id, remote_url, media_type,"
-        " mime_type, description, blurhash, position)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        " mime_type, description, blurhash, position, focus_x, focus_y, width, height)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         new_id(),
         status_id,
         item.url,
@@ -218,6 +235,10 @@ async def add_attachment(db: asyncpg.Connection, status_id: int, position: int, 
         item.description,
         item.blurhash,
         position,
+        focus_x,
+        focus_y,
+        width,
+        height,
     )
 
 

@@ -285,3 +285,41 @@ async def test_media_over_body_limit_rejected(teachers):
     )
 
     assert "error" in error
+
+
+@pytest.mark.parametrize(
+    ("focal_point", "expected"),
+    [
+        ([0.25, -1], (0.25, -1.0)),
+        ([0, 0, 0], None),
+        ([2, 0], None),
+        (["0.5", "0.5"], None),
+        ([True, 0], None),
+        ("0.5,0.5", None),
+    ],
+)
+def test_received_focal_point_checked(focal_point, expected):
+    from actors.note import parse_note
+
+    note = parse_note(
+        {
+            "id": "https://district-b.test/notes/1",
+            "type": "Note",
+            "attributedTo": "https://district-b.test/users/bruno",
+            "content": "Picture",
+            "attachment": [
+                {
+                    "type": "Document",
+                    "mediaType": "image/png",
+                    "url": "https://district-b.test/media/1.png",
+                    "focalPoint": focal_point,
+                    "width": 40,
+                    "height": 20,
+                }
+            ],
+        }
+    )
+
+    (attachment,) = note.attachments
+    assert attachment.focus == expected
+    assert (attachment.width, attachment.height) == (40, 20)
