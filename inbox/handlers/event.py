@@ -13,10 +13,10 @@ from typing import Any
 
 import asyncpg
 
-from actors.event import InvalidEvent, parse_event
+from actors.event import MAX_TEXT, InvalidEvent, parse_event
 from actors.vocabulary import first_id, has_type, id_of
 from federation.errors import FederationError
-from federation.sanitize import plain_text
+from federation.sanitize import plain_text, sanitize_display_name
 from inbox.handlers import Context, Ignored
 from outbox.events import EventActions
 from storage import accounts, statuses
@@ -50,7 +50,8 @@ async def store_event(context: Context, document: dict[str, Any], status: Any) -
             ", ".join(fields.dropped),
             context.activity_id,
         )
-    fields.name = plain_text(fields.name) or plain_text(status["name"] or "")
+    # AS2 name is plain text: "x<y>z" is kept and escaped where shown.
+    fields.name = sanitize_display_name(fields.name, MAX_TEXT) or status["name"] or ""
     organiser = await _organiser(context, fields.organiser, status)
     group = None
     if fields.group and context.same_host(fields.group):

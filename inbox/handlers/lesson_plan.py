@@ -31,7 +31,7 @@ from actors.lesson_plan import (
 from actors.visibility import visibility_of
 from actors.vocabulary import first_id, id_of, text_value
 from federation import jsonld
-from federation.sanitize import plain_text, sanitize_html
+from federation.sanitize import plain_text, sanitize_display_name, sanitize_html
 from inbox.handlers import Context, Ignored
 from outbox.lesson_plans import ADAPTATION_NOTIFICATION, card_html, snapshot_of
 from storage import accounts, social
@@ -95,7 +95,8 @@ def _values(obj: dict[str, Any], plan: RemotePlan) -> dict[str, Any]:
     content = text_value(obj, "content")
     age = plan.age_range
     return {
-        "title": plain_text(title)[:MAX_TITLE] or "Untitled lesson plan",
+        # AS2 name is plain text, so the title is kept as sent.
+        "title": sanitize_display_name(title, MAX_TITLE) or "Untitled lesson plan",
         "summary": plain_text(summary)[:MAX_SUMMARY],
         "body_markdown": None,
         "body_html": sanitize_html(content),

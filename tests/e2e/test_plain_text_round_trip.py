@@ -16,6 +16,7 @@ from inbox.handlers.create import object_name
 from tests.e2e.peers import arrives_home, follow, post
 
 WARNING = "maths: a < b and x<y>z, <3 kids & <b>bold</b> &amp; more"
+TITLE = "Ratios: x<y>z & <b>bold</b>"
 
 
 def _status_row(spoiler_text: str) -> dict[str, Any]:
@@ -75,3 +76,37 @@ async def test_content_warning_arrives_as_typed(start_instances: Any) -> None:
     assert sent["spoiler_text"] == WARNING
     assert received is not None
     assert received["spoiler_text"] == WARNING
+
+
+async def test_plan_and_event_titles_arrive_as_typed(start_instances: Any) -> None:
+    school, district = await start_instances("school-a.test", "district-b.test")
+    alice = await school.create_teacher("alice")
+    bob = await district.create_teacher("bob")
+    await follow(alice, bob)
+
+    plan = await bob.post(
+        "/api/pedagogue/v1/lesson_plans",
+        json={
+            "title": TITLE,
+            "summary": "Scaling recipes.",
+            "body": "Double a pancake recipe.",
+        },
+    )
+    event = await bob.post(
+        "/api/pedagogue/v1/events",
+        json={
+            "name": TITLE,
+            "description": "Exit tickets.",
+            "starts_at": "2031-03-04T18:00:00",
+            "ends_at": "2031-03-04T19:30:00",
+            "timezone": "Europe/Paris",
+            "online_url": "https://video.district-b.test/rooms/ratios",
+        },
+    )
+    plan_status = await arrives_home(alice, plan["uri"])
+    event_status = await arrives_home(alice, event["uri"])
+
+    assert plan_status is not None
+    assert plan_status["card"]["title"] == TITLE
+    assert event_status is not None
+    assert event_status["card"]["title"] == TITLE
