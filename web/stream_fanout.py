@@ -31,8 +31,20 @@ if TYPE_CHECKING:
 Target = tuple[Subscriber, Channel, str | None]
 
 
+# The channels each kind of status event can reach. An event that none of
+# this process's subscribers can receive costs no query.
+RECEIVING_CHANNELS = {
+    "update": PUBLIC_CHANNELS | HASHTAG_CHANNELS | {"direct"},
+    "home": frozenset({"user", "list"}),
+    "status.update": PUBLIC_CHANNELS | HASHTAG_CHANNELS | {"user", "list"},
+    "delete": PUBLIC_CHANNELS | HASHTAG_CHANNELS | {"user", "direct"},
+}
+
+
 async def fan_out_status(hub: StreamHub, event: StreamEvent) -> None:
     """Send a status event (update, home, status.update, delete) to its streams."""
+    if not hub.subscribed(RECEIVING_CHANNELS[event.kind]):
+        return
     facts = await stream_events.status_facts(hub.runtime.pool, event.row_id)
     if facts is None:
         return
@@ -80,7 +92,7 @@ def shown_on(channel: Channel, facts: Any) -> bool:
 async def _public_targets(hub: StreamHub, facts: Any) -> list[Target]:
     candidates = [
         (subscriber, channel)
-        for subscriber, channel in hub._subscribed(PUBLIC_CHANNELS | HASHTAG_CHANNELS)
+        for subscriber, channel in hub.subscribed(PUBLIC_CHANNELS | HASHTAG_CHANNELS)
         if shown_on(channel, facts)
     ]
     return await _readable(hub, facts, candidates, "public")
@@ -108,7 +120,7 @@ async def _readable(
 
 
 async def _home_targets(hub: StreamHub, facts: Any) -> list[Target]:
-    candidates = hub._subscribed({"user"})
+    candidates = hub.subscribed({"user"})
     account_ids = list({s.viewer_id for s, _ in candidates if s.viewer_id is not None})
     allowed = await stream_events.home_readers(
         hub.runtime.pool, facts["id"], account_ids
@@ -124,7 +136,7 @@ async def _list_targets(hub: StreamHub, facts: Any) -> list[Target]:
     page = Page(
         max_id=facts["id"] + 1, after_id=facts["id"] - 1, ascending=False, limit=1
     )
-    for subscriber, channel in hub._subscribed({"list"}):
+    for subscriber, channel in hub.subscribed({"list"}):
         assert channel.parameter is not None
         rows = await lists.timeline(
             hub.runtime.pool, {"id": int(channel.parameter)}, page
@@ -222,7 +234,7 @@ def _add_viewer_fields(
 
 async def _send_conversation(hub: StreamHub, facts: Any) -> None:
     """Send a direct status as a ``conversation`` event to its participants."""
-    candidates = hub._subscribed({"direct"})
+    candidates = hub.subscribed({"direct"})
     if not candidates:
         return
     accounts = await hub.participants_json(facts["id"])
@@ -264,16 +276,16 @@ async def _send_delete(hub: StreamHub, facts: Any) -> None:
     pool = hub.runtime.pool
     public = [
         (subscriber, channel)
-        for subscriber, channel in hub._subscribed(PUBLIC_CHANNELS | HASHTAG_CHANNELS)
+        for subscriber, channel in hub.subscribed(PUBLIC_CHANNELS | HASHTAG_CHANNELS)
         if shown_on(channel, facts)
     ]
     targets = [(s, c) for s, c, _ in await _readable(hub, facts, public, "public")]
-    users = hub._subscribed({"user"})
+    users = hub.subscribed({"user"})
     account_ids = list({s.viewer_id for s, _ in users if s.viewer_id is not None})
     audience = await stream_events.delete_audience(pool, facts["id"], account_ids)
     targets += [(s, c) for s, c in users if s.viewer_id in audience]
     if facts["visibility"] == "direct":
-        direct = hub._subscribed({"direct"})
+        direct = hub.subscribed({"direct"})
         viewer_ids = list({s.viewer_id for s, _ in direct if s.viewer_id is not None})
         allowed = await stream_events.readers(pool, facts["id"], viewer_ids)
         targets += [(s, c) for s, c in direct if s.viewer_id in allowed]

@@ -231,7 +231,7 @@ class StreamHub:
                     subscriber.close("access token revoked")
             return
         if event.kind == "filters_changed":
-            for subscriber, channel in self._subscribed(
+            for subscriber, channel in self.subscribed(
                 USER_CHANNELS - {"user:notification"}
             ):
                 if subscriber.viewer_id == event.row_id:
@@ -244,9 +244,10 @@ class StreamHub:
 
         await fan_out_status(self, event)
 
-    def _subscribed(
+    def subscribed(
         self, names: frozenset[str] | set[str]
     ) -> list[tuple[Subscriber, Channel]]:
+        """Return each (connection, channel) pair whose channel name is in ``names``."""
         return [
             (subscriber, channel)
             for subscriber in self.subscribers
@@ -257,7 +258,7 @@ class StreamHub:
     async def _notification(self, event: StreamEvent) -> None:
         targets = [
             (subscriber, channel)
-            for subscriber, channel in self._subscribed(USER_CHANNELS)
+            for subscriber, channel in self.subscribed(USER_CHANNELS)
             if subscriber.viewer_id == event.account_id
         ]
         if not targets:
