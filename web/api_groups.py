@@ -341,25 +341,37 @@ async def group_statuses(group_id: str) -> Response:
     runtime = runtime_of(current_app)
     group = await _group_param(group_id)
     page = _page(dict(request.args))
-    rows = await group_post_rows(runtime.pool, group["id"], page.max_id, page.limit)
-    rendered = await StatusPresenter(runtime, await _token_account()).render(list(rows))
+    viewer = await _token_account()
+    rows = await group_post_rows(runtime.pool, group["id"], page.max_id, page.limit, viewer)
+    rendered = await StatusPresenter(runtime, viewer).render(list(rows))
     return _json(rendered, link=_link_header([row["id"] for row in rows], page))
 
 
 async def group_post_rows(
-    db: Any, group_id: int, max_id: int | None, limit: int
+    db: Any,
+    group_id: int,
+    max_id: int | None,
+    limit: int,
+    viewer: Any | None = None,
 ) -> list[Any]:
-    """Return the group's live public or unlisted announces, newest first
-    (the web interface lists them too)."""
+    """Return the group's live public or unlisted announces that ``viewer``
+    (None: a visitor) may read, newest first (the web interface lists them too).
+
+    Posts by suspended accounts are left out, and so are the posts of an
+    account that blocks the viewer or that the viewer blocks.
+    """
     return list(
         await db.fetch(
             "SELECT r.* FROM statuses r JOIN statuses s ON s.id = r.reblog_of_id"
+            " JOIN accounts author ON author.id = s.account_id"
             " WHERE r.account_id = $1 AND r.deleted_at IS NULL AND s.deleted_at IS NULL"
             " AND r.visibility IN ('public', 'unlisted')"
+            " AND author.suspended_at IS NULL AND status_visible(r, $4)"
             " AND ($2::bigint IS NULL OR r.id < $2) ORDER BY r.id DESC LIMIT $3",
             group_id,
             max_id,
             limit,
+            None if viewer is None else viewer["id"],
         )
     )
 

@@ -57,11 +57,12 @@ async def can_see(pool: Any, row: Any, viewer: Any | None) -> bool:
     """Return True when ``viewer`` (None for a visitor) may read the status ``row``.
 
     ``viewer`` is a local account, or the remote account of a signed fetch. The
-    rule is the database function ``status_visible`` (storage migration
-    0016_visibility_levels.sql), which list queries apply too: the author
-    always; an account the author blocks never; public and unlisted to all;
-    local to local accounts; group to the group's members and moderators;
-    otherwise mentioned accounts, and accepted followers for followers-only.
+    rule is the database function ``status_visible`` (storage migrations
+    0016_visibility_levels.sql and 0021), which list queries apply too. The
+    author always may read, and neither side of a block may. Public and
+    unlisted statuses are readable by all, local ones by local accounts and
+    group ones by the group's members and moderators. Others are readable by
+    mentioned accounts, and followers-only ones by accepted followers too.
     A boost is readable only together with the status it boosts. A status by
     a suspended account is hidden from everyone.
     """
@@ -147,8 +148,10 @@ async def home_rows(pool: Any, account_id: int, page: Page) -> list[Any]:
         f" AND s.id < coalesce($2::bigint, {_NO_CURSOR})"
         " AND s.id > coalesce($3::bigint, 0)"
         " AND status_visible(s, $1)"
-        # Blocks either way and live mutes (storage migration 0013).
+        # Blocks either way and live mutes (storage migration 0013), of the
+        # author and of a boosted status's author (migration 0021).
         " AND NOT account_hidden_from(s.account_id, $1)"
+        " AND NOT boost_hidden_from(s, $1)"
         # Members of the account's exclusive lists show in those lists only.
         " AND NOT EXISTS (SELECT 1 FROM list_accounts la"
         " JOIN lists l ON l.id = la.list_id WHERE l.account_id = $1"

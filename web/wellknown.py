@@ -53,6 +53,11 @@ async def webfinger_route() -> Response:
                 404, f"no account {_shown(username)} on this instance"
             )
         name = account["username"]
+        if account["suspended_at"] is not None:
+            # 410 Gone, the status of a suspended account's actor document
+            # (web/activitypub.py), so that a peer resolving the handle gets
+            # the same result as one fetching the actor.
+            raise FederationError(410, f"account {name} is suspended")
         document = webfinger.render_webfinger(
             f"acct:{name}@{domain}", runtime.urls.actor(name), runtime.urls.profile(name)
         )

@@ -176,7 +176,7 @@ async def group_page(group_id: str) -> Any:
     viewer = await current_viewer()
     group = await _group(group_id)
     page = page_from_args()
-    rows = await group_post_rows(runtime.pool, group["id"], page.max_id, PAGE_SIZE)
+    rows = await group_post_rows(runtime.pool, group["id"], page.max_id, PAGE_SIZE, viewer)
     membership = await _membership_json(runtime, group, viewer) if viewer else None
 
     moderators = (
