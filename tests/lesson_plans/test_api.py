@@ -8,13 +8,23 @@ from io import BytesIO
 from typing import Any
 
 import pytest
+from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from tests.lesson_plans.conftest import MAX_ATTACHMENT_BYTES, ApiUser, PlanInstance
 from tests.support.openapi import validate_response
 
 PLANS = "/api/pedagogue/v1/lesson_plans"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _png() -> bytes:
+    """Return a 4x4 PNG without metadata, which the upload re-encoding keeps byte for byte."""
+    output = BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(output, format="PNG")
+    return output.getvalue()
+
+
+PNG = _png()
 
 RATIOS: dict[str, Any] = {
     "title": "Ratios with recipe cards",
