@@ -273,10 +273,10 @@ class InboxReceiver:
 
         Raises InboxRejection: 400 for bad JSON or a malformed signature, 401
         when the signature is missing or does not verify, or the signer may not
-        speak for the actor, 403 when the actor's domain is suspended or off
-        the allowlist, 422 for too many recipients, tags or attachments,
-        and 429 when the signer's host is over its rate limit. Nothing is
-        stored for a rejected request.
+        speak for the actor, 403 when the actor or its domain is suspended or
+        the domain is off the allowlist, 422 for too many recipients, tags or
+        attachments, and 429 when the signer's host is over its rate limit.
+        Nothing is stored for a rejected request.
         """
         document: Any = None
         try:
@@ -310,6 +310,10 @@ class InboxReceiver:
         refused = await self.runtime.domain_policy.rejection(actor_id)
         if refused is not None:
             raise FederationError(403, refused, f"actor {actor_id}")
+        if await self.runtime.domain_policy.suspended_actor(actor_id):
+            raise FederationError(
+                403, f"actor {actor_id} is suspended by this instance", f"actor {actor_id}"
+            )
 
         if _is_unknown_actor_delete(document, activity_type, actor_id) and (
             await self.runtime.resolver.known_actor(actor_id) is None

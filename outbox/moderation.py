@@ -280,6 +280,8 @@ class ModerationActions:
             await moderation.record_action(
                 connection, moderator, "suspend", "account", _handle(target), {"reason": reason}
             )
+        # The inbox rejects a suspended remote actor from the cached policy.
+        self.runtime.domain_policy.invalidate()
         log.info("account %s suspended by moderator %s", target["id"], moderator["id"])
 
     async def unsuspend_account(self, moderator: Any, target: Any) -> None:
@@ -288,6 +290,7 @@ class ModerationActions:
                 "UPDATE accounts SET suspended_at = NULL WHERE id = $1", target["id"]
             )
             await moderation.record_action(connection, moderator, "unsuspend", "account", _handle(target))
+        self.runtime.domain_policy.invalidate()
         log.info("suspension of account %s lifted by moderator %s", target["id"], moderator["id"])
 
     async def silence_account(self, moderator: Any, target: Any, silenced: bool = True) -> None:

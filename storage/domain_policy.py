@@ -1,11 +1,13 @@
-"""The in-memory copy of domain blocks and allows, checked on every inbox POST,
-delivery and fetch.
+"""The in-memory copy of domain blocks and allows, and of suspended remote
+actors, checked on every inbox POST, delivery and fetch.
 
-Each process keeps the two tables in memory, so a check is a few dictionary
-lookups. A change made through ``storage.moderation`` sends a NOTIFY that
-empties the copy of every process listening on the database, and the process
-that made the change also empties its own at once. A process whose listening
-connection is lost still reloads after RELOAD_SECONDS.
+Each process keeps the two tables and the actor ids in memory, so a check is a
+few dictionary lookups. A change made through ``storage.moderation`` sends a
+NOTIFY that empties the copy of every process listening on the database, and
+the process that made the change also empties its own at once. Suspending or
+reinstating a remote account sends the same NOTIFY from a trigger (storage
+migration 0021). A process whose listening connection is lost still reloads
+after RELOAD_SECONDS.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class DomainPolicy:
         self._local = runtime.settings.domain
         self._rules: dict[str, DomainRule] = {}
         self._allowed: frozenset[str] = frozenset()
+        self._suspended_actors: frozenset[str] = frozenset()
         self._loaded_at: float | None = None
         # Counts invalidations, so a load that raced one is not kept as fresh.
         self._generation = 0
@@ -113,13 +116,38 @@ class DomainPolicy:
             return f"domain {host} is not on this instance's allowlist"
         return None
 
+    async def suspended_actor(self, actor_id: str) -> bool:
+        """Return True when a moderator suspended the remote actor ``actor_id``."""
+        await self._fresh()
+        return actor_id in self._suspended_actors
+
+    async def load(self) -> None:
+        """Reload the copy when it is stale, so that the ``cached_*`` checks,
+        which cannot wait for a query, read current rules."""
+        await self._fresh()
+
+    def cached_rejects_media(self, domain: str | None) -> bool:
+        """Return True when media from the account domain ``domain`` are not
+        shown, from the copy as last loaded; None is this instance.
+
+        Callers in async code call ``load`` first. A copy never loaded yet
+        has no rules and rejects nothing.
+        """
+        if not domain:
+            return False
+        found = [
+            self._rules[name] for name in domain_candidates(domain) if name in self._rules
+        ]
+        return any(rule.reject_media or rule.severity == "suspend" for rule in found)
+
     async def silenced(self, url_or_host: str) -> bool:
         rule = await self.rule(host_of(url_or_host))
         return rule is not None and rule.severity == "silence"
 
     async def rejects_media(self, url_or_host: str) -> bool:
-        # NOTE: posts received after the block arrive without media; media
-        # stored before it, and avatars, are still shown.
+        # Posts received after the block arrive without media. Media stored
+        # before it, and avatars and headers, are hidden when shown instead
+        # (cached_rejects_media, used by web/presenters.py).
         rule = await self.rule(host_of(url_or_host))
         return rule is not None and (rule.reject_media or rule.severity == "suspend")
 
@@ -145,19 +173,26 @@ class DomainPolicy:
             "SELECT domain, severity, reject_media, reject_reports FROM domain_blocks"
         )
         allows = await pool.fetch("SELECT domain FROM domain_allows")
+        suspended = await pool.fetch(
+            "SELECT actor_id FROM accounts"
+            " WHERE domain IS NOT NULL AND suspended_at IS NOT NULL"
+        )
         self._rules = {
             row["domain"]: DomainRule(row["severity"], row["reject_media"], row["reject_reports"])
             for row in blocks
         }
         self._allowed = frozenset(row["domain"] for row in allows)
+        self._suspended_actors = frozenset(row["actor_id"] for row in suspended)
         # A NOTIFY that arrived during the reads leaves the copy stale, so it
         # is used for this check but loaded again for the next one.
         if generation == self._generation:
             self._loaded_at = started
         log.debug(
-            "loaded %d domain blocks and %d allowed domains (mode %s)",
+            "loaded %d domain blocks, %d allowed domains and %d suspended"
+            " remote actors (mode %s)",
             len(self._rules),
             len(self._allowed),
+            len(self._suspended_actors),
             self.mode,
         )
 

@@ -94,9 +94,13 @@ def account_json(
         if local
         else web_url(account["url"], account["actor_id"])
     )
-    # Accounts without images of their own get the instance's plain defaults.
+    # Accounts without images of their own get the instance's plain defaults,
+    # and so do accounts of a domain whose media this instance rejects.
     avatar = account["icon_url"] or f"{urls.base}/static/avatar.png"
     header = account.get("header_url") or f"{urls.base}/static/header.png"
+    if runtime.domain_policy.cached_rejects_media(account["domain"]):
+        avatar = f"{urls.base}/static/avatar.png"
+        header = f"{urls.base}/static/header.png"
     stats = stats or {}
     return {
         "id": str(account["id"]),
@@ -174,6 +178,7 @@ async def account_stats(
 
 async def accounts_json(runtime: Runtime, rows: list[Any]) -> list[dict[str, Any]]:
     """Return Account entities for many rows with one statistics query."""
+    await runtime.domain_policy.load()
     stats = await account_stats(runtime, [row["id"] for row in rows])
     return [account_json(runtime, row, stats.get(row["id"])) for row in rows]
 
@@ -314,6 +319,8 @@ class StatusPresenter:
             return await self._render(db, rows)
 
     async def _render(self, db: Any, rows: list[Any]) -> list[dict[str, Any]]:
+        # Media rejection is read from the cached domain policy while rendering.
+        await self.runtime.domain_policy.load()
         originals = await self._originals(db, rows)
         every = list(rows) + list(originals.values())
         await self._load(db, every)
@@ -428,7 +435,7 @@ class StatusPresenter:
             "reblogs_count": row["reblogs_count"],
             "favourites_count": row["favourites_count"],
             "media_attachments": [
-                media_json(item) for item in self.media.get(row["id"], [])
+                media_json(item) for item in self._shown_media(row, author)
             ],
             "mentions": [_mention(m) for m in self.mentions.get(row["id"], [])],
             "tags": [
@@ -465,6 +472,12 @@ class StatusPresenter:
         own = author["id"] == viewer["id"]
         if own and row["reblog_of_id"] is None and row["visibility"] != "direct":
             entity["pinned"] = False
+
+    def _shown_media(self, row: Any, author: Any) -> list[Any]:
+        # Media stored before a reject_media domain block are hidden too.
+        if self.runtime.domain_policy.cached_rejects_media(author["domain"]):
+            return []
+        return self.media.get(row["id"], [])
 
 
 def _mastodon_visibility(visibility: str) -> str:

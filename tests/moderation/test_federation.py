@@ -279,3 +279,107 @@ async def test_allowlist_mode_rejects_unlisted(start_instances, pair):
     assert from_listed == 202
     assert from_unlisted == 403
     assert "allowlist" in body["error"]
+
+
+async def set_suspended(instance: LiveInstance, actor_id: str, suspended: bool) -> None:
+    await fetchval(
+        instance,
+        "UPDATE accounts SET suspended_at = CASE WHEN $2 THEN now() END WHERE actor_id = $1",
+        actor_id,
+        suspended,
+    )
+
+
+async def test_suspended_remote_actor_rejected_at_inbox(pair):
+    school, district = pair
+    admin = await school.create_teacher("admin_actor_suspend")
+    heidi = await district.create_teacher("heidi_suspended")
+    ivan = await district.create_teacher("ivan_neighbour")
+    await admin.resolve(heidi.handle)
+    await admin.resolve(ivan.handle)
+    before, _ = await signed_post(heidi, school, note_activity(heidi, "before"))
+
+    # The trigger on accounts sends the NOTIFY that reloads the cached policy.
+    await set_suspended(school, heidi.actor_id, True)
+    sent: list[dict[str, Any]] = []
+
+    async def rejected() -> tuple[int, Any] | None:
+        sent.append(note_activity(heidi, "after"))
+        status, body = await signed_post(heidi, school, sent[-1])
+        return (status, body) if status == 403 else None
+
+    outcome = await eventually(rejected, timeout=10.0, interval=0.2)
+    neighbour, _ = await signed_post(ivan, school, note_activity(ivan, "neighbour"))
+    await set_suspended(school, heidi.actor_id, False)
+
+    async def accepted_again() -> bool:
+        status, _ = await signed_post(heidi, school, note_activity(heidi, "lifted"))
+        return status == 202
+
+    lifted = await eventually(accepted_again, timeout=10.0, interval=0.2)
+
+    assert before == 202
+    assert outcome is not None, "the suspended actor's activities were still accepted"
+    assert "suspended" in outcome[1]["error"]
+    stored = await fetchval(
+        school, "SELECT count(*) FROM inbox_queue WHERE activity_id = $1", sent[-1]["id"]
+    )
+    assert stored == 0
+    rejection = [line for line in school.log_text().splitlines() if sent[-1]["id"] in line]
+    assert rejection, "no log line names the rejected activity"
+    assert heidi.actor_id in rejection[-1]
+    assert f"{heidi.actor_id}#main-key" in rejection[-1]
+    assert neighbour == 202
+    assert lifted
+
+
+def note_with_image(sender: Teacher, suffix: str) -> dict[str, Any]:
+    activity = note_activity(sender, suffix)
+    activity["object"]["attachment"] = [
+        {
+            "type": "Document",
+            "mediaType": "image/png",
+            "url": f"{sender.instance.url}/media/{suffix}.png",
+            "name": "a classroom",
+        }
+    ]
+    return activity
+
+
+async def test_reject_media_hides_stored_media_and_avatar(pair):
+    school, district = pair
+    admin = await school.create_teacher("admin_media")
+    await make_admin(admin)
+    judy = await district.create_teacher("judy_media")
+    judy_there = await admin.resolve(judy.handle)
+    avatar = f"{district.url}/media/judy.png"
+    await fetchval(
+        school, "UPDATE accounts SET icon_url = $2 WHERE actor_id = $1", judy.actor_id, avatar
+    )
+    activity = note_with_image(judy, "photo")
+    status, _ = await signed_post(judy, school, activity)
+
+    async def stored_id() -> Any:
+        return await fetchval(
+            school, "SELECT id FROM statuses WHERE uri = $1", activity["object"]["id"]
+        )
+
+    status_id = await eventually(stored_id)
+    before = await admin.get(f"/api/v1/statuses/{status_id}")
+    created = await admin.post(
+        "/api/v1/admin/domain_blocks",
+        data={"domain": "district-b.test", "severity": "noop", "reject_media": "true"},
+    )
+    after = await admin.get(f"/api/v1/statuses/{status_id}")
+    account = await admin.get(f"/api/v1/accounts/{judy_there['id']}")
+    await admin.request("DELETE", f"/api/v1/admin/domain_blocks/{created['id']}")
+    lifted = await admin.get(f"/api/v1/statuses/{status_id}")
+
+    assert status == 202
+    assert len(before["media_attachments"]) == 1
+    assert before["account"]["avatar"] == avatar
+    assert after["media_attachments"] == []
+    assert after["account"]["avatar"].endswith("/static/avatar.png")
+    assert account["avatar"].endswith("/static/avatar.png")
+    assert account["header"].endswith("/static/header.png")
+    assert len(lifted["media_attachments"]) == 1
