@@ -47,27 +47,28 @@ def visibility_of(
     to: list[str],
     cc: list[str],
     followers_url: str | None,
-    group_members_url: str | None = None,
+    group: tuple[str, str] | None = None,
 ) -> str:
     """Infer the visibility of a received object from its addressing.
 
-    ``group_members_url`` is the members collection of the group named in the
-    object's ``audience``, when that group is known. A non-public object
-    addressed to it is group-only.
-
-    NOTE: the inbox does not pass ``group_members_url`` yet, so a received
-    group-only object is stored as followers-only of its author, and local
-    group members who do not follow the author cannot read it.
+    ``group`` is (group actor id, members collection URL) of a known group
+    that the object names in ``audience`` (FEP-1b12) or addresses through its
+    members collection. A non-public object addressed to that collection is
+    group-only. One addressed to the group actor is group-only unless it is
+    addressed to the author's followers too, because making it group-only
+    would hide it from followers who are not members.
     """
     if PUBLIC_FORMS.intersection(to):
         return "public"
     if PUBLIC_FORMS.intersection(cc):
         return "unlisted"
     recipients = set(to) | set(cc)
-    if group_members_url and group_members_url in recipients:
+    if group is not None and group[1] in recipients:
         return "group"
     if followers_url and followers_url in recipients:
         return "private"
+    if group is not None and group[0] in recipients:
+        return "group"
     # Some servers address followers without naming the collection we stored;
     # any collection-looking URL counts as followers-only rather than direct.
     if any(url.endswith("/followers") for url in recipients):

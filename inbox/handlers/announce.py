@@ -45,7 +45,8 @@ async def _original(context: Context, object_id: str):  # type: ignore[no-untype
     if _host(note.attributed_to) != _host(note.uri):
         # A server may only publish its own actors' words.
         raise Ignored(f"announced object {object_id} is attributed to another host")
-    return await store_note(context, note) or await statuses.by_uri(
+    audience = ids_of(document.get("audience"))
+    return await store_note(context, note, audience=audience) or await statuses.by_uri(
         context.connection, object_id
     )
 

@@ -9,7 +9,7 @@ import asyncpg
 from actors.note import InvalidObject, RemoteNote, parse_note, parse_time
 from actors.person import ACTOR_TYPES, InvalidActor, parse_actor
 from actors.visibility import visibility_of
-from actors.vocabulary import has_type, id_of
+from actors.vocabulary import PUBLIC_FORMS, has_type, id_of, ids_of
 from federation.errors import FederationError
 from federation.sanitize import plain_text, sanitize_display_name, sanitize_html_async
 from inbox.handlers import Context, Ignored
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Characters of a remote object's title that are kept; a longer one is cut.
 MAX_OBJECT_NAME = 500
+# Entries of a received object's ``audience`` looked up as groups.
+MAX_AUDIENCE = 10
 
 
 async def handle_create(context: Context, *, distribute: bool = True) -> None:
@@ -49,7 +51,9 @@ async def handle_create(context: Context, *, distribute: bool = True) -> None:
         raise Ignored(
             f"object {note.uri} is attributed to another host than {context.actor_id}"
         )
-    status = await store_note(context, note, distribute=distribute)
+    # FEP-1b12 names the group on the object, and some servers on the activity.
+    audience = ids_of(obj.get("audience")) or ids_of(context.activity.get("audience"))
+    status = await store_note(context, note, distribute=distribute, audience=audience)
     if status is not None and note.object_type == "Event":
         await event.store_event(context, obj, status)
     if status is not None and note.object_type == "Article":
@@ -71,12 +75,27 @@ async def _fetch_created(context: Context, object_id: str) -> Any:
 
 
 async def store_note(
-    context: Context, note: RemoteNote, *, distribute: bool = True
+    context: Context,
+    note: RemoteNote,
+    *,
+    distribute: bool = True,
+    audience: list[str] | None = None,
 ) -> asyncpg.Record | None:
     """Store a remote note with its mentions, tags and attachments, and deliver it
-    to local home feeds and notifications. Returns None when already stored."""
+    to local home feeds and notifications. Returns None when already stored.
+
+    ``audience`` is the object's ActivityStreams ``audience``; a non-public
+    note for a known group it names is stored group-only (FEP-1b12).
+    """
     connection = context.connection
     author, mentioned = await _author_and_mentioned(context, note)
+    group = await _addressed_group(connection, note, audience or [])
+    visibility = visibility_of(
+        note.to,
+        note.cc,
+        author["followers_url"],
+        None if group is None else (group["actor_id"], group["followers_url"]),
+    )
     parent = (
         await statuses.by_uri(connection, note.in_reply_to_uri)
         if note.in_reply_to_uri
@@ -93,7 +112,7 @@ async def store_note(
         name=object_name(note),
         content=content,
         spoiler_text=plain_text(note.summary),
-        visibility=visibility_of(note.to, note.cc, author["followers_url"]),
+        visibility=visibility,
         sensitive=note.sensitive or bool(note.summary),
         language=note.language,
         in_reply_to=parent,
@@ -110,6 +129,12 @@ async def store_note(
     if status is None:
         log.debug("note %s already stored (%s)", note.uri, context.activity_id)
         return None
+    if visibility == "group" and group is not None:
+        status = await connection.fetchrow(
+            "UPDATE statuses SET audience_id = $2 WHERE id = $1 RETURNING *",
+            status["id"],
+            group["id"],
+        )
     if parent is not None:
         await statuses.bump_counter(connection, parent["id"], "replies_count", 1)
     if distribute:
@@ -140,6 +165,25 @@ def object_name(note: RemoteNote) -> str:
     format characters are removed, as in actor names.
     """
     return sanitize_display_name(note.name, MAX_OBJECT_NAME)
+
+
+async def _addressed_group(
+    connection: asyncpg.Connection, note: RemoteNote, audience: list[str]
+) -> asyncpg.Record | None:
+    """Return the known group a received note is for: the one it names in
+    ``audience``, else one whose members collection it addresses."""
+    if PUBLIC_FORMS.intersection(note.to) or PUBLIC_FORMS.intersection(note.cc):
+        # Public and unlisted notes keep their level whatever group they name.
+        return None
+    # FEP-1b12 counts a group's followers as its members, so the members
+    # collection is the group's followers collection.
+    return await connection.fetchrow(
+        "SELECT * FROM accounts WHERE actor_type = 'Group' AND deleted_at IS NULL"
+        " AND (actor_id = ANY($1::text[]) OR followers_url = ANY($2::text[]))"
+        " ORDER BY actor_id = ANY($1::text[]) DESC, id LIMIT 1",
+        audience[:MAX_AUDIENCE],
+        [*note.to, *note.cc],
+    )
 
 
 def _escape(text: str) -> str:
