@@ -367,6 +367,13 @@ def _int_param(params: dict[str, Any], name: str) -> int | None:
     return number
 
 
+def row_id(value: Any) -> int | None:
+    """Return a row id sent as a JSON integer or a string of digits within
+    bigint, else None. JSON clients send ids either way."""
+    number = _id_value(value)
+    return number if number is not None and number <= MAX_ROW_ID else None
+
+
 def _id_value(value: Any) -> int | None:
     # bool is an int subclass, but ``true`` is no id.
     if isinstance(value, int) and not isinstance(value, bool):

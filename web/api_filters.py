@@ -35,6 +35,7 @@ from web.api import (
     _json,
     _params,
     authenticated,
+    row_id,
     scope_by_method,
 )
 from web.app import parse_id, runtime_of
@@ -384,7 +385,7 @@ def _changed_keywords(
             text, whole_word = _keyword_of(item)
             added.append(Keyword(text, whole_word))
             continue
-        keyword_id = parse_id(item["id"])
+        keyword_id = row_id(item["id"])
         if keyword_id not in keywords:
             raise FederationError(404, "Record not found")
         if _flag(item.get("_destroy", False)):

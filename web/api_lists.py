@@ -28,6 +28,7 @@ from web.api import (
     _params,
     _status_page,
     authenticated,
+    row_id,
 )
 from web.app import parse_id, runtime_of
 from web.presenters import accounts_json
@@ -101,7 +102,7 @@ def _account_ids(params: dict[str, Any]) -> list[int]:
         raise ActionError(422, "Validation failed: account_ids is missing")
     ids = []
     for item in values:
-        number = parse_id(item)
+        number = row_id(item)
         if number is None:
             raise FederationError(404, "Record not found")
         ids.append(number)

@@ -21,7 +21,7 @@ from federation.errors import FederationError
 from outbox.actions import ActionError
 from outbox.profiles import InputError, media_directory, sniff_image, strip_metadata
 from storage import media as media_store
-from web.api import _federation_error, _json, _params, authenticated
+from web.api import _federation_error, _json, _params, authenticated, row_id
 from web.api_mentorship import input_error_response
 from web.app import MAX_ROW_ID, parse_id, runtime_of
 from web.presenters import media_json
@@ -56,8 +56,8 @@ def media_ids_param(params: dict[str, Any]) -> list[int]:
     values = value if isinstance(value, list) else [value]
     ids = []
     for item in values:
-        number = parse_id(item) if isinstance(item, (str, int)) else None
-        if number is None or isinstance(item, bool):
+        number = row_id(item)
+        if number is None:
             raise ActionError(
                 422,
                 f"Validation failed: media_ids must be upload ids, not {str(item)[:40]!r}",

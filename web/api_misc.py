@@ -22,6 +22,7 @@ from web.api import (
     _params,
     _status_param,
     authenticated,
+    row_id,
 )
 from web.app import parse_id, runtime_of
 from web.presenters import (
@@ -79,8 +80,8 @@ async def save_markers() -> Response:
             value = params.get(f"{timeline}[last_read_id]")
         if value in (None, ""):
             continue
-        number = parse_id(value) if isinstance(value, (str, int)) else None
-        if number is None or isinstance(value, bool):
+        number = row_id(value)
+        if number is None:
             raise ActionError(
                 422,
                 f"Validation failed: {timeline}[last_read_id] must be an id,"
@@ -310,7 +311,8 @@ async def clear_notifications() -> Response:
 @authenticated(scope="write:notifications")
 async def dismiss_notification_by_parameter() -> Response:
     params = await _params()
-    return await _dismiss(str(params.get("id", "")))
+    number = row_id(params.get("id"))
+    return await _dismiss("" if number is None else str(number))
 
 
 @blueprint.post("/api/v1/notifications/<notification_id>/dismiss")

@@ -324,3 +324,22 @@ async def test_list_timeline_link_header_pages(teachers):
     assert f"min_id={posted[2]}" in headers["Link"]
     assert [item["id"] for item in newer] == [posted[1]]
     assert [item["id"] for item in older] == [posted[0]]
+
+
+async def test_list_accounts_accept_json_integers(teachers):
+    alice, bruno = await teachers("alice", "bruno")
+    created = await checked(
+        alice, "POST", "/api/v1/lists", "/api/v1/lists", json={"title": "Ints"}
+    )
+    await alice.post(f"/api/v1/accounts/{bruno.account_id}/follow")
+
+    await checked(
+        alice,
+        "POST",
+        f"/api/v1/lists/{created['id']}/accounts",
+        "/api/v1/lists/{id}/accounts",
+        json={"account_ids": [int(bruno.account_id)]},
+    )
+
+    members = await alice.get(f"/api/v1/lists/{created['id']}/accounts")
+    assert [member["id"] for member in members] == [bruno.account_id]

@@ -176,3 +176,17 @@ async def test_notifications_unread_count_follows_marker(teachers):
     assert before == {"count": 2}
     assert after == {"count": 1}
     assert capped == {"count": 1}
+
+
+async def test_markers_accept_json_integers(teachers):
+    (alice,) = await teachers("alice")
+
+    saved = await checked(
+        alice,
+        "POST",
+        "/api/v1/markers",
+        "/api/v1/markers",
+        json={"home": {"last_read_id": 77}},
+    )
+
+    assert saved["home"]["last_read_id"] == "77"

@@ -323,3 +323,14 @@ def test_received_focal_point_checked(focal_point, expected):
     (attachment,) = note.attachments
     assert attachment.focus == expected
     assert (attachment.width, attachment.height) == (40, 20)
+
+
+async def test_media_ids_accept_json_integers(teachers):
+    (alice,) = await teachers("alice")
+    media = await alice.post("/api/v2/media", data=upload_form(png_with_text()))
+
+    status = await alice.post(
+        "/api/v1/statuses", json={"status": "Ints", "media_ids": [int(media["id"])]}
+    )
+
+    assert [item["id"] for item in status["media_attachments"]] == [media["id"]]
