@@ -47,7 +47,9 @@ def test_client_route_described(path, method):
     document = load_document("client")
 
     assert path in document["paths"], f"{path} is not described"
-    assert method in document["paths"][path], f"{method.upper()} {path} is not described"
+    assert method in document["paths"][path], (
+        f"{method.upper()} {path} is not described"
+    )
 
 
 def test_client_references_resolve():
@@ -61,7 +63,9 @@ def test_client_references_resolve():
             node = node[part]
 
 
-@pytest.mark.parametrize("name", sorted(load_document("client")["components"]["schemas"]))
+@pytest.mark.parametrize(
+    "name", sorted(load_document("client")["components"]["schemas"])
+)
 def test_client_schema_valid(name):
     schema = load_document("client")["components"]["schemas"][name]
 
