@@ -73,6 +73,11 @@ async def _serve_until_stopped(
     stop = asyncio.ensure_future(stopping.wait())
     try:
         await asyncio.wait({server, stop}, return_when=asyncio.FIRST_COMPLETED)
+        # Streams of the streaming API never end by themselves, so they are
+        # closed now rather than cancelled after the graceful timeout.
+        streams = app.extensions.get("pedagogue_streams")
+        if streams is not None:
+            await streams.stop()
         if not server.done():
             await asyncio.wait(
                 {server}, timeout=config.graceful_timeout + SHUTDOWN_GRACE
