@@ -285,14 +285,21 @@ async def unread_count() -> Response:
     runtime = runtime_of(current_app)
     params = dict(request.args)
     limit = _int_param(params, "limit") or DEFAULT_UNREAD_LIMIT
+    types = request.args.getlist("types[]") or request.args.getlist("types") or None
+    excluded = request.args.getlist("exclude_types[]") or request.args.getlist(
+        "exclude_types"
+    )
     last_read = await markers.last_read(runtime.pool, g.account["id"], "notifications")
     count = await runtime.pool.fetchval(
         "SELECT count(*) FROM (SELECT 1 FROM notifications n"
         " WHERE n.account_id = $1 AND n.id > $2"
+        " AND ($4::text[] IS NULL OR n.type = ANY($4)) AND NOT n.type = ANY($5::text[])"
         " AND NOT notification_hidden($1, n.from_account_id) LIMIT $3) AS unread",
         g.account["id"],
         last_read,
         min(limit, MAX_UNREAD_LIMIT),
+        types,
+        excluded,
     )
     return _json({"count": count})
 

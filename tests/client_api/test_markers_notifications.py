@@ -190,3 +190,17 @@ async def test_markers_accept_json_integers(teachers):
     )
 
     assert saved["home"]["last_read_id"] == "77"
+
+
+async def test_notifications_unread_count_by_type(teachers):
+    alice, bruno = await teachers("alice", "bruno")
+    await _favourited_by(alice, bruno)
+    await bruno.post(f"/api/v1/accounts/{alice.account_id}/follow")
+
+    follows = await alice.get("/api/v1/notifications/unread_count?types[]=follow")
+    others = await alice.get(
+        "/api/v1/notifications/unread_count?exclude_types[]=follow"
+    )
+
+    assert follows == {"count": 1}
+    assert others == {"count": 1}
