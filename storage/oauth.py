@@ -196,7 +196,8 @@ async def token_with_account(db: Connection, token: str) -> asyncpg.Record | Non
 
     Token columns are prefixed ``token_``; the rest are the account's and are
     NULL for an app-only token. Revoked and expired tokens and tokens of
-    deleted accounts give None.
+    deleted or suspended accounts give None, so lifting a suspension makes
+    the account's tokens work again.
     """
     return await db.fetchrow(
         "SELECT t.id AS token_id, t.scopes AS token_scopes, t.app_id AS token_app_id,"
@@ -204,7 +205,8 @@ async def token_with_account(db: Connection, token: str) -> asyncpg.Record | Non
         " FROM tokens t LEFT JOIN accounts a ON a.id = t.account_id"
         " WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
         " AND (t.expires_at IS NULL OR t.expires_at > now())"
-        " AND (t.account_id IS NULL OR a.deleted_at IS NULL)",
+        " AND (t.account_id IS NULL"
+        " OR (a.deleted_at IS NULL AND a.suspended_at IS NULL))",
         digest(token),
     )
 

@@ -417,6 +417,26 @@ async def test_revoke_then_401_everywhere(school):
     assert again.status_code == 200
 
 
+async def test_suspended_account_token_rejected(school):
+    await school.add_teacher("carmen")
+    app = await register(school)
+    code = await code_for(school, app, username="carmen")
+    token = (
+        await call(
+            app.token, grant_type="authorization_code", code=code, redirect_uri=OOB
+        )
+    ).json()["access_token"]
+    before = await call(app.api, "GET", "/api/v1/accounts/verify_credentials", token)
+    await school.fetchval(
+        "UPDATE accounts SET suspended_at = now() WHERE username = 'carmen'"
+    )
+
+    after = await call(app.api, "GET", "/api/v1/accounts/verify_credentials", token)
+
+    assert before.status_code == 200
+    assert after.status_code == 401
+
+
 async def test_revoke_by_other_app_rejected(school):
     app = await register(school)
     other = await register(school)
