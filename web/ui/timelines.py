@@ -8,7 +8,7 @@ from typing import Any
 from quart import current_app, g, jsonify, render_template_string, request
 
 from outbox.actions import ActionError, Actions
-from storage import statuses
+from storage import groups, statuses
 from web import reading
 from web.api import _new_status
 from web.app import runtime_of
@@ -26,7 +26,10 @@ from web.ui.views import (
 
 log = logging.getLogger(__name__)
 
+# The levels of Mastodon's four that a reply may narrow to, most open first.
 VISIBILITIES = ("public", "unlisted", "private", "direct")
+# Every level the compose form offers; "local" and "group" are this instance's.
+FORM_VISIBILITIES = ("public", "local", "unlisted", "private", "direct", "group")
 STATUS_ACTIONS = ("favourite", "unfavourite", "reblog", "unreblog", "delete")
 TIMELINES = {
     "home": "Home",
@@ -45,6 +48,13 @@ def compose_defaults(viewer: Any) -> dict[str, Any]:
         "spoiler_text": "",
         "status": "",
     }
+
+
+async def with_group_choices(db: Any, viewer: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Add ``group_choices``, the groups the viewer may post group-only to
+    (accepted member or moderator), to compose form values."""
+    values["group_choices"] = await groups.joined_by(db, viewer["id"])
+    return values
 
 
 async def home_page() -> Any:
@@ -100,7 +110,7 @@ async def _timeline(kind: str, rows: list[Any], page: Any, viewer: Any, db: Any)
         filter_context=context,
         # Pages follow the rows read, so a page of hidden posts still links on.
         pages=pagination([row["id"] for row in rows], page),
-        values=compose_defaults(viewer),
+        values=await with_group_choices(db, viewer, compose_defaults(viewer)),
     )
 
 
@@ -118,29 +128,45 @@ async def compose_form() -> Any:
         row = await visible_status(runtime, reply_id, g.viewer)
         reply_to = (await render_statuses(runtime, g.viewer, [row]))[0]
         values = _reply_defaults(reply_to, g.viewer)
+    await with_group_choices(runtime.pool, g.viewer, values)
     return await render("compose.html", reply_to=reply_to, values=values)
 
 
 def _reply_defaults(parent: dict[str, Any], viewer: Any) -> dict[str, Any]:
     """Return reply defaults: mention the author and the accounts it mentions,
-    keep the parent's content warning, and take the more private of the
-    parent's visibility and the viewer's default."""
+    keep the parent's content warning, and take the visibility from
+    ``_reply_visibility``."""
     handles = []
     for account in [parent["account"], *parent["mentions"]]:
         if account["acct"] != viewer["username"] and f"@{account['acct']}" not in handles:
             handles.append(f"@{account['acct']}")
+    values = {
+        "status": " ".join(handles) + " " if handles else "",
+        "spoiler_text": parent["spoiler_text"],
+        "visibility": _reply_visibility(parent, viewer["default_visibility"]),
+        "sensitive": viewer["default_sensitive"],
+        "in_reply_to_id": parent["id"],
+    }
+    if values["visibility"] == "group":
+        values["group_id"] = parent["group_id"]
+    return values
+
+
+def _reply_visibility(parent: dict[str, Any], default: str) -> str:
+    # A reply to a group-only status stays in the group, and a reply to a
+    # local-only one stays local unless the default is followers or mentions.
+    # Otherwise the reply takes the more private of the parent's level and
+    # the viewer's default.
+    if parent.get("group_id"):
+        return "group"
+    default = default if default in VISIBILITIES else "public"
+    if parent.get("local_only"):
+        return "local" if default in ("public", "unlisted") else default
     parent_visibility = parent["visibility"]
     if parent_visibility not in VISIBILITIES:
         parent_visibility = "public"
     # VISIBILITIES runs from the most open to the most private.
-    visibility = max(parent_visibility, viewer["default_visibility"], key=VISIBILITIES.index)
-    return {
-        "status": " ".join(handles) + " " if handles else "",
-        "spoiler_text": parent["spoiler_text"],
-        "visibility": visibility,
-        "sensitive": viewer["default_sensitive"],
-        "in_reply_to_id": parent["id"],
-    }
+    return max(parent_visibility, default, key=VISIBILITIES.index)
 
 
 @blueprint.post("/statuses")
@@ -157,9 +183,12 @@ async def create_status() -> Any:
         # The form has no language field; the viewer's default applies.
         "language": g.viewer["default_language"] or "",
     }
+    # The group list is always sent, but only a group-only post names a group.
+    if values["visibility"] == "group":
+        values["group_id"] = form.get("group_id", "")
     reply_to = None
     try:
-        if values["visibility"] not in VISIBILITIES:
+        if values["visibility"] not in FORM_VISIBILITIES:
             raise ActionError(
                 422,
                 _("Unknown visibility %(value)s.", value=repr(values["visibility"][:20])),
@@ -171,6 +200,7 @@ async def create_status() -> Any:
         status = await Actions(runtime).post_status(g.viewer, new)
     except ActionError as error:
         log.info("compose by account %s rejected: %s", g.viewer["id"], error.message)
+        await with_group_choices(runtime.pool, g.viewer, values)
         return await render(
             "compose.html", status=422, error=error.message, values=values, reply_to=reply_to
         )
