@@ -69,7 +69,7 @@ async def apply_filters(
     in_context = [item for item in active if context in item.contexts]
     if not in_context or not entities:
         return entities
-    by_filter = await _status_ids_by_filter(db, [item.id for item in in_context])
+    by_filter = await _status_rows_by_filter(db, [item.id for item in in_context])
     matcher = FilterSet(in_context, viewer["id"], datetime.now(UTC))
     kept = []
     for entity in entities:
@@ -81,10 +81,12 @@ async def apply_filters(
     return kept
 
 
-async def _status_ids_by_filter(db: Any, filter_ids: list[int]) -> dict[int, set[str]]:
-    by_filter: dict[int, set[str]] = {}
+async def _status_rows_by_filter(
+    db: Any, filter_ids: list[int]
+) -> dict[int, list[Any]]:
+    by_filter: dict[int, list[Any]] = {}
     for row in await filter_store.statuses_of(db, filter_ids):
-        by_filter.setdefault(row["filter_id"], set()).add(str(row["status_id"]))
+        by_filter.setdefault(row["filter_id"], []).append(row)
     return by_filter
 
 
@@ -93,7 +95,7 @@ def _results_of(
     context: str,
     matcher: FilterSet,
     filters: list[Filter],
-    by_filter: dict[int, set[str]],
+    by_filter: dict[int, list[Any]],
 ) -> list[tuple[dict[str, Any], str]]:
     """Return (FilterResult entity, action) pairs for one Status entity."""
     keyword_hits = {
@@ -105,14 +107,15 @@ def _results_of(
         named.add(entity["reblog"]["id"])
     results = []
     for item in filters:
-        status_hits = sorted(named & by_filter.get(item.id, set()))
+        rows = by_filter.get(item.id, [])
+        status_hits = sorted(named & {str(row["status_id"]) for row in rows})
         keywords = keyword_hits.get(item.id)
         if not keywords and not status_hits:
             continue
         results.append(
             (
                 {
-                    "filter": filter_json(item, by_filter.get(item.id, set())),
+                    "filter": filter_json(item, rows),
                     "keyword_matches": keywords or None,
                     "status_matches": status_hits or None,
                 },
@@ -126,11 +129,8 @@ def _results_of(
 
 
 def filter_json(item: Filter, status_rows: Any = ()) -> dict[str, Any]:
-    """Return Mastodon's Filter entity (v2).
-
-    ``status_rows`` are filter_statuses rows, or bare status ids as strings
-    where only the ids are known.
-    """
+    """Return Mastodon's Filter entity (v2); ``status_rows`` are its
+    filter_statuses rows."""
     return {
         "id": str(item.id),
         "title": item.title,
@@ -151,8 +151,6 @@ def keyword_json(keyword: Keyword) -> dict[str, Any]:
 
 
 def _status_entry_json(row: Any) -> dict[str, Any]:
-    if isinstance(row, str):
-        return {"id": None, "status_id": row}
     return {"id": str(row["id"]), "status_id": str(row["status_id"])}
 
 

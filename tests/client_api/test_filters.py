@@ -271,6 +271,7 @@ async def test_filter_status_match_and_crud(teachers):
         json={"status_id": target["id"]},
     )
     profile = await alice.get(f"/api/v1/accounts/{bruno.account_id}/statuses")
+    validate_response("client", "/api/v1/bookmarks", "GET", 200, profile)
     await checked(
         alice,
         "DELETE",
