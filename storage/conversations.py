@@ -115,16 +115,27 @@ async def hide(
 
 
 async def participants(
-    db: Connection, account_id: int, status_ids: list[int]
-) -> list[asyncpg.Record]:
-    """Return the authors and mentioned accounts of statuses, without ``account_id``."""
-    return list(
-        await db.fetch(
-            "SELECT a.* FROM accounts a WHERE a.id <> $1 AND a.deleted_at IS NULL"
-            " AND a.id IN (SELECT account_id FROM statuses WHERE id = ANY($2::bigint[])"
-            " UNION SELECT account_id FROM mentions WHERE status_id = ANY($2::bigint[]))"
-            " ORDER BY a.id",
-            account_id,
-            status_ids,
-        )
+    db: Connection, account_id: int, threads: dict[int, list[int]]
+) -> dict[int, list[asyncpg.Record]]:
+    """Return the authors and mentioned accounts of each thread's statuses, by
+    root id, without ``account_id``; ``threads`` maps root ids to status ids."""
+    pairs = [
+        (root_id, status_id) for root_id, ids in threads.items() for status_id in ids
+    ]
+    rows = await db.fetch(
+        "WITH thread AS (SELECT * FROM unnest($2::bigint[], $3::bigint[])"
+        " AS t(root_id, status_id)),"
+        " people AS (SELECT t.root_id, s.account_id FROM thread t"
+        " JOIN statuses s ON s.id = t.status_id"
+        " UNION SELECT t.root_id, m.account_id FROM thread t"
+        " JOIN mentions m ON m.status_id = t.status_id)"
+        " SELECT p.root_id, a.* FROM people p JOIN accounts a ON a.id = p.account_id"
+        " WHERE a.id <> $1 AND a.deleted_at IS NULL ORDER BY p.root_id, a.id",
+        account_id,
+        [root_id for root_id, _ in pairs],
+        [status_id for _, status_id in pairs],
     )
+    by_root: dict[int, list[asyncpg.Record]] = {root_id: [] for root_id in threads}
+    for row in rows:
+        by_root[row["root_id"]].append(row)
+    return by_root

@@ -107,20 +107,35 @@ async def _conversations_json(runtime: Any, rows: list[Any]) -> list[dict[str, A
     )
     rendered = await StatusPresenter(runtime, g.account).render(list(status_rows))
     by_id = {int(item["id"]): item for item in rendered}
-    result = []
-    for row in rows:
-        people = await conversations.participants(
-            runtime.pool, g.account["id"], list(row["status_ids"])
+    people = await conversations.participants(
+        runtime.pool,
+        g.account["id"],
+        {row["root_id"]: list(row["status_ids"]) for row in rows},
+    )
+    # One statistics query for the accounts of every conversation on the page.
+    every = {row["id"]: row for group in people.values() for row in group}
+    rendered_accounts = dict(
+        zip(
+            every,
+            await accounts_json(runtime, [_account_row(row) for row in every.values()]),
         )
-        result.append(
-            {
-                "id": str(row["root_id"]),
-                "unread": row["unread"],
-                "accounts": await accounts_json(runtime, people),
-                "last_status": by_id.get(row["last_status_id"]),
-            }
-        )
-    return result
+    )
+    return [
+        {
+            "id": str(row["root_id"]),
+            "unread": row["unread"],
+            "accounts": [
+                rendered_accounts[person["id"]] for person in people[row["root_id"]]
+            ],
+            "last_status": by_id.get(row["last_status_id"]),
+        }
+        for row in rows
+    ]
+
+
+def _account_row(row: Any) -> dict[str, Any]:
+    """Return a participant row without its ``root_id``, as an accounts row."""
+    return {key: value for key, value in dict(row).items() if key != "root_id"}
 
 
 async def _conversation(conversation_id: str) -> Any:
