@@ -39,7 +39,7 @@ blueprint = Blueprint("api_misc", __name__)
 blueprint.register_error_handler(ActionError, _action_error)
 blueprint.register_error_handler(FederationError, _federation_error)
 
-# Notifications counted by unread_count by default and at most, as in Mastodon.
+# Default and maximum of the limit parameter of unread_count.
 DEFAULT_UNREAD_LIMIT = 100
 MAX_UNREAD_LIMIT = 1000
 
