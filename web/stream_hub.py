@@ -248,6 +248,10 @@ class StreamHub:
         self, names: frozenset[str] | set[str]
     ) -> list[tuple[Subscriber, Channel]]:
         """Return each (connection, channel) pair whose channel name is in ``names``."""
+        # A connection closed by the hub (a full queue, a revoked token) is
+        # unregistered here too, in case its transport never runs again.
+        for subscriber in [s for s in self.subscribers if s.closed_reason is not None]:
+            self.close(subscriber)
         return [
             (subscriber, channel)
             for subscriber in self.subscribers

@@ -268,13 +268,42 @@ async def server_sent_events(kind: str | None = None) -> Response:
     log.info("stream %s opened for %s", channel.name, subscriber.limit_key)
     heartbeat = hub.settings.heartbeat_seconds
     response = Response(
-        _event_lines(hub, subscriber, heartbeat),
+        EventStream(hub, subscriber, heartbeat),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
     # A stream stays open for as long as the client reads it.
     response.timeout = None
     return response
+
+
+class EventStream:
+    """The body of a server-sent event response.
+
+    Quart closes the body when the response ends. Closing unregisters the
+    connection from the hub even when the client left before the first
+    line, when the generator below never started and so never ran its
+    ``finally``.
+    """
+
+    def __init__(
+        self, hub: StreamHub, subscriber: Subscriber, heartbeat: float
+    ) -> None:
+        self.hub = hub
+        self.subscriber = subscriber
+        self.lines = _event_lines(hub, subscriber, heartbeat)
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await self.lines.__anext__()
+
+    async def aclose(self) -> None:
+        try:
+            await self.lines.aclose()
+        finally:
+            self.hub.close(self.subscriber)
 
 
 async def _event_lines(

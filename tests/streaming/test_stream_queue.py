@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from storage.stream_events import StreamEvent, parse_payload
-from web.stream_hub import Channel, Subscriber
+from web.stream_hub import Channel, StreamHub, Subscriber
 
 
 def test_payload_with_recipient_parsed() -> None:
@@ -45,3 +45,20 @@ async def test_repeated_update_sent_once() -> None:
     channel = Channel("user")
     assert subscriber.first_time(channel, "update", 5)
     assert not subscriber.first_time(channel, "update", 5)
+
+
+async def test_hub_unregisters_overflowed_connection(runtime) -> None:
+    hub = StreamHub(runtime)
+    subscriber = Subscriber(
+        account=None, token_id=None, limit_key="address:x", queue_size=1
+    )
+    subscriber.channels.add(Channel("public"))
+    hub.open(subscriber)
+    try:
+        for number in range(2):
+            subscriber.offer(Channel("public"), "update", str(number))
+        remaining = hub.subscribed({"public"})
+    finally:
+        await hub.stop()
+    assert remaining == []
+    assert hub.open_counts == {}
