@@ -174,8 +174,9 @@ _PUBLIC_BRANCH = (
     " AND id > coalesce($2::bigint, 0)"
     " AND (NOT $3 OR local) AND (NOT $4 OR NOT local)"
     " AND status_visible(s, $6)"
-    # Silenced and suspended accounts and domains.
+    # Silenced accounts and domains, and the viewer's blocks and mutes.
     " AND NOT account_kept_off_public(s.account_id)"
+    " AND NOT account_hidden_from(s.account_id, $6)"
     " ORDER BY id {order} LIMIT $5)"
 )
 
