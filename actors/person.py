@@ -47,7 +47,9 @@ def render_person(
         "following": urls.following(username),
         "endpoints": {"sharedInbox": urls.shared_inbox},
         "manuallyApprovesFollowers": account["manually_approves_followers"],
-        "discoverable": True,
+        "discoverable": account.get("discoverable", True),
+        # Pinned statuses, served by web.api_statuses.featured_collection.
+        "featured": f"{actor_id}/collections/featured",
         "published": account["created_at"].strftime("%Y-%m-%dT%H:%M:%SZ"),
         "publicKey": {
             "id": urls.key(username),

@@ -50,6 +50,8 @@ class NewStatus:
     group_id: int | None = None
     # Uploads of the author (``POST /api/v2/media``) to attach, in order.
     media_ids: list[int] = field(default_factory=list)
+    # An outbox.polls.NewPoll, already checked, for a status with a poll.
+    poll: Any = None
 
 
 class Actions:
@@ -201,6 +203,8 @@ class Actions:
         # A status with media may have no text, as in Mastodon.
         if not text and not new.media_ids:
             raise ActionError(422, "Validation failed: Text can't be blank")
+        if new.poll is not None and new.media_ids:
+            raise ActionError(422, "Validation failed: a status cannot have both media and a poll")
         if len(text) > MAX_STATUS_CHARACTERS:
             raise ActionError(422, f"Validation failed: Text is over {MAX_STATUS_CHARACTERS} characters")
         if new.visibility not in VISIBILITIES:
@@ -265,6 +269,18 @@ class Actions:
             await statuses.add_mentions(connection, status["id"], [m["id"] for m in mention_rows])
             await statuses.add_tags(connection, status["id"], tags)
             media = await _attach_media(connection, account, status, new.media_ids)
+            poll = None
+            if new.poll is not None:
+                from storage import polls
+
+                poll = await polls.insert(
+                    connection,
+                    status["id"],
+                    new.poll.options,
+                    multiple=new.poll.multiple,
+                    hide_totals=new.poll.hide_totals,
+                    expires_at=new.poll.expires_at(),
+                )
             if parent is not None:
                 await statuses.bump_counter(connection, parent["id"], "replies_count", 1)
             await self._distribute_locally(connection, account, status, mention_rows)
@@ -273,6 +289,10 @@ class Actions:
                 note["audience"] = group["actor_id"]
             if media:
                 note["attachment"] = [document_of(item) for item in media]
+            if poll is not None:
+                from outbox.polls import question_fields
+
+                note.update(question_fields(poll))
             inboxes = await self._inboxes_for(
                 connection, account, new.visibility, mention_rows, status["audience_id"]
             )

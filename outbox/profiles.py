@@ -130,6 +130,10 @@ class ProfileChange:
     pronouns: str | None = None
     avatar: bytes | None = None
     header: bytes | None = None
+    # Mastodon's locked, bot and discoverable flags.
+    locked: bool | None = None
+    bot: bool | None = None
+    discoverable: bool | None = None
 
     def checked_lines(self) -> dict[str, str]:
         """Return the plain-text parts this change sets, stripped, by column.
@@ -271,6 +275,12 @@ class ProfileActions:
             values["icon_url"] = self._store_image(change.avatar, "avatar")
         if change.header is not None:
             values["header_url"] = self._store_image(change.header, "header")
+        if change.locked is not None:
+            values["manually_approves_followers"] = change.locked
+        if change.bot is not None:
+            values["bot"] = change.bot
+        if change.discoverable is not None:
+            values["discoverable"] = change.discoverable
         if not values:
             return account
 

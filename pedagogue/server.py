@@ -11,6 +11,7 @@ from hypercorn.config import Config as HypercornConfig
 from inbox.worker import InboxWorker, listen_for_wakeups
 from outbox.deliver import DeliveryWorker
 from outbox.events import EventReminders
+from outbox.scheduled import ScheduledPublisher
 from outbox.mentorship import PeerSoftwareChecks
 from pedagogue.config import Settings, parse_listen
 from pedagogue.runtime import Runtime
@@ -117,6 +118,7 @@ async def run_instance(settings: Settings, dsn: str, *, role: str = "all") -> No
             tasks.append(asyncio.create_task(InboxWorker(runtime).run(stopping)))
         tasks.append(asyncio.create_task(DeliveryWorker(runtime).run(stopping)))
         tasks.append(asyncio.create_task(EventReminders(runtime).run(stopping)))
+        tasks.append(asyncio.create_task(ScheduledPublisher(runtime).run(stopping)))
         tasks.append(asyncio.create_task(PeerSoftwareChecks(runtime).run(stopping)))
         log.info("workers started for %s", settings.base_url)
 

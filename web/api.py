@@ -577,25 +577,77 @@ async def account_statuses(account_id: str) -> Response:
     params = dict(request.args)
     page = _page(params)
     if _flag(params.get("pinned", "false")):
-        # Pinning is not supported, so the pinned list is always empty.
-        return _json([])
-    rows = await reading.account_rows(
-        runtime.pool,
-        row["id"],
-        page,
-        exclude_replies=_flag(params.get("exclude_replies", "false")),
-        exclude_reblogs=_flag(params.get("exclude_reblogs", "false")),
-        viewer=viewer,
-    )
+        from web.api_statuses import pinned_page
+
+        # Pinned statuses come as one unpaged list, as from Mastodon.
+        if page.max_id is not None or page.after_id is not None:
+            return _json([])
+        return _json(await pinned_page(runtime, row["id"], viewer))
+    only_media = _flag(params.get("only_media", "false"))
+    tagged = (params.get("tagged") or "").lstrip("#").strip().lower() or None
+    if only_media or tagged:
+        rows = await _filtered_account_rows(runtime, row["id"], page, viewer, only_media, tagged, params)
+    else:
+        rows = await reading.account_rows(
+            runtime.pool,
+            row["id"],
+            page,
+            exclude_replies=_flag(params.get("exclude_replies", "false")),
+            exclude_reblogs=_flag(params.get("exclude_reblogs", "false")),
+            viewer=viewer,
+        )
     return await _status_page(runtime, viewer, list(rows), page, None, "account")
+
+
+async def _filtered_account_rows(
+    runtime: Any,
+    account_id: int,
+    page: Page,
+    viewer: Any,
+    only_media: bool,
+    tagged: str | None,
+    params: dict[str, Any],
+) -> list[Any]:
+    """Return a page of an account's own posts with media or with a hashtag.
+
+    Boosts never match either filter, as in Mastodon.
+    """
+    order = "ASC" if page.ascending else "DESC"
+    return list(
+        await runtime.pool.fetch(
+            "SELECT s.* FROM statuses s WHERE s.account_id = $1 AND s.deleted_at IS NULL"
+            " AND s.reblog_of_id IS NULL"
+            " AND s.visibility <> 'direct' AND status_visible(s, $2::bigint)"
+            " AND ($3::bigint IS NULL OR s.id < $3) AND ($4::bigint IS NULL OR s.id > $4)"
+            " AND (NOT $5::boolean OR EXISTS (SELECT 1 FROM media_attachments m"
+            "  WHERE m.status_id = s.id))"
+            " AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM status_tags t"
+            "  WHERE t.status_id = s.id AND t.name = $6))"
+            " AND (NOT $7::boolean OR s.in_reply_to_id IS NULL"
+            "  OR s.in_reply_to_account_id = s.account_id)"
+            f" ORDER BY s.id {order} LIMIT $8",
+            account_id,
+            viewer["id"] if viewer is not None else None,
+            page.max_id,
+            page.after_id,
+            only_media,
+            tagged,
+            _flag(params.get("exclude_replies", "false")),
+            page.limit,
+        )
+    )
 
 
 @blueprint.post("/api/v1/accounts/<account_id>/follow")
 @authenticated(scope="write:follows")
 async def follow(account_id: str) -> Response:
+    from web.api_accounts import follow_options
+
     target = await _account_param(account_id)
     runtime = runtime_of(current_app)
+    params = await _params()
     await Actions(runtime).follow(g.account, target)
+    await follow_options(runtime, g.account, target, params)
     return _json(await _relationship(runtime, g.account, target["id"]))
 
 
@@ -892,12 +944,10 @@ def _reply_to_id(params: dict[str, Any]) -> int | None:
 @blueprint.post("/api/v1/statuses")
 @authenticated(scope="write:statuses")
 async def create_status() -> Response:
-    runtime = runtime_of(current_app)
-    new = _new_status(await _params(), g.account)
-    if new.in_reply_to_id is not None:
-        await _status_param(str(new.in_reply_to_id), g.account)
-    status = await Actions(runtime).post_status(g.account, new)
-    return _json(await status_json(runtime, status, g.account))
+    # Imported here because web.api_statuses builds on this module.
+    from web.api_statuses import create_status_response
+
+    return await create_status_response()
 
 
 @blueprint.get("/api/v1/statuses/<status_id>")

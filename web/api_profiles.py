@@ -125,14 +125,22 @@ async def _uploaded(name: str) -> bytes | None:
 async def update_credentials() -> Response:
     runtime = runtime_of(current_app)
     params = await _params()
+    from web.api_accounts import optional_flag, update_posting_defaults
+
     change = ProfileChange(
         display_name=params.get("display_name"),
         note=params.get("note"),
         fields=_field_pairs(params),
         avatar=await _uploaded("avatar"),
         header=await _uploaded("header"),
+        locked=optional_flag(params, "locked"),
+        bot=optional_flag(params, "bot"),
+        discoverable=optional_flag(params, "discoverable"),
     )
-    row = await ProfileActions(runtime).update(g.account, change)
+    # The posting defaults are checked and stored first: they are not part
+    # of the actor document, and a bad one leaves the profile unchanged.
+    account = await update_posting_defaults(runtime, g.account, params)
+    row = await ProfileActions(runtime).update(account, change)
     return _json(await credential_account_json(runtime, row))
 
 

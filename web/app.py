@@ -71,6 +71,9 @@ def create_app(runtime: Runtime) -> Quart:
     app.register_blueprint(api_lists.blueprint)
     app.register_blueprint(api_media.blueprint)
     app.register_blueprint(api_misc.blueprint)
+    from web import api_accounts, api_statuses
+    app.register_blueprint(api_statuses.blueprint)
+    app.register_blueprint(api_accounts.blueprint)
     from web import oauth
     from web.ui import oauth_consent
     app.register_blueprint(oauth.blueprint)

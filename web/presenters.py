@@ -16,7 +16,7 @@ from actors.note import render_note
 from federation.sanitize import plain_text
 from outbox.actions import MAX_STATUS_CHARACTERS
 from pedagogue import MASTODON_COMPAT_VERSION, __version__
-from storage import lesson_plans, statuses
+from storage import lesson_plans, polls, statuses, status_history
 
 if TYPE_CHECKING:
     from pedagogue.config import Settings
@@ -108,8 +108,11 @@ def account_json(
         "acct": acct(account),
         "display_name": account["display_name"],
         "locked": account["manually_approves_followers"],
-        "bot": account["actor_type"] in ("Service", "Application"),
-        "discoverable": True,
+        # NOTE: a local bot keeps the actor type Person in its actor document,
+        # so remote servers do not see it as a bot.
+        "bot": account["actor_type"] in ("Service", "Application")
+        or bool(account.get("bot", False)),
+        "discoverable": account.get("discoverable", True),
         "indexable": False,
         "group": account["actor_type"] == "Group",
         # Mastodon 3.4 and later publish the day of sign-up, not the moment.
@@ -204,9 +207,9 @@ async def credential_account_json(runtime: Runtime, account: Any) -> dict[str, A
             }
             for item in account.get("fields") or []
         ],
-        "privacy": "public",
-        "sensitive": False,
-        "language": "",
+        "privacy": account.get("default_visibility") or "public",
+        "sensitive": bool(account.get("default_sensitive", False)),
+        "language": account.get("default_language") or "",
         "follow_requests_count": pending,
     }
     # Mastodon sends this placeholder role to accounts without a staff role.
@@ -226,6 +229,7 @@ async def relationships_json(
     """Return Relationship entities, in request order, for the targets that exist."""
     rows = await runtime.pool.fetch(
         "SELECT t.id, mine.accepted AS mine, theirs.accepted AS theirs,"
+        " mine.show_reblogs, mine.notify,"
         " EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = $1"
         "  AND b.target_account_id = t.id) AS blocking,"
         " EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = t.id"
@@ -253,8 +257,8 @@ def _relationship(row: Any) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
         "following": following,
-        "showing_reblogs": following or requested,
-        "notifying": False,
+        "showing_reblogs": (following or requested) and row["show_reblogs"] is not False,
+        "notifying": (following or requested) and row["notify"] is True,
         "languages": None,
         "followed_by": row["theirs"] is True,
         "blocking": row["blocking"],
@@ -308,6 +312,9 @@ class StatusPresenter:
         self.reblogged: set[int] = set()
         self.bookmarked: set[int] = set()
         self.cards: dict[int, Any] = {}
+        self.polls: dict[int, Any] = {}
+        self.own_votes: dict[int, list[int]] = {}
+        self.pinned: set[int] = set()
 
     async def render(self, rows: list[Any]) -> list[dict[str, Any]]:
         """Return Status entities for ``rows``, reblogs with their originals."""
@@ -382,6 +389,7 @@ class StatusPresenter:
                     "SELECT * FROM events WHERE status_id = ANY($1::bigint[])", event_ids
                 )
             }
+        self.polls = await polls.of_statuses(db, ids)
         if self.viewer is not None:
             await self._load_viewer_state(db, self.viewer, ids)
 
@@ -402,6 +410,11 @@ class StatusPresenter:
         self.favourited = {row["status_id"] for row in marks if row["favourite"]}
         self.reblogged = {row["status_id"] for row in marks if row["favourite"] is False}
         self.bookmarked = {row["status_id"] for row in marks if row["favourite"] is None}
+        self.pinned = await status_history.pinned_ids(db, viewer["id"], ids)
+        if self.polls:
+            self.own_votes = await polls.choices_of(
+                db, viewer["id"], [poll["id"] for poll in self.polls.values()]
+            )
 
     def _status(self, row: Any) -> dict[str, Any]:
         author = self.accounts[row["account_id"]]
@@ -446,6 +459,9 @@ class StatusPresenter:
             "card": _plan_card(self.cards.get(row["id"]), author, self.runtime),
             "poll": None,
         }
+        poll = self.polls.get(row["id"])
+        if poll is not None:
+            entity["poll"] = poll_json(poll, row, self.viewer, self.own_votes)
         event = self.events.get(row["id"])
         if event is not None:
             # Mastodon apps know no events: a card carries the title and time.
@@ -471,13 +487,48 @@ class StatusPresenter:
         # Mastodon sends "pinned" only on statuses the viewer could pin.
         own = author["id"] == viewer["id"]
         if own and row["reblog_of_id"] is None and row["visibility"] != "direct":
-            entity["pinned"] = False
+            entity["pinned"] = row["id"] in self.pinned
 
     def _shown_media(self, row: Any, author: Any) -> list[Any]:
         # Media stored before a reject_media domain block are hidden too.
         if self.runtime.domain_policy.cached_rejects_media(author["domain"]):
             return []
         return self.media.get(row["id"], [])
+
+
+def poll_json(
+    poll: Any, status: Any, viewer: Any | None, own_votes: dict[int, list[int]]
+) -> dict[str, Any]:
+    """Return the Poll entity. With ``hide_totals``, the counts per option are
+    null for everyone but the author until the poll ends, as in Mastodon."""
+    expires_at = poll["expires_at"]
+    expired = expires_at is not None and expires_at <= datetime.now(UTC)
+    hidden = (
+        poll["hide_totals"]
+        and not expired
+        and (viewer is None or viewer["id"] != status["account_id"])
+    )
+    document: dict[str, Any] = {
+        "id": str(poll["id"]),
+        "expires_at": iso_millis(expires_at),
+        "expired": expired,
+        "multiple": poll["multiple"],
+        "votes_count": poll["votes_count"],
+        "voters_count": poll["voters_count"],
+        "options": [
+            {
+                "title": option["title"],
+                "votes_count": None if hidden else option["votes_count"],
+            }
+            for option in polls.options_of(poll)
+        ],
+        "emojis": [],
+    }
+    if viewer is not None:
+        choices = own_votes.get(poll["id"], [])
+        document["voted"] = bool(choices) or viewer["id"] == status["account_id"]
+        document["own_votes"] = choices
+    return document
 
 
 def _mastodon_visibility(visibility: str) -> str:
@@ -763,10 +814,14 @@ def instance_v2_json(settings: Settings, active_users: int) -> dict[str, Any]:
 # ActivityStreams
 
 
-async def note_of(runtime: Runtime, status: Any, account: Any) -> dict[str, Any]:
-    """Return the ActivityStreams Note of a local status."""
-    mentions = await statuses.mentions_of(runtime.pool, [status["id"]])
-    tags = [row["name"] for row in await statuses.tags_of(runtime.pool, [status["id"]])]
+async def note_of(
+    runtime: Runtime, status: Any, account: Any, db: Any = None
+) -> dict[str, Any]:
+    """Return the ActivityStreams Note (or Question, with a poll) of a local
+    status, read through ``db`` when given, else the pool."""
+    db = db or runtime.pool
+    mentions = await statuses.mentions_of(db, [status["id"]])
+    tags = [row["name"] for row in await statuses.tags_of(db, [status["id"]])]
     domain = runtime.settings.domain
     note = render_note(
         status,
@@ -783,13 +838,18 @@ async def note_of(runtime: Runtime, status: Any, account: Any) -> dict[str, Any]
     # Served at this URL by web.activitypub.replies_collection, filtered for
     # the fetching actor.
     note["replies"] = f"{status['uri']}/replies"
-    media = await statuses.attachments_of(runtime.pool, [status["id"]])
+    media = await statuses.attachments_of(db, [status["id"]])
     if media:
         from outbox.actions import document_of
 
         note["attachment"] = [document_of(item) for item in media]
+    poll = await polls.by_status(db, status["id"])
+    if poll is not None:
+        from outbox.polls import question_fields
+
+        note.update(question_fields(poll))
     if status["visibility"] == "group" and status["audience_id"] is not None:
-        note["audience"] = await runtime.pool.fetchval(
+        note["audience"] = await db.fetchval(
             "SELECT actor_id FROM accounts WHERE id = $1", status["audience_id"]
         )
     return note

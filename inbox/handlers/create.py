@@ -15,8 +15,9 @@ from federation.sanitize import plain_text, sanitize_display_name, sanitize_html
 from inbox.handlers import Context, Ignored
 from inbox.handlers import event
 from inbox.handlers import lesson_plan
+from inbox.handlers import poll
 from inbox.handlers.group import announce_to_groups, refresh_moderators
-from storage import accounts, social, statuses, tags
+from storage import accounts, social, status_history, statuses, tags
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ async def handle_create(context: Context, *, distribute: bool = True) -> None:
         if not object_id or not context.same_host(object_id):
             raise Ignored("Create without an embedded object on the sender's host")
         obj = await _fetch_created(context, object_id)
+    if poll.looks_like_vote(obj) and await poll.receive_vote(context, obj):
+        return
     try:
         note = parse_note(obj)
     except InvalidObject as error:
@@ -54,6 +57,8 @@ async def handle_create(context: Context, *, distribute: bool = True) -> None:
     # FEP-1b12 names the group on the object, and some servers on the activity.
     audience = ids_of(obj.get("audience")) or ids_of(context.activity.get("audience"))
     status = await store_note(context, note, distribute=distribute, audience=audience)
+    if status is not None and note.object_type == "Question":
+        await poll.store_remote_poll(context, obj, status)
     if status is not None and note.object_type == "Event":
         await event.store_event(context, obj, status)
     if status is not None and note.object_type == "Article":
@@ -288,9 +293,18 @@ async def handle_update(context: Context) -> None:
         existing["spoiler_text"],
         existing["name"],
     )
+    # A Question's Update often carries only new vote totals.
+    poll_updated = await poll.update_remote_poll(context, obj, existing)
+    if unchanged and poll_updated:
+        log.debug("poll totals of %s updated (%s)", note.uri, context.activity_id)
+        return
     # Events and plans have fields of their own that the Update may change.
     if unchanged and note.object_type not in ("Event", "Article"):
         raise Ignored(f"Update of {note.uri} changes nothing")
+    if not unchanged:
+        await status_history.save_version(
+            context.connection, existing, poll_options=None, media_ids=[]
+        )
     # NOTE: an edit replaces the text, title and content warning only; the
     # mentions, hashtags and attachments of the first version stay.
     await statuses.update_content(
