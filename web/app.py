@@ -80,6 +80,8 @@ def create_app(runtime: Runtime) -> Quart:
     app.register_blueprint(oauth_consent.blueprint)
     from web import streaming
     app.register_blueprint(streaming.blueprint)
+    from web import openapi
+    app.register_blueprint(openapi.blueprint)
 
     app.before_request(_reject_long_target)
     app.before_request(_reject_unstorable_parameters)
