@@ -478,7 +478,8 @@ async def instance_v1() -> Response:
     }
     from web.api_moderation import rules_json
 
-    document = instance_v1_json(runtime.settings, stats)
+    contact = await _contact_account(runtime)
+    document = instance_v1_json(runtime.settings, stats, contact)
     document["rules"] = await rules_json(runtime)
     return _json(document)
 
@@ -486,13 +487,39 @@ async def instance_v1() -> Response:
 @blueprint.get("/api/v2/instance")
 async def instance_v2() -> Response:
     runtime = runtime_of(current_app)
-    # NOTE: sign-ins are not recorded, so every local user counts as active.
-    users = await accounts.count_local_users(runtime.pool)
+    users = await runtime.pool.fetchval(_ACTIVE_MONTH_QUERY)
     from web.api_moderation import rules_json
 
-    document = instance_v2_json(runtime.settings, users)
+    contact = await _contact_account(runtime)
+    document = instance_v2_json(runtime.settings, users, contact)
     document["rules"] = await rules_json(runtime)
     return _json(document)
+
+
+# Local teachers active in the last 30 days: signed in to the web interface,
+# used an API token or posted. A token's last use is written at most every few
+# minutes, which is precise enough for a monthly count.
+_ACTIVE_MONTH_QUERY = (
+    "SELECT count(*) FROM accounts a WHERE a.domain IS NULL"
+    " AND a.actor_type = 'Person' AND a.deleted_at IS NULL"
+    " AND a.suspended_at IS NULL AND ("
+    " EXISTS (SELECT 1 FROM web_sessions w WHERE w.account_id = a.id"
+    "  AND w.last_seen_at > now() - interval '30 days')"
+    " OR EXISTS (SELECT 1 FROM tokens t WHERE t.account_id = a.id"
+    "  AND t.last_used_at > now() - interval '30 days')"
+    " OR EXISTS (SELECT 1 FROM statuses s WHERE s.account_id = a.id"
+    "  AND s.created_at > now() - interval '30 days'))"
+)
+
+
+async def _contact_account(runtime: Any) -> dict[str, Any] | None:
+    """Return the Account entity of the first admin, whom Mastodon apps show
+    as the instance's contact, or None on an instance without one."""
+    row = await runtime.pool.fetchrow(
+        "SELECT * FROM accounts WHERE domain IS NULL AND is_admin"
+        " AND deleted_at IS NULL AND suspended_at IS NULL ORDER BY id LIMIT 1"
+    )
+    return None if row is None else await full_account_json(runtime, row)
 
 
 # Accounts
@@ -744,6 +771,22 @@ async def search() -> Response:
             offset=_int_param(params, "offset") or 0,
         )
     return _json(result)
+
+
+@blueprint.get("/api/v1/accounts/search")
+@authenticated(scope="read:accounts")
+async def search_accounts() -> Response:
+    """Find accounts, groups among them, as ``/api/v2/search`` with
+    ``type=accounts`` does; Mastodon.py's ``account_search`` calls this."""
+    runtime = runtime_of(current_app)
+    query = request.args.get("q", "").strip()
+    if not query:
+        raise FederationError(400, "q parameter is missing")
+    if "\x00" in query:
+        raise FederationError(400, "q contains a NUL character")
+    resolve = _flag(request.args.get("resolve", "false"))
+    rows = await _search_accounts(runtime, query, resolve)
+    return _json(await accounts_json(runtime, rows))
 
 
 async def _status_by_url(runtime: Any, url: str, resolve: bool) -> Any:

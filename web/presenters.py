@@ -312,6 +312,7 @@ class StatusPresenter:
         self.reblogged: set[int] = set()
         self.bookmarked: set[int] = set()
         self.cards: dict[int, Any] = {}
+        self.card_images: dict[int, str] = {}
         self.polls: dict[int, Any] = {}
         self.own_votes: dict[int, list[int]] = {}
         self.pinned: set[int] = set()
@@ -381,6 +382,7 @@ class StatusPresenter:
         articles = [row["id"] for row in rows if row["object_type"] == "Article"]
         if articles:
             self.cards = await lesson_plans.cards_of(db, articles)
+            self.card_images = await _plan_card_images(self.runtime, db, articles)
         event_ids = [row["id"] for row in rows if row["object_type"] == "Event"]
         if event_ids:
             self.events = {
@@ -456,7 +458,13 @@ class StatusPresenter:
                 for name in self.tags.get(row["id"], [])
             ],
             "emojis": [],
-            "card": _plan_card(self.cards.get(row["id"]), author, self.runtime),
+            "card": _plan_card(
+                self.cards.get(row["id"]),
+                row,
+                author,
+                self.card_images.get(row["id"]),
+                self.runtime,
+            ),
             "poll": None,
         }
         poll = self.polls.get(row["id"])
@@ -465,9 +473,10 @@ class StatusPresenter:
         event = self.events.get(row["id"])
         if event is not None:
             # Mastodon apps know no events: a card carries the title and time.
-            entity["card"] = _event_card(event, entity["url"])
+            card = _event_card(event, row, author, self.runtime)
+            entity["card"] = card
             if row["local"]:
-                entity["content"] = _event_heading(event) + entity["content"]
+                entity["content"] = _event_content(event, row["content"], card["url"])
         if row["local"]:
             # Statuses posted with `pedagogue token create` tokens have no
             # registered application; Mastodon omits the key for remote ones.
@@ -545,60 +554,125 @@ def _event_when(event: Any) -> str:
     return f"{starts:%Y-%m-%d %H:%M} to {ends:%Y-%m-%d %H:%M} ({zone})"
 
 
-def _event_heading(event: Any) -> str:
+def _event_content(event: Any, description: str, url: str) -> str:
+    """Return the text of a local event's status: the name and time, the
+    description and a link to the event's page, where readers can join."""
     from html import escape
 
-    return f"<p><strong>{escape(event['name'])}</strong><br>{_event_when(event)}</p>"
+    heading = f"<p><strong>{escape(event['name'])}</strong><br>{_event_when(event)}</p>"
+    link = escape(url, quote=True)
+    return f'{heading}{description}<p><a href="{link}">{link}</a></p>'
 
 
-def _event_card(event: Any, url: str) -> dict[str, Any]:
+def _event_card(
+    event: Any, status: Any, author: Any, runtime: Runtime
+) -> dict[str, Any]:
+    """Return the preview card of an event's status: the title, the time and
+    whether it meets online, linked to the event's page."""
     where = "online" if event["online_url"] else "in person"
-    return {
-        "url": url,
-        "title": event["name"],
-        "description": f"Event, {where}: {_event_when(event)}",
-        "language": None,
-        "type": "link",
-        "author_name": "",
-        "author_url": "",
-        "provider_name": "",
-        "provider_url": "",
-        "html": "",
-        "width": 0,
-        "height": 0,
-        "image": None,
-        "image_description": "",
-        "embed_url": "",
-        "blurhash": None,
-        "published_at": None,
-        "authors": [],
-    }
+    # A local event links to its page here, where readers can join it; a
+    # received one links to the page its own server published.
+    if status["local"]:
+        url = f"{runtime.settings.base_url}/events/{status['id']}"
+    else:
+        url = web_url(status["url"], status["uri"])
+    return _card(
+        url=url,
+        title=event["name"],
+        description=f"Event, {where}: {_event_when(event)}",
+        author=author,
+        image=None,
+        runtime=runtime,
+    )
 
 
-def _plan_card(plan: Any, author: Any, runtime: Runtime) -> dict[str, Any] | None:
+def _plan_card(
+    plan: Any, status: Any, author: Any, image: str | None, runtime: Runtime
+) -> dict[str, Any] | None:
     """Return the preview card of a lesson plan's status, so Mastodon apps show
-    the plan's title and summary with its link."""
+    the plan's title, summary and first image with a link to its page."""
     if plan is None:
         return None
+    return _card(
+        url=web_url(status["url"], plan["uri"]),
+        title=plan["title"],
+        description=plan["summary"],
+        author=author,
+        image=image,
+        runtime=runtime,
+    )
+
+
+def _card(
+    *,
+    url: str,
+    title: str,
+    description: str,
+    author: Any,
+    image: str | None,
+    runtime: Runtime,
+) -> dict[str, Any]:
+    """Return Mastodon's PreviewCard entity of type ``link``.
+
+    The provider is this instance for local objects and the author's server
+    for received ones, as a Mastodon server names the site a link leads to.
+    """
+    if author["domain"] is None:
+        provider_name = runtime.settings.instance.name
+        provider_url = runtime.settings.base_url
+        author_url = runtime.urls.profile(author["username"])
+    else:
+        provider_name = author["domain"]
+        provider_url = f"https://{author['domain']}"
+        author_url = web_url(author["url"], author["actor_id"])
+    author_name = author["display_name"] or author["username"]
     return {
-        "url": plan["uri"],
-        "title": plan["title"],
-        "description": plan["summary"],
+        "url": url,
+        "title": title,
+        "description": description,
+        "language": None,
         "type": "link",
-        "author_name": author["display_name"] or author["username"],
-        "author_url": web_url(author["url"], author["actor_id"]),
-        "provider_name": runtime.settings.instance.name,
-        "provider_url": runtime.settings.base_url,
+        "author_name": author_name,
+        "author_url": author_url,
+        "provider_name": provider_name,
+        "provider_url": provider_url,
         "html": "",
+        # The image is not measured, and Mastodon sends 0 for an unknown size.
         "width": 0,
         "height": 0,
-        "image": None,
+        "image": image,
         "image_description": "",
         "embed_url": "",
         "blurhash": None,
-        "language": None,
         "published_at": None,
+        "authors": [{"name": author_name, "url": author_url, "account": None}],
     }
+
+
+async def _plan_card_images(
+    runtime: Runtime, db: Any, status_ids: list[int]
+) -> dict[int, str]:
+    """Return the URL of the first image attached to each plan, by status id.
+
+    A local file's URL carries its capability key, as the plan's Article
+    does, because only readers who may read the status see its card.
+    """
+    from outbox.lesson_plans import file_url
+
+    rows = await db.fetch(
+        "SELECT DISTINCT ON (status_id) id, status_id, remote_url"
+        " FROM lesson_plan_attachments"
+        " WHERE status_id = ANY($1::bigint[]) AND mime_type LIKE 'image/%'"
+        " ORDER BY status_id, position, id",
+        status_ids,
+    )
+    images = {}
+    for row in rows:
+        if row["remote_url"] is None:
+            images[row["status_id"]] = file_url(runtime, row)
+        elif urlsplit(row["remote_url"]).scheme.lower() in ("http", "https"):
+            images[row["status_id"]] = row["remote_url"]
+    return images
 
 
 def _string_id(value: int | None) -> str | None:
@@ -721,32 +795,49 @@ async def notifications_json(
 
 
 def _configuration(settings: Settings) -> dict[str, Any]:
+    """Return the limits clients check before they send a request, each read
+    from the constant or setting the server enforces."""
     # Imported here because web.api_media imports this module.
+    from outbox.polls import (
+        MAX_EXPIRATION_SECONDS,
+        MAX_OPTION_CHARACTERS,
+        MAX_OPTIONS,
+        MIN_EXPIRATION_SECONDS,
+    )
     from outbox.profiles import MAX_IMAGE_PIXELS
     from storage.media import MAX_ATTACHMENTS_PER_STATUS
+    from storage.status_history import MAX_PINS
     from web.api_media import SUPPORTED_MIME_TYPES, max_media_bytes
 
-    # NOTE: polls and video uploads are not supported yet, so their limits are 0.
     return {
-        "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
+        # Featured hashtags are not supported, so an account may feature none.
+        "accounts": {"max_featured_tags": 0, "max_pinned_statuses": MAX_PINS},
         "statuses": {
             "max_characters": MAX_STATUS_CHARACTERS,
             "max_media_attachments": MAX_ATTACHMENTS_PER_STATUS,
+            # NOTE: Mastodon counts every URL as 23 characters, but the text
+            # length check counts a URL's real length. A client that trusts
+            # this value lets a text with long URLs through its counter that
+            # the server then rejects with 422.
             "characters_reserved_per_url": 23,
         },
         "media_attachments": {
             "supported_mime_types": list(SUPPORTED_MIME_TYPES),
+            # NOTE: the request body limit also covers the multipart framing
+            # and the other form fields, so a file within a few hundred bytes
+            # of this size is rejected with 413.
             "image_size_limit": max_media_bytes(settings),
             "image_matrix_limit": MAX_IMAGE_PIXELS,
+            # Video uploads are not supported.
             "video_size_limit": 0,
             "video_frame_rate_limit": 0,
             "video_matrix_limit": 0,
         },
         "polls": {
-            "max_options": 0,
-            "max_characters_per_option": 0,
-            "min_expiration": 300,
-            "max_expiration": 2629746,
+            "max_options": MAX_OPTIONS,
+            "max_characters_per_option": MAX_OPTION_CHARACTERS,
+            "min_expiration": MIN_EXPIRATION_SECONDS,
+            "max_expiration": MAX_EXPIRATION_SECONDS,
         },
     }
 
@@ -757,8 +848,17 @@ def streaming_url(settings: Settings) -> str:
     return ("wss" if scheme == "https" else "ws") + "://" + rest
 
 
-def instance_v1_json(settings: Settings, stats: dict[str, int]) -> dict[str, Any]:
-    """Return Mastodon's V1::Instance entity; ``stats`` has the three counts."""
+def _thumbnail_url(settings: Settings) -> str:
+    return f"{settings.base_url}/static/header.png"
+
+
+def instance_v1_json(
+    settings: Settings,
+    stats: dict[str, int],
+    contact_account: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return Mastodon's V1::Instance entity; ``stats`` has the three counts and
+    ``contact_account`` is the Account entity of the instance's contact."""
     instance = settings.instance
     return {
         "uri": settings.domain,
@@ -769,19 +869,29 @@ def instance_v1_json(settings: Settings, stats: dict[str, int]) -> dict[str, Any
         "version": version_string(),
         "urls": {"streaming_api": streaming_url(settings)},
         "stats": stats,
-        "thumbnail": None,
-        "languages": ["en"],
+        "thumbnail": _thumbnail_url(settings),
+        "languages": [instance.language],
         "registrations": instance.open_registrations,
-        "approval_required": False,
+        # Open sign-ups are requests that an admin approves.
+        "approval_required": instance.open_registrations,
+        # Only admins create invites, which Mastodon reports as false.
         "invites_enabled": False,
         "configuration": _configuration(settings),
-        "contact_account": None,
+        "contact_account": contact_account,
         "rules": [],
     }
 
 
-def instance_v2_json(settings: Settings, active_users: int) -> dict[str, Any]:
-    """Return Mastodon's Instance entity (``/api/v2/instance``)."""
+def instance_v2_json(
+    settings: Settings,
+    active_users: int,
+    contact_account: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return Mastodon's Instance entity (``/api/v2/instance``).
+
+    ``active_users`` is the count of local teachers active in the last 30
+    days and ``contact_account`` the Account entity of the contact.
+    """
     instance = settings.instance
     configuration = _configuration(settings)
     configuration["urls"] = {"streaming": streaming_url(settings)}
@@ -795,18 +905,18 @@ def instance_v2_json(settings: Settings, active_users: int) -> dict[str, Any]:
         "source_url": "",
         "description": instance.description,
         "usage": {"users": {"active_month": active_users}},
-        "thumbnail": {"url": f"{settings.base_url}/static/header.png"},
+        "thumbnail": {"url": _thumbnail_url(settings)},
         "icon": [],
-        "languages": ["en"],
+        "languages": [instance.language],
         "configuration": configuration,
         "registrations": {
             "enabled": instance.open_registrations,
-            "approval_required": False,
+            "approval_required": instance.open_registrations,
             "message": None,
             "url": None,
         },
         "api_versions": {"mastodon": MASTODON_API_VERSION},
-        "contact": {"email": instance.contact_email, "account": None},
+        "contact": {"email": instance.contact_email, "account": contact_account},
         "rules": [],
     }
 

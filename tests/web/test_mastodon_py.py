@@ -104,7 +104,7 @@ async def test_instance_json_matches_mastodon_shapes(start_instances):
     assert isinstance(v1["urls"]["streaming_api"], str)
     assert isinstance(v1["configuration"]["statuses"]["max_characters"], int)
     assert isinstance(v1["registrations"], bool)
-    assert v1["thumbnail"] is None
+    assert v1["thumbnail"] == v2["thumbnail"]["url"]
     assert v1["contact_account"] is None
     assert isinstance(v2["registrations"]["enabled"], bool)
     assert v2["registrations"]["message"] is None
