@@ -18,6 +18,7 @@ from web.api import (
     _json,
     _link_header,
     _page,
+    _params,
     _rejected,
     authenticated,
 )
@@ -169,6 +170,11 @@ async def familiar_followers() -> Response:
     """For each account, the accounts the viewer follows that follow it too."""
     runtime = runtime_of(current_app)
     values = request.args.getlist("id[]") or request.args.getlist("id")
+    if not values:
+        # Mastodon.py sends the ids of this GET as a JSON body.
+        params = await _params()
+        sent = params.get("id[]") or params.get("id") or []
+        values = [str(value) for value in (sent if isinstance(sent, list) else [sent])]
     ids = list(
         dict.fromkeys(number for value in values if (number := parse_id(value)) is not None)
     )[:MAX_FAMILIAR_IDS]
