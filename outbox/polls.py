@@ -20,6 +20,7 @@ from outbox import activities as build
 from outbox.actions import ActionError
 from outbox.queue import enqueue_deliveries, next_activity_id, store_activity
 from storage import accounts, polls, social
+from storage.ids import new_id
 
 if TYPE_CHECKING:
     from pedagogue.runtime import Runtime
@@ -251,3 +252,50 @@ class PollActions:
             self.runtime.settings.federation.delivery_deadline,
         )
         self.runtime.delivery_wakeup.set()
+
+
+class PollClosings:
+    """Notifies local voters, and the author of a local poll, when a poll ends.
+
+    The author's server also sends a last Update of the Question, which
+    carries ``closed``, to remote followers and voters.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def run_once(self, limit: int = 50) -> int:
+        """Close the polls that have ended; return how many were closed."""
+        from storage import statuses
+
+        async with accounts.transaction(self.runtime.pool) as connection:
+            ended = await polls.claim_ended(connection, limit)
+            for poll in ended:
+                status = await statuses.by_id(connection, poll["status_id"])
+                if status is None or status["deleted_at"] is not None:
+                    continue
+                author = await accounts.by_id(connection, status["account_id"])
+                readers = await polls.local_voter_ids(connection, poll["id"])
+                if author["domain"] is None:
+                    readers.append(author["id"])
+                for account_id in readers:
+                    # Mastodon names the poll's author as the notification's
+                    # account, for the author too.
+                    await connection.execute(
+                        "INSERT INTO notifications (id, account_id, type,"
+                        " from_account_id, status_id) VALUES ($1, $2, 'poll', $3, $4)"
+                        " ON CONFLICT DO NOTHING",
+                        new_id(),
+                        account_id,
+                        author["id"],
+                        status["id"],
+                    )
+                if author["domain"] is None:
+                    await PollActions(self.runtime).send_totals(connection, status, author)
+                log.info(
+                    "poll %s of status %s ended; %d accounts notified",
+                    poll["id"],
+                    status["id"],
+                    len(readers),
+                )
+        return len(ended)

@@ -1,4 +1,4 @@
-"""Publishing scheduled statuses when they are due."""
+"""Publishing scheduled statuses when they are due, and closing ended polls."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from outbox.actions import ActionError, Actions
+from outbox.polls import PollClosings
 from storage import accounts, scheduled
 
 if TYPE_CHECKING:
@@ -21,13 +22,15 @@ BATCH_SIZE = 20
 
 
 class ScheduledPublisher:
-    """Posts scheduled statuses once their time has come."""
+    """Posts scheduled statuses once their time has come, and closes polls
+    that have ended (outbox.polls.PollClosings) on the same clock."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Publish due statuses every CHECK_INTERVAL seconds until ``stopping``.
+        """Publish due statuses and close ended polls every CHECK_INTERVAL
+        seconds until ``stopping``.
 
         An error ends only the current pass; it is logged and the next pass
         runs on time.
@@ -37,6 +40,10 @@ class ScheduledPublisher:
                 await self.run_once()
             except Exception:
                 log.exception("scheduled status pass failed; trying again next pass")
+            try:
+                await PollClosings(self.runtime).run_once()
+            except Exception:
+                log.exception("poll closing pass failed; trying again next pass")
             try:
                 await asyncio.wait_for(stopping.wait(), CHECK_INTERVAL)
             except TimeoutError:

@@ -176,6 +176,29 @@ async def recount(db: asyncpg.Connection, poll_id: int) -> None:
     )
 
 
+async def claim_ended(db: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Mark up to ``limit`` ended polls as closed and return them.
+
+    Run inside a transaction; rows another worker holds are skipped.
+    """
+    return await db.fetch(
+        "UPDATE polls SET closed_at = now() WHERE id IN ("
+        " SELECT id FROM polls WHERE closed_at IS NULL AND expires_at <= now()"
+        " ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING *",
+        limit,
+    )
+
+
+async def local_voter_ids(db: Connection, poll_id: int) -> list[int]:
+    rows = await db.fetch(
+        "SELECT DISTINCT v.account_id FROM poll_votes v"
+        " JOIN accounts a ON a.id = v.account_id"
+        " WHERE v.poll_id = $1 AND a.domain IS NULL",
+        poll_id,
+    )
+    return [row["account_id"] for row in rows]
+
+
 def options_of(poll: Any) -> list[dict[str, Any]]:
     """Return a poll's options as a list of {"title", "votes_count"}."""
     options = poll["options"]

@@ -693,13 +693,18 @@ async def follow_requests() -> Response:
     runtime = runtime_of(current_app)
     page = _page(dict(request.args))
     rows = await runtime.pool.fetch(
-        "SELECT a.* FROM follows f JOIN accounts a ON a.id = f.account_id"
-        " WHERE f.target_account_id = $1 AND NOT f.accepted"
-        " ORDER BY f.id DESC LIMIT $2",
+        "SELECT a.*, f.id AS follow_id FROM follows f JOIN accounts a ON a.id = f.account_id"
+        " WHERE f.target_account_id = $1 AND NOT f.accepted AND a.deleted_at IS NULL"
+        " AND ($2::bigint IS NULL OR f.id < $2) AND ($3::bigint IS NULL OR f.id > $3)"
+        f" ORDER BY f.id {page.order} LIMIT $4",
         g.account["id"],
+        page.max_id,
+        page.after_id,
         page.limit,
     )
-    return _json(await accounts_json(runtime, list(rows)))
+    rows = sorted(rows, key=lambda r: r["follow_id"], reverse=True)
+    link = _link_header([r["follow_id"] for r in rows], page)
+    return _json(await accounts_json(runtime, list(rows)), link=link)
 
 
 @blueprint.post("/api/v1/follow_requests/<account_id>/<decision>")
@@ -1046,11 +1051,14 @@ async def favourited_by(status_id: str) -> Response:
         "SELECT a.*, f.id AS favourite_id FROM favourites f"
         " JOIN accounts a ON a.id = f.account_id"
         " WHERE f.status_id = $1 AND a.deleted_at IS NULL"
-        " AND ($2::bigint IS NULL OR f.id < $2) ORDER BY f.id DESC LIMIT $3",
+        " AND ($2::bigint IS NULL OR f.id < $2) AND ($3::bigint IS NULL OR f.id > $3)"
+        f" ORDER BY f.id {page.order} LIMIT $4",
         row["id"],
         page.max_id,
+        page.after_id,
         page.limit,
     )
+    rows = sorted(rows, key=lambda r: r["favourite_id"], reverse=True)
     link = _link_header([r["favourite_id"] for r in rows], page)
     return _json(await accounts_json(runtime, list(rows)), link=link)
 
@@ -1066,11 +1074,14 @@ async def reblogged_by(status_id: str) -> Response:
         "SELECT a.*, s.id AS reblog_id FROM statuses s"
         " JOIN accounts a ON a.id = s.account_id"
         " WHERE s.reblog_of_id = $1 AND s.deleted_at IS NULL AND a.deleted_at IS NULL"
-        " AND ($2::bigint IS NULL OR s.id < $2) ORDER BY s.id DESC LIMIT $3",
+        " AND ($2::bigint IS NULL OR s.id < $2) AND ($3::bigint IS NULL OR s.id > $3)"
+        f" ORDER BY s.id {page.order} LIMIT $4",
         row["id"],
         page.max_id,
+        page.after_id,
         page.limit,
     )
+    rows = sorted(rows, key=lambda r: r["reblog_id"], reverse=True)
     link = _link_header([r["reblog_id"] for r in rows], page)
     return _json(await accounts_json(runtime, list(rows)), link=link)
 

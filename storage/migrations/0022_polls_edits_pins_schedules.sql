@@ -71,10 +71,13 @@ CREATE TABLE polls (
     expires_at timestamptz,
     votes_count integer NOT NULL DEFAULT 0,
     voters_count integer,
-    -- The status edit the options belong to; an edit that changes the
-    -- options starts the poll again.
-    updated_at timestamptz NOT NULL DEFAULT now()
+    -- When an edit last replaced the options, which drops every vote.
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    -- When the "poll" notifications of the ended poll were created; NULL
+    -- until then.
+    closed_at timestamptz
 );
+CREATE INDEX polls_open_idx ON polls (expires_at) WHERE closed_at IS NULL;
 
 -- One row per chosen option. uri is the vote Note's id: the local one sent
 -- to a remote poll, or the remote one received for a local poll.

@@ -146,6 +146,53 @@ async def test_poll_served_as_question(teachers, school):
     assert "endTime" in document
 
 
+async def test_poll_end_notifies_voter_and_author(teachers, school):
+    alice, bob = await teachers("alice", "bob")
+    poll = await call(client_for(alice).make_poll, ["a", "b"], expires_in=3600)
+    status = await call(client_for(alice).status_post, "Closing soon", poll=poll)
+    await call(client_for(bob).poll_vote, status.poll.id, [0])
+    connection = await school.db()
+    try:
+        await connection.execute(
+            "UPDATE polls SET expires_at = now() - interval '1 second' WHERE id = $1",
+            int(status.poll.id),
+        )
+    finally:
+        await connection.close()
+
+    async def poll_notifications(teacher):
+        return await call(client_for(teacher).notifications, types=["poll"])
+
+    bob_seen = await eventually(lambda: poll_notifications(bob), timeout=20)
+    alice_seen = await eventually(lambda: poll_notifications(alice), timeout=5)
+    ended = await checked_raw(bob, "GET", f"/api/v1/polls/{status.poll.id}")
+
+    assert [n.status.id for n in bob_seen] == [status.id]
+    assert [n.status.id for n in alice_seen] == [status.id]
+    assert ended["expired"] is True
+
+
+async def test_poll_vote_after_end_rejected(teachers, school):
+    alice, bob = await teachers("alice", "bob")
+    poll = await call(client_for(alice).make_poll, ["a", "b"], expires_in=3600)
+    status = await call(client_for(alice).status_post, "Ended", poll=poll)
+    connection = await school.db()
+    try:
+        await connection.execute(
+            "UPDATE polls SET expires_at = now() - interval '1 second' WHERE id = $1",
+            int(status.poll.id),
+        )
+    finally:
+        await connection.close()
+
+    status_code, _, body = await raw(
+        bob, "POST", f"/api/v1/polls/{status.poll.id}/votes", json={"choices": [0]}
+    )
+
+    assert status_code == 422
+    assert "ended" in body["error"]
+
+
 # Scheduled statuses
 
 
