@@ -53,36 +53,12 @@ EXCLUDED = {
     ("POST", "^/api/pedagogue/v1/account/move$"): "moves the seeded teacher",
 }
 
-# Operations whose documents lack error statuses that the server sends (400,
-# 404, 422 or 429 with Mastodon's error body). No 500 and no body outside its
-# schema was found in them.
-# TODO: describe those responses in the area documents and empty this set.
-UNDOCUMENTED_ERRORS = {
-    ("GET", "/api/pedagogue/v1/events/{id}/participants"),
-    ("GET", "/api/pedagogue/v1/groups/{id}/members"),
-    ("GET", "/api/pedagogue/v1/groups/{id}/membership"),
-    ("GET", "/api/pedagogue/v1/groups/{id}/requests"),
-    ("GET", "/api/pedagogue/v1/groups"),
-    ("GET", "/api/pedagogue/v1/lesson_plans/lookup"),
-    ("GET", "/api/pedagogue/v1/lesson_plans/{id}/revisions"),
-    ("GET", "/api/v1/bookmarks"),
-    ("GET", "/api/v1/conversations"),
-    ("GET", "/api/v1/favourites"),
-    ("GET", "/api/v1/notifications/unread_count"),
-    ("GET", "/api/v1/notifications"),
-    ("GET", "/api/v1/timelines/tag/{name}"),
-    ("GET", "/ical/groups/{name}.ics"),
-    ("GET", "/ical/users/{username}.ics"),
-    ("POST", "/api/pedagogue/v1/events/{id}/cancel"),
-    ("POST", "/api/pedagogue/v1/events/{id}/join"),
-    ("POST", "/api/pedagogue/v1/events/{id}/participants/{account_id}/{decision}"),
-    ("POST", "/api/pedagogue/v1/groups/{id}/leave"),
-    ("POST", "/api/pedagogue/v1/groups/{id}/moderators"),
-    ("POST", "/api/pedagogue/v1/standards/{code}/unfollow"),
-    ("POST", "/api/v1/statuses/{id}/unbookmark"),
-    ("POST", "/api/v1/statuses/{id}/unfavourite"),
-    ("POST", "/api/v1/statuses/{id}/unreblog"),
-    ("POST", "/api/v1/statuses"),
+# Query parameters dropped from generated requests, with the reason.
+DROPPED_QUERY = {
+    # With resolve=true, a lesson plan URI not stored here is fetched from its
+    # origin. That fetch checks addresses but not the domain policy, so a
+    # generated https URI would send DNS lookups and requests off this machine.
+    ("GET", "/api/pedagogue/v1/lesson_plans/lookup"): "resolve",
 }
 
 
@@ -98,7 +74,13 @@ async def instance(
         directory=tmp_path_factory.mktemp("schemathesis"),
         pki=pki,
         host_map={domain: "127.0.0.1" for domain in DOMAINS},
-        extra_env={"PEDAGOGUE_FEDERATION__FEDERATION_MODE": "allowlist"},
+        extra_env={
+            "PEDAGOGUE_FEDERATION__FEDERATION_MODE": "allowlist",
+            # The run sends more writes than the default burst of the write
+            # rate limit, and a 429 would then fall on whichever operations
+            # run last, so the limit is raised out of the way.
+            "PEDAGOGUE_WEB__API_WRITE_BURST": "100000",
+        },
     )
     try:
         await live.start()
@@ -136,11 +118,7 @@ def _operations() -> list[Any]:
     parameters = []
     for result in local.get_all_operations():
         operation = result.ok()
-        key = (operation.method.upper(), operation.path)
-        marks = []
-        if key in UNDOCUMENTED_ERRORS:
-            marks.append(pytest.mark.xfail(reason="error statuses not documented"))
-        parameters.append(pytest.param(*key, marks=marks))
+        parameters.append(pytest.param(operation.method.upper(), operation.path))
     return parameters
 
 
@@ -172,6 +150,9 @@ def test_operation_conforms(
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:
+        dropped = DROPPED_QUERY.get((method, path))
+        if dropped is not None and case.query:
+            case.query.pop(dropped, None)
         case.call_and_validate(
             base_url=instance.client_url,
             headers={"Authorization": f"Bearer {teacher.token}"},
