@@ -195,3 +195,46 @@ async def familiar_followers() -> Response:
             {"id": str(target_id), "accounts": await accounts_json(runtime, list(rows))}
         )
     return _json(result)
+
+
+# Private notes
+
+
+# Longest private note on an account, as in Mastodon.
+MAX_NOTE_CHARACTERS = 2000
+
+
+@blueprint.post("/api/v1/accounts/<account_id>/note")
+@authenticated(scope="write:accounts")
+async def set_note(account_id: str) -> Response:
+    """Store or, with an empty ``comment``, remove the caller's private note
+    on an account; return the Relationship that shows it."""
+    from web.presenters import relationships_json
+
+    runtime = runtime_of(current_app)
+    target = await _account_param(account_id)
+    comment = (await _params()).get("comment") or ""
+    if not isinstance(comment, str):
+        raise ActionError(422, "Validation failed: comment must be a string")
+    comment = comment.strip()
+    if len(comment) > MAX_NOTE_CHARACTERS:
+        raise ActionError(
+            422, f"Validation failed: comment is over {MAX_NOTE_CHARACTERS} characters"
+        )
+    if comment:
+        await runtime.pool.execute(
+            "INSERT INTO account_notes (account_id, target_account_id, comment)"
+            " VALUES ($1, $2, $3) ON CONFLICT (account_id, target_account_id)"
+            " DO UPDATE SET comment = EXCLUDED.comment, updated_at = now()",
+            g.account["id"],
+            target["id"],
+            comment,
+        )
+    else:
+        await runtime.pool.execute(
+            "DELETE FROM account_notes WHERE account_id = $1 AND target_account_id = $2",
+            g.account["id"],
+            target["id"],
+        )
+    (relationship,) = await relationships_json(runtime, g.account, [target["id"]])
+    return _json(relationship)

@@ -234,7 +234,9 @@ async def relationships_json(
         "  AND b.target_account_id = t.id) AS blocking,"
         " EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = t.id"
         "  AND b.target_account_id = $1) AS blocked_by,"
-        " m.hide_notifications AS muting_notifications"
+        " m.hide_notifications AS muting_notifications,"
+        " (SELECT n.comment FROM account_notes n WHERE n.account_id = $1"
+        "  AND n.target_account_id = t.id) AS note"
         " FROM unnest($2::bigint[]) WITH ORDINALITY AS t(id, position)"
         " JOIN accounts a ON a.id = t.id AND a.deleted_at IS NULL"
         " LEFT JOIN follows mine ON mine.account_id = $1"
@@ -269,7 +271,7 @@ def _relationship(row: Any) -> dict[str, Any]:
         "requested_by": row["theirs"] is False,
         "domain_blocking": False,
         "endorsed": False,
-        "note": "",
+        "note": row["note"] or "",
     }
 
 

@@ -1,7 +1,7 @@
 -- Polls, status edit history, pinned statuses, scheduled statuses, the
 -- Idempotency-Key of status creation, per-follow boost and post
--- notification choices, and the bot and discoverable flags of accounts, as
--- Mastodon's client API exposes them.
+-- notification choices, private notes on accounts, and the bot and
+-- discoverable flags of accounts, as Mastodon's client API exposes them.
 
 ALTER TABLE accounts
     ADD COLUMN bot boolean NOT NULL DEFAULT false,
@@ -106,6 +106,16 @@ CREATE TABLE status_edits (
     created_at timestamptz NOT NULL
 );
 CREATE INDEX status_edits_status_idx ON status_edits (status_id, id);
+
+-- A private note an account keeps about another account, shown only to its
+-- writer in the Relationship entity.
+CREATE TABLE account_notes (
+    account_id bigint NOT NULL REFERENCES accounts ON DELETE CASCADE,
+    target_account_id bigint NOT NULL REFERENCES accounts ON DELETE CASCADE,
+    comment text NOT NULL CHECK (length(comment) BETWEEN 1 AND 2000),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (account_id, target_account_id)
+);
 
 -- At most five per account (checked by the client API, as in Mastodon).
 CREATE TABLE status_pins (

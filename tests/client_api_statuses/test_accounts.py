@@ -150,6 +150,26 @@ async def test_relationships_fields(teachers):
     assert relationship.note == ""
 
 
+async def test_account_note_in_relationship(teachers):
+    alice, bob = await teachers("alice", "bob")
+    api = client_for(alice)
+
+    noted = await call(api.account_note_set, bob.account_id, "Met at the science fair")
+    (seen,) = await call(api.account_relationships, bob.account_id)
+    (seen_by_bob,) = await call(client_for(bob).account_relationships, alice.account_id)
+    status_code, _, cleared = await raw(
+        alice, "POST", f"/api/v1/accounts/{bob.account_id}/note", json={"comment": ""}
+    )
+
+    assert noted.note == "Met at the science fair"
+    assert seen.note == "Met at the science fair"
+    assert seen_by_bob.note == ""
+    assert cleared["note"] == ""
+    validate_response(
+        "statuses_more", "/api/v1/accounts/{id}/note", "POST", status_code, cleared
+    )
+
+
 async def test_followers_and_following_paged(teachers):
     (alice, *others) = await teachers("alice", "f", "f", "f")
     for other in others:
