@@ -26,6 +26,21 @@ log = logging.getLogger(__name__)
 DIRECTORY = Path(__file__).resolve().parent
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 COMPONENT_PREFIX = "#/components/"
+WRITE_METHODS = ("put", "post", "delete", "patch")
+RATE_LIMITED = {
+    "description": (
+        "Over the write rate limit; the Retry-After header gives the seconds to wait"
+    ),
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {"error": {"type": "string"}},
+            }
+        }
+    },
+}
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -80,7 +95,7 @@ def merge(areas: dict[str, dict[str, Any]]) -> dict[str, Any]:
         )
 
         for path, item in document.get("paths", {}).items():
-            operations = _tag_operations(item, area, document.get("security"))
+            operations = _tag_operations(path, item, area, document.get("security"))
             merged_item = paths.setdefault(path, {})
             for method, operation in operations.items():
                 if method in merged_item:
@@ -155,10 +170,13 @@ def _rewrite_references(node: Any, renames: dict[tuple[str, str], str]) -> Any:
     return node
 
 
-def _tag_operations(item: dict[str, Any], area: str, security: Any) -> dict[str, Any]:
+def _tag_operations(
+    path: str, item: dict[str, Any], area: str, security: Any
+) -> dict[str, Any]:
     """Return the operations of a path item, each tagged with its area and
-    given the file's default security and the item's shared parameters,
-    because two areas may share one path item in the merged document."""
+    given the file's default security, the item's shared parameters and the
+    rate limit's 429, because two areas may share one path item in the
+    merged document."""
     shared = item.get("parameters", [])
     operations = {}
     for method, operation in item.items():
@@ -169,6 +187,11 @@ def _tag_operations(item: dict[str, Any], area: str, security: Any) -> dict[str,
             operation["security"] = security
         if shared:
             operation["parameters"] = [*shared, *operation.get("parameters", [])]
+        if method in WRITE_METHODS and path.startswith("/api/"):
+            # Every write under /api/ passes a rate limit (per account, or per
+            # address for app registration), so each can answer 429 whether or
+            # not its area file lists it.
+            operation.setdefault("responses", {}).setdefault("429", RATE_LIMITED)
         operations[method] = operation
     return operations
 
