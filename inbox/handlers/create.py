@@ -332,12 +332,15 @@ def _edit_time(obj: dict[str, Any]) -> datetime | None:
 
 
 def _already_applied(existing: asyncpg.Record, edited_at: datetime | None) -> bool:
-    # Without an "updated" time the Update is applied, as before. Times carry
-    # whole seconds, so two edits within one second have equal times and both
-    # apply. Applying one twice changes nothing, because edited_at is taken
-    # from the Update.
+    # Without an "updated" time the Update is applied, and edited_at becomes
+    # the time it arrived, with microseconds. Times carry whole seconds, so
+    # two edits within one second have equal times and both apply, which is
+    # why the stored time is compared truncated to its second. Applying one
+    # twice changes nothing, because edited_at is taken from the Update.
     stored = existing["edited_at"]
-    return edited_at is not None and stored is not None and edited_at < stored
+    if edited_at is None or stored is None:
+        return False
+    return edited_at < stored.replace(microsecond=0)
 
 
 async def _update_actor(context: Context, document: dict) -> None:
