@@ -178,20 +178,32 @@ async def search(db: Connection, query: str, limit: int) -> list[asyncpg.Record]
 
 
 async def members(
-    db: Connection, group_id: int, *, accepted: bool, limit: int, max_id: int | None
+    db: Connection,
+    group_id: int,
+    *,
+    accepted: bool,
+    limit: int,
+    max_id: int | None,
+    after_id: int | None = None,
+    ascending: bool = False,
 ) -> list[asyncpg.Record]:
     """Return members (or pending requests) with their accounts; the follow id is
-    ``follow_id``, newest first."""
+    ``follow_id``. Newest first, or with ``ascending`` the follows right above
+    ``after_id``, oldest first."""
+    order = "ASC" if ascending else "DESC"
     return list(
         await db.fetch(
             "SELECT f.id AS follow_id, a.* FROM follows f"
             " JOIN accounts a ON a.id = f.account_id"
             " WHERE f.target_account_id = $1 AND f.accepted = $2"
-            " AND ($3::bigint IS NULL OR f.id < $3) ORDER BY f.id DESC LIMIT $4",
+            " AND ($3::bigint IS NULL OR f.id < $3)"
+            " AND ($5::bigint IS NULL OR f.id > $5)"
+            f" ORDER BY f.id {order} LIMIT $4",
             group_id,
             accepted,
             max_id,
             limit,
+            after_id,
         )
     )
 
@@ -323,18 +335,28 @@ async def readmit(connection: Connection, group_id: int, account_id: int) -> boo
 
 
 async def removed_members(
-    db: Connection, group_id: int, *, limit: int, max_id: int | None
+    db: Connection,
+    group_id: int,
+    *,
+    limit: int,
+    max_id: int | None,
+    after_id: int | None = None,
+    ascending: bool = False,
 ) -> list[asyncpg.Record]:
-    """Return removed accounts, highest account id first, paged by account id."""
+    """Return removed accounts, paged by account id: highest first, or with
+    ``ascending`` the ids right above ``after_id``, lowest first."""
+    order = "ASC" if ascending else "DESC"
     return list(
         await db.fetch(
             "SELECT a.* FROM group_removed_members r"
             " JOIN accounts a ON a.id = r.account_id"
             " WHERE r.group_id = $1 AND ($2::bigint IS NULL OR a.id < $2)"
-            " ORDER BY a.id DESC LIMIT $3",
+            " AND ($4::bigint IS NULL OR a.id > $4)"
+            f" ORDER BY a.id {order} LIMIT $3",
             group_id,
             max_id,
             limit,
+            after_id,
         )
     )
 

@@ -103,11 +103,14 @@ async def members(
     max_id: int | None,
     after_id: int | None,
     limit: int | None,
+    ascending: bool = False,
 ) -> list[asyncpg.Record]:
-    """Return member accounts with their ``list_account_id``, newest first.
+    """Return member accounts with their ``list_account_id``, newest first, or
+    with ``ascending`` the members right above ``after_id``, oldest first.
 
     ``limit`` None returns every member, as Mastodon does for ``limit=0``.
     """
+    order = "ASC" if ascending else "DESC"
     return list(
         await db.fetch(
             "SELECT a.*, la.id AS list_account_id FROM list_accounts la"
@@ -115,7 +118,7 @@ async def members(
             " WHERE la.list_id = $1 AND a.deleted_at IS NULL"
             f" AND la.id < coalesce($2::bigint, {_NO_CURSOR})"
             " AND la.id > coalesce($3::bigint, 0)"
-            " ORDER BY la.id DESC LIMIT $4",
+            f" ORDER BY la.id {order} LIMIT $4",
             list_id,
             max_id,
             after_id,

@@ -86,18 +86,27 @@ async def block_between(db: Connection, first_id: int, second_id: int) -> bool:
 
 
 async def blocked_accounts(
-    db: Connection, account_id: int, max_id: int | None, limit: int
+    db: Connection,
+    account_id: int,
+    max_id: int | None,
+    limit: int,
+    after_id: int | None = None,
+    ascending: bool = False,
 ) -> list[asyncpg.Record]:
-    """Return the accounts ``account_id`` blocks, newest block first, with
-    ``block_id`` as the page cursor."""
+    """Return the accounts ``account_id`` blocks between the cursors, with
+    ``block_id`` as the page cursor: newest block first, or with ``ascending``
+    the blocks right above ``after_id``, oldest first."""
+    order = "ASC" if ascending else "DESC"
     return await db.fetch(
         "SELECT a.*, b.id AS block_id FROM blocks b"
         " JOIN accounts a ON a.id = b.target_account_id"
         " WHERE b.account_id = $1 AND b.id < coalesce($2::bigint, 9223372036854775807)"
-        " ORDER BY b.id DESC LIMIT $3",
+        " AND b.id > coalesce($4::bigint, 0)"
+        f" ORDER BY b.id {order} LIMIT $3",
         account_id,
         max_id,
         limit,
+        after_id,
     )
 
 
@@ -150,20 +159,29 @@ async def active_mute(
 
 
 async def muted_accounts(
-    db: Connection, account_id: int, max_id: int | None, limit: int
+    db: Connection,
+    account_id: int,
+    max_id: int | None,
+    limit: int,
+    after_id: int | None = None,
+    ascending: bool = False,
 ) -> list[asyncpg.Record]:
-    """Return the accounts ``account_id`` mutes now, newest mute first, with
-    ``mute_id``, ``mute_expires_at`` and ``mute_hides_notifications``."""
+    """Return the accounts ``account_id`` mutes now, with ``mute_id``,
+    ``mute_expires_at`` and ``mute_hides_notifications``: newest mute first,
+    or with ``ascending`` the mutes right above ``after_id``, oldest first."""
+    order = "ASC" if ascending else "DESC"
     return await db.fetch(
         "SELECT a.*, m.id AS mute_id, m.expires_at AS mute_expires_at,"
         " m.hide_notifications AS mute_hides_notifications FROM mutes m"
         " JOIN accounts a ON a.id = m.target_account_id"
         " WHERE m.account_id = $1 AND (m.expires_at IS NULL OR m.expires_at > now())"
         " AND m.id < coalesce($2::bigint, 9223372036854775807)"
-        " ORDER BY m.id DESC LIMIT $3",
+        " AND m.id > coalesce($4::bigint, 0)"
+        f" ORDER BY m.id {order} LIMIT $3",
         account_id,
         max_id,
         limit,
+        after_id,
     )
 
 

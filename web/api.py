@@ -45,6 +45,9 @@ blueprint = Blueprint("api", __name__)
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 40
+# Mastodon 4.3 pages lists of accounts by 40 by default and at most 80.
+DEFAULT_ACCOUNT_LIMIT = 40
+MAX_ACCOUNT_LIMIT = 80
 CURSORS = ("max_id", "min_id", "since_id")
 # Deepest nesting of arrays and objects accepted in a JSON request body. No
 # client API document nests more than a few levels.
@@ -277,9 +280,6 @@ def _json_object(body: bytes) -> dict[str, Any]:
         ) from None
     except ValueError:
         raise FederationError(400, "request body is not valid JSON") from None
-    if data is None:
-        # A JSON null carries no parameters, as an empty body carries none.
-        return {}
     if not isinstance(data, dict):
         raise FederationError(400, "request body must be a JSON object")
     if _depth(data) > MAX_JSON_DEPTH:
@@ -422,15 +422,24 @@ blueprint.register_error_handler(FederationError, _federation_error)
 # Pagination
 
 
-def _page(params: dict[str, Any]) -> Page:
+def _page(
+    params: dict[str, Any],
+    default_limit: int = DEFAULT_LIMIT,
+    max_limit: int = MAX_LIMIT,
+) -> Page:
     min_id = _int_param(params, "min_id")
-    limit = _int_param(params, "limit") or DEFAULT_LIMIT
+    limit = _int_param(params, "limit") or default_limit
     return Page(
         max_id=_int_param(params, "max_id"),
         after_id=min_id if min_id is not None else _int_param(params, "since_id"),
         ascending=min_id is not None,
-        limit=max(1, min(limit, MAX_LIMIT)),
+        limit=max(1, min(limit, max_limit)),
     )
+
+
+def _account_page(params: dict[str, Any]) -> Page:
+    """Return the page request of a list of accounts, with its larger limits."""
+    return _page(params, DEFAULT_ACCOUNT_LIMIT, MAX_ACCOUNT_LIMIT)
 
 
 def _link_header(ids: list[int], page: Page) -> str | None:
@@ -694,7 +703,7 @@ async def unfollow(account_id: str) -> Response:
 @authenticated(scope="read:follows")
 async def follow_requests() -> Response:
     runtime = runtime_of(current_app)
-    page = _page(dict(request.args))
+    page = _account_page(dict(request.args))
     rows = await runtime.pool.fetch(
         "SELECT a.*, f.id AS follow_id FROM follows f JOIN accounts a ON a.id = f.account_id"
         " WHERE f.target_account_id = $1 AND NOT f.accepted AND a.deleted_at IS NULL"
@@ -1049,7 +1058,7 @@ async def favourited_by(status_id: str) -> Response:
     viewer = await _token_account()
     row = await _status_param(status_id, viewer)
     runtime = runtime_of(current_app)
-    page = _page(dict(request.args))
+    page = _account_page(dict(request.args))
     rows = await runtime.pool.fetch(
         "SELECT a.*, f.id AS favourite_id FROM favourites f"
         " JOIN accounts a ON a.id = f.account_id"
@@ -1072,7 +1081,7 @@ async def reblogged_by(status_id: str) -> Response:
     viewer = await _token_account()
     row = await _status_param(status_id, viewer)
     runtime = runtime_of(current_app)
-    page = _page(dict(request.args))
+    page = _account_page(dict(request.args))
     rows = await runtime.pool.fetch(
         "SELECT a.*, s.id AS reblog_id FROM statuses s"
         " JOIN accounts a ON a.id = s.account_id"

@@ -13,11 +13,11 @@ from quart import Blueprint, Response, current_app, g, request
 from federation.errors import FederationError
 from outbox.actions import ActionError
 from web.api import (
+    _account_page,
     _account_param,
     _flag,
     _json,
     _link_header,
-    _page,
     _params,
     _rejected,
     authenticated,
@@ -126,7 +126,7 @@ async def follow_options(runtime: Any, account: Any, target: Any, params: dict[s
 async def _follow_page(account_id: int, direction: str) -> Response:
     """Return one page of followers or followed accounts, paged by follow id."""
     runtime = runtime_of(current_app)
-    page = _page(dict(request.args))
+    page = _account_page(dict(request.args))
     mine, other = (
         ("target_account_id", "account_id")
         if direction == "followers"

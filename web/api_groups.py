@@ -21,6 +21,7 @@ from outbox.actions import ActionError
 from outbox.groups import GroupActions
 from storage import accounts, groups, social
 from web.api import (
+    _account_page,
     _flag,
     _link_header,
     _page,
@@ -441,14 +442,17 @@ async def requests(group_id: str) -> Response:
 async def _member_page(group_id: str, *, accepted: bool) -> Response:
     runtime = runtime_of(current_app)
     group = await _local_group_param(group_id)
-    page = _page(dict(request.args))
+    page = _account_page(dict(request.args))
     rows = await groups.members(
         runtime.pool,
         group["id"],
         accepted=accepted,
         limit=page.limit,
         max_id=page.max_id,
+        after_id=page.after_id,
+        ascending=page.ascending,
     )
+    rows = sorted(rows, key=lambda row: row["follow_id"], reverse=True)
     link = _link_header([row["follow_id"] for row in rows], page)
     return _json(await accounts_json(runtime, rows), link=link)
 
@@ -515,10 +519,16 @@ async def removed_members(group_id: str) -> Response:
     runtime = runtime_of(current_app)
     group = await _local_group_param(group_id)
     await GroupActions(runtime).require_moderator(group, g.account)
-    page = _page(dict(request.args))
+    page = _account_page(dict(request.args))
     rows = await groups.removed_members(
-        runtime.pool, group["id"], limit=page.limit, max_id=page.max_id
+        runtime.pool,
+        group["id"],
+        limit=page.limit,
+        max_id=page.max_id,
+        after_id=page.after_id,
+        ascending=page.ascending,
     )
+    rows = sorted(rows, key=lambda row: row["id"], reverse=True)
     link = _link_header([row["id"] for row in rows], page)
     return _json(await accounts_json(runtime, rows), link=link)
 

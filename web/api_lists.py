@@ -16,7 +16,7 @@ from federation.errors import FederationError
 from outbox.actions import ActionError
 from storage import lists
 from web.api import (
-    MAX_LIMIT,
+    _account_page,
     _account_param,
     _action_error,
     _federation_error,
@@ -32,7 +32,6 @@ from web.api import (
 )
 from web.app import parse_id, runtime_of
 from web.presenters import accounts_json
-from web.reading import Page
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +40,6 @@ blueprint.register_error_handler(ActionError, _action_error)
 blueprint.register_error_handler(FederationError, _federation_error)
 
 MAX_TITLE_CHARACTERS = 200
-# Members returned by default, as Mastodon pages them.
-DEFAULT_MEMBER_LIMIT = 40
 
 
 def list_json(row: Any) -> dict[str, Any]:
@@ -164,22 +161,21 @@ async def list_members(list_id: str) -> Response:
     runtime = runtime_of(current_app)
     row = await _own_list(list_id)
     params = dict(request.args)
-    limit = _int_param(params, "limit")
-    if limit is None:
-        limit = DEFAULT_MEMBER_LIMIT
-    # Mastodon returns every member for limit=0.
-    page_limit = None if limit == 0 else max(1, min(limit, MAX_LIMIT * 2))
-    min_id = _int_param(params, "min_id")
-    members = await lists.members(
-        runtime.pool,
-        row["id"],
-        _int_param(params, "max_id"),
-        min_id if min_id is not None else _int_param(params, "since_id"),
-        page_limit,
-    )
+    page = _account_page(params)
     link = None
-    if page_limit is not None:
-        page = Page(max_id=None, after_id=None, ascending=False, limit=page_limit)
+    if _int_param(params, "limit") == 0:
+        # Mastodon returns every member for limit=0.
+        members = await lists.members(runtime.pool, row["id"], None, None, None)
+    else:
+        members = await lists.members(
+            runtime.pool,
+            row["id"],
+            page.max_id,
+            page.after_id,
+            page.limit,
+            page.ascending,
+        )
+        members = sorted(members, key=lambda m: m["list_account_id"], reverse=True)
         link = _link_header([member["list_account_id"] for member in members], page)
     rows = [
         {k: v for k, v in dict(m).items() if k != "list_account_id"} for m in members

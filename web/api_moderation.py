@@ -22,11 +22,11 @@ from outbox.moderation import (
 from storage import moderation, statuses
 from web import reading
 from web.api import (
+    _account_page,
     _account_param,
     _flag,
     _int_param,
     _link_header,
-    _page,
     _params,
     _relationship,
     admin_scope,
@@ -134,8 +134,16 @@ async def unmute(account_id: str) -> Response:
 @authenticated(scope="read:blocks")
 async def blocks() -> Response:
     runtime = runtime_of(current_app)
-    page = _page(dict(request.args))
-    rows = await moderation.blocked_accounts(runtime.pool, g.account["id"], page.max_id, page.limit)
+    page = _account_page(dict(request.args))
+    rows = await moderation.blocked_accounts(
+        runtime.pool,
+        g.account["id"],
+        page.max_id,
+        page.limit,
+        page.after_id,
+        page.ascending,
+    )
+    rows = sorted(rows, key=lambda row: row["block_id"], reverse=True)
     link = _link_header([row["block_id"] for row in rows], page)
     return _json(await accounts_json(runtime, list(rows)), link)
 
@@ -144,8 +152,16 @@ async def blocks() -> Response:
 @authenticated(scope="read:mutes")
 async def mutes() -> Response:
     runtime = runtime_of(current_app)
-    page = _page(dict(request.args))
-    rows = await moderation.muted_accounts(runtime.pool, g.account["id"], page.max_id, page.limit)
+    page = _account_page(dict(request.args))
+    rows = await moderation.muted_accounts(
+        runtime.pool,
+        g.account["id"],
+        page.max_id,
+        page.limit,
+        page.after_id,
+        page.ascending,
+    )
+    rows = sorted(rows, key=lambda row: row["mute_id"], reverse=True)
     documents = await accounts_json(runtime, list(rows))
     for document, row in zip(documents, rows):
         # Mastodon adds the expiry to each Account of this list (version 3.3).
