@@ -760,7 +760,8 @@ async def search() -> Response:
         return _json(result)
     is_url = query.startswith(("https://", "http://"))
     if kind in (None, "accounts"):
-        rows = await _search_accounts(runtime, query, resolve)
+        limit, offset = _search_window(dict(request.args), DEFAULT_LIMIT, MAX_LIMIT)
+        rows = await _search_accounts(runtime, query, resolve, limit, offset)
         result["accounts"] = await accounts_json(runtime, rows)
     if kind in (None, "statuses", "events") and is_url:
         # A URL that named an actor names no post, plan or event, so it is not
@@ -802,8 +803,23 @@ async def search_accounts() -> Response:
     if "\x00" in query:
         raise FederationError(400, "q contains a NUL character")
     resolve = _flag(request.args.get("resolve", "false"))
-    rows = await _search_accounts(runtime, query, resolve)
+    limit, offset = _search_window(
+        dict(request.args), DEFAULT_ACCOUNT_LIMIT, MAX_ACCOUNT_LIMIT
+    )
+    rows = await _search_accounts(runtime, query, resolve, limit, offset)
     return _json(await accounts_json(runtime, rows))
+
+
+def _search_window(
+    params: dict[str, Any], default_limit: int, max_limit: int
+) -> tuple[int, int]:
+    """Return the ``limit`` and ``offset`` of a search, with the limit clamped.
+
+    Search results have no ids to page by, so clients page with ``offset``.
+    """
+    limit = max(1, min(_int_param(params, "limit") or default_limit, max_limit))
+    offset = max(0, _int_param(params, "offset") or 0)
+    return limit, offset
 
 
 async def _status_by_url(runtime: Any, url: str, resolve: bool) -> Any:
@@ -835,7 +851,9 @@ async def _event_by_status(runtime: Any, status: Any) -> list[dict[str, Any]]:
     return await events_json(runtime, [event], g.account)
 
 
-async def _search_accounts(runtime: Any, query: str, resolve: bool) -> list[Any]:
+async def _search_accounts(
+    runtime: Any, query: str, resolve: bool, limit: int, offset: int
+) -> list[Any]:
     handle = query.lstrip("@")
     # A profile URL such as https://host/@user contains an "@" too, so URLs are
     # checked before handles.
@@ -848,14 +866,18 @@ async def _search_accounts(runtime: Any, query: str, resolve: bool) -> list[Any]
             "SELECT * FROM accounts WHERE deleted_at IS NULL"
             " AND actor_type <> 'Application'"
             " AND (username ILIKE $1 OR display_name ILIKE $1)"
-            " ORDER BY domain NULLS FIRST LIMIT 10",
+            # The id breaks ties, so that pages of the same query never overlap.
+            " ORDER BY domain NULLS FIRST, id LIMIT $2 OFFSET $3",
             f"%{query.replace('%', '').replace('_', '')}%",
+            limit,
+            offset,
         )
         return list(rows)
     if (
         row is None
         or row["deleted_at"] is not None
         or row["actor_type"] == "Application"
+        or offset > 0
     ):
         return []
     return [row]

@@ -337,3 +337,32 @@ async def test_account_limit_clamped(school: LiveInstance, popular: Teacher) -> 
 
     assert len(default) == 40
     assert len(clamped) == 80
+
+
+# Search, paged by offset
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("/api/v2/search?type=accounts&q=pgfound", "accounts"),
+        ("/api/v1/accounts/search?q=pgfound", None),
+    ],
+)
+async def test_account_search_offset_pages(
+    school: LiveInstance, teachers, path: str, key: str | None
+) -> None:
+    (searcher,) = await teachers("pgsearcher")
+    await teachers(*["pgfound"] * SEEDED)
+    whole, _ = await get_page(searcher, f"{school.client_url}{path}&limit=40")
+    whole = whole[key] if key else whole
+
+    walked: list[str] = []
+    for offset in range(0, len(whole) + WALK_LIMIT, WALK_LIMIT):
+        page, _ = await get_page(
+            searcher, f"{school.client_url}{path}&limit={WALK_LIMIT}&offset={offset}"
+        )
+        walked += item_ids(page[key] if key else page)
+
+    assert len(whole) >= SEEDED
+    assert walked == item_ids(whole)
