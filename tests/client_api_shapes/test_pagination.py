@@ -300,7 +300,7 @@ async def test_conversations_pages(school: LiveInstance, teachers) -> None:
 
 async def test_status_limit_clamped(school: LiveInstance, teachers) -> None:
     (author,) = await teachers("pgclamp")
-    # Inserted concurrently in batches, because 41 posts one by one are slow.
+    # Posted in concurrent batches of 10, which keeps the test short.
     for start in range(0, 41, 10):
         await asyncio.gather(
             *(
