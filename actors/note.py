@@ -6,11 +6,13 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from actors.text import hashtag_name
 from actors.vocabulary import (
     CONTEXT,
     as_list,
     first_id,
     has_type,
+    http_url,
     id_of,
     ids_of,
     is_http_id,
@@ -175,9 +177,9 @@ def _tags(document: dict[str, Any]) -> tuple[list[str], list[str]]:
             continue
         if has_type(tag, "Mention") and isinstance(tag.get("href"), str):
             mentions.append(tag["href"])
-        elif has_type(tag, "Hashtag") and isinstance(tag.get("name"), str):
-            name = tag["name"].lstrip("#").strip().lower()
-            if name and len(name) <= 100:
+        elif has_type(tag, "Hashtag"):
+            name = hashtag_name(tag.get("name"))
+            if name is not None:
                 hashtags.append(name)
     return mentions, hashtags
 
@@ -219,7 +221,7 @@ def parse_note(document: Any) -> RemoteNote:
         summary=text_value(document, "summary"),
         sensitive=document.get("sensitive") is True,
         language=language_of(document),
-        url=first_id(document.get("url")),
+        url=http_url(first_id(document.get("url"))),
         in_reply_to_uri=first_id(document.get("inReplyTo")),
         to=ids_of(document.get("to")),
         cc=ids_of(document.get("cc")),

@@ -2,12 +2,20 @@
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from actors import pedagogue
 from actors.mentoring import MentoringTerms, parse_mentoring
 from actors.urls import LocalUrls
-from actors.vocabulary import CONTEXT, as_list, first_id, id_of, is_http_id, text_value
+from actors.vocabulary import (
+    CONTEXT,
+    as_list,
+    first_id,
+    http_url,
+    id_of,
+    is_http_id,
+    text_value,
+)
+from federation.hosts import url_authority
 from federation.sanitize import plain_text, sanitize_html
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
@@ -159,8 +167,8 @@ def parse_actor(document: Any, fetched_from: str | None = None) -> RemoteActor:
         raise InvalidActor("actor document is not a JSON object")
     document = pedagogue.with_own_terms(document)
     actor_id = _required_url(document, "id")
-    domain = urlsplit(actor_id).netloc.lower()
-    if fetched_from and urlsplit(fetched_from).netloc.lower() != domain:
+    domain = url_authority(actor_id)
+    if fetched_from and url_authority(fetched_from) != domain:
         raise InvalidActor(f"actor {actor_id} was served by another host")
     types = [t for t in as_list(document.get("type")) if t in ACTOR_TYPES]
     if not types:
@@ -193,8 +201,8 @@ def parse_actor(document: Any, fetched_from: str | None = None) -> RemoteActor:
         outbox_url=id_of(document.get("outbox")),
         followers_url=id_of(document.get("followers")),
         following_url=id_of(document.get("following")),
-        url=first_id(document.get("url")),
-        icon_url=first_id(icon.get("url")) if isinstance(icon, dict) else None,
+        url=http_url(first_id(document.get("url"))),
+        icon_url=http_url(first_id(icon.get("url"))) if isinstance(icon, dict) else None,
         manually_approves_followers=document.get("manuallyApprovesFollowers") is True,
         keys=_keys_of(document, actor_id),
         fields=[
@@ -205,7 +213,7 @@ def parse_actor(document: Any, fetched_from: str | None = None) -> RemoteActor:
             }
             for item in pedagogue.parse_attachment(document)
         ],
-        header_url=first_id(image.get("url")) if isinstance(image, dict) else None,
+        header_url=http_url(first_id(image.get("url"))) if isinstance(image, dict) else None,
         subjects=pedagogue.clean_list(document.get("teachingSubjects", [])),
         grade_levels=pedagogue.clean_list(document.get("gradeLevels", [])),
         school=_short_text(document, "school"),

@@ -11,12 +11,28 @@ MENTION = re.compile(
 )
 HASHTAG = re.compile(r"(?<![\w/&#])#([\w]{1,100})", re.UNICODE)
 URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+# A hashtag name received from another server or an archive: word characters
+# (letters, digits, underscore) with middle dots allowed between them, as
+# Mastodon accepts for names such as "l·l".
+HASHTAG_NAME = re.compile(r"\w(?:[\w\u00b7]{0,98}\w)?", re.UNICODE)
+MAX_HASHTAG_LENGTH = 100
 
 
 def find_mentions(text: str) -> list[tuple[str, str | None]]:
     """Return the (username, host or None) pairs mentioned in ``text``, in order."""
     found = dict.fromkeys((m.group(1), m.group(2)) for m in MENTION.finditer(text))
     return list(found)
+
+
+def hashtag_name(value: object) -> str | None:
+    """Return the stored form of a received hashtag name (no leading "#",
+    lower case), or None when it is not a valid name."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip().removeprefix("#").lower()
+    if len(name) > MAX_HASHTAG_LENGTH or not HASHTAG_NAME.fullmatch(name):
+        return None
+    return name
 
 
 def find_hashtags(text: str) -> list[str]:

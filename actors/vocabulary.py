@@ -111,3 +111,13 @@ def is_http_id(value: Any) -> bool:
         return False
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def http_url(value: Any) -> str | None:
+    """Return ``value`` when it is an http(s) URL, else None.
+
+    Remote servers choose the links and image addresses of their objects, and
+    clients put them in ``href`` and ``src``, so a ``javascript:`` or ``data:``
+    URL is dropped when the object is parsed.
+    """
+    return value if is_http_id(value) else None

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from actors.vocabulary import first_id, id_of, is_http_id
 from federation import httpsig, strict_json
 from federation.errors import FederationError
+from federation.hosts import same_host, url_authority
 from inbox.batch import InboxItem
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ def _required_fields(document: dict[str, Any]) -> tuple[str, str, str]:
         raise FederationError(400, "activity type missing")
     if not is_http_id(actor_id):
         raise FederationError(400, "activity actor missing or not an http(s) URL")
-    if urlsplit(activity_id).netloc.lower() != urlsplit(actor_id).netloc.lower():
+    if not same_host(activity_id, actor_id):
         raise FederationError(400, "activity id and actor are on different hosts")
     return activity_id, activity_type, actor_id
 
@@ -392,7 +393,7 @@ class InboxReceiver:
         # claim falsely. NOTE: requests that fail before verification (bad
         # JSON, missing or invalid signatures) are not counted here; a limit
         # per client address for those belongs in front of the server.
-        host = urlsplit(owner).netloc.lower()
+        host = url_authority(owner)
         wait = self.runtime.inbox_rate.take(host)
         if wait is not None:
             raise RateLimited(host, wait)
@@ -403,7 +404,7 @@ class InboxReceiver:
         # actor relaying for its users, as some peers do for forwarded posts).
         if owner == actor_id:
             return
-        if urlsplit(owner).netloc.lower() == urlsplit(actor_id).netloc.lower():
+        if same_host(owner, actor_id):
             return
         raise FederationError(
             401, "signer is not the activity's actor", f"key {key_id} owned by {owner}"

@@ -13,11 +13,11 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from actors.visibility import visibility_of
 from actors.vocabulary import as_list, has_type, id_of
 from federation.errors import FederationError
+from federation.hosts import same_host
 from inbox.handlers import Context, Ignored, create
 from storage import accounts
 
@@ -216,4 +216,4 @@ def _rejection(actor_id: str, item: Any) -> str | None:
 
 
 def _same_host(url: str, actor_id: str) -> bool:
-    return urlsplit(url).netloc.lower() == urlsplit(actor_id).netloc.lower()
+    return same_host(url, actor_id)

@@ -15,12 +15,12 @@ import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import asyncpg
 
 from federation.errors import FederationError
 from federation.fetch import BlockedAddress, DisallowedUrl
+from federation.hosts import url_authority
 from inbox.handlers import Context, Ignored, UnhandledType, dispatch
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ class _Batch:
         self.finished.append((row["id"], state, note))
 
     def heard_from(self, actor_id: str) -> None:
-        self.hosts.add(urlsplit(actor_id).netloc.lower())
+        self.hosts.add(url_authority(actor_id))
 
     async def record(self, connection: asyncpg.Connection) -> None:
         if self.finished:

@@ -282,7 +282,7 @@ class Actions:
                     expires_at=new.poll.expires_at(),
                 )
             if parent is not None:
-                await statuses.bump_counter(connection, parent["id"], "replies_count", 1)
+                await statuses.count_reply(connection, parent["id"], status["visibility"], 1)
             await self._distribute_locally(connection, account, status, mention_rows)
             note = self.render(status, account, parent, mention_rows, tags)
             if group is not None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from actors.vocabulary import CONTEXT
+from federation.hosts import split_authority
 from outbox import activities as build
 from outbox.actions import ActionError
 from outbox.queue import enqueue_deliveries, next_activity_id, store_activity
@@ -56,7 +57,8 @@ class DomainBlockFields:
 
 
 def normalize_domain(value: str) -> str:
-    """Return a domain as stored: lower case, without scheme, path or dots at the ends.
+    """Return a domain as stored: lower case, in IDNA ASCII form, without
+    scheme, path or dots at the ends. A port, when given, is kept.
 
     Raises ActionError(422) when nothing usable is left.
     """
@@ -64,6 +66,8 @@ def normalize_domain(value: str) -> str:
     if "//" in domain:
         domain = domain.split("//", 1)[1]
     domain = domain.split("/", 1)[0].strip(".")
+    name, port = split_authority(domain)
+    domain = f"{name}:{port}" if port else name
     allowed = set("abcdefghijklmnopqrstuvwxyz0123456789-.:[]")
     if not domain or len(domain) > 253 or not set(domain) <= allowed:
         raise ActionError(422, f"invalid domain {value[:80]!r}: expected a host name such as example.org")

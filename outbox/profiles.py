@@ -257,6 +257,18 @@ class ProfileActions:
     async def update(self, account: Any, change: ProfileChange) -> Any:
         """Apply a change, store uploaded images, verify link fields and send
         Update(Person) to followers. Raises InputError (422) naming a bad field."""
+        values = await self.prepare_update(account, change)
+        if not values:
+            return account
+        async with accounts.transaction(self.runtime.pool) as connection:
+            row = await self.apply_update(connection, account, values)
+        log.info("profile of %s updated: %s", row["actor_id"], ", ".join(values))
+        return row
+
+    async def prepare_update(self, account: Any, change: ProfileChange) -> dict[str, Any]:
+        """Check a change and return the account columns it sets, storing
+        uploaded images and verifying link fields on the way. Writes no row.
+        Raises InputError (422) naming a bad field."""
         values: dict[str, Any] = change.checked_lines()
         if change.note is not None:
             note = _bounded(change.note, "note", MAX_NOTE)
@@ -281,21 +293,23 @@ class ProfileActions:
             values["bot"] = change.bot
         if change.discoverable is not None:
             values["discoverable"] = change.discoverable
-        if not values:
-            return account
+        return values
 
+    async def apply_update(
+        self, connection: Any, account: Any, values: dict[str, Any]
+    ) -> Any:
+        """Write the columns from ``prepare_update`` and queue Update(Person)
+        in the caller's transaction; return the updated account row."""
         columns = list(values)
         assignments = ", ".join(
             f"{column} = ${i + 2}" for i, column in enumerate(columns)
         )
-        async with accounts.transaction(self.runtime.pool) as connection:
-            row = await connection.fetchrow(
-                f"UPDATE accounts SET {assignments} WHERE id = $1 RETURNING *",
-                account["id"],
-                *[values[column] for column in columns],
-            )
-            await self.send_update(connection, row)
-        log.info("profile of %s updated: %s", row["actor_id"], ", ".join(columns))
+        row = await connection.fetchrow(
+            f"UPDATE accounts SET {assignments} WHERE id = $1 RETURNING *",
+            account["id"],
+            *[values[column] for column in columns],
+        )
+        await self.send_update(connection, row)
         return row
 
     async def send_update(self, connection: Any, account: Any) -> None:

@@ -2,11 +2,11 @@
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 
 from actors.vocabulary import PUBLIC_FORMS
+from federation.hosts import url_authority
 from storage.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ async def enqueue_deliveries(
         " ON CONFLICT DO NOTHING RETURNING id",
         activity_id,
         unique,
-        [urlsplit(inbox).netloc.lower() for inbox in unique],
+        [url_authority(inbox) for inbox in unique],
         deadline_seconds,
     )
     await db.execute("NOTIFY pedagogue_delivery")

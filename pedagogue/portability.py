@@ -28,7 +28,7 @@ import json
 import logging
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +36,11 @@ import asyncpg
 
 from actors.note import parse_time
 from actors.person import render_person
+from actors.text import hashtag_name
+from actors.vocabulary import as_list
 from federation.errors import FederationError
-from federation.sanitize import plain_text, sanitize_html
-from outbox.actions import ActionError, Actions
+from federation.sanitize import MAX_HTML_LENGTH, plain_text, sanitize_html
+from outbox.actions import MAX_SPOILER_CHARACTERS, ActionError, Actions
 from outbox.queue import next_activity_id, store_activity
 from storage import accounts, statuses
 
@@ -65,6 +67,10 @@ MAX_ENTRIES = 20_000
 MAX_ENTRY_BYTES = 50_000_000
 MAX_ARCHIVE_BYTES = 500_000_000
 MAX_POSTS = 50_000
+# Hashtags per post, the inbox's limit for a received activity.
+MAX_TAGS = 200
+# Archived dates before this are rejected; dates in the future are stored as now.
+EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ArchiveError(Exception):
@@ -341,10 +347,16 @@ class _Archive:
 async def import_account(runtime: Runtime, username: str, data: bytes) -> ImportReport:
     """Read an archive into the local teacher ``username``.
 
-    Raises ArchiveError when the teacher is unknown or the archive cannot be
-    read. Items that fail one by one (an account that is not found, a post
-    without text) are listed in the report, and the rest is imported.
+    Every entry and every value is read and checked before the first write,
+    and the profile and the posts are written in one transaction, so an
+    archive that fails leaves the account as it was. Raises ArchiveError when
+    the teacher is unknown or the archive or one of its values is invalid.
+    Items that are skipped by design (direct messages, group posts) or that
+    fail one by one after the commit (an account that is not found) are
+    listed in the report.
     """
+    from outbox.profiles import InputError, ProfileActions
+
     account = await accounts.local_by_username(runtime.pool, username)
     if account is None or account["actor_type"] != "Person":
         raise ArchiveError(f"no local teacher named {username}")
@@ -352,28 +364,39 @@ async def import_account(runtime: Runtime, username: str, data: bytes) -> Import
     actor = archive.json("actor.json")
     if not isinstance(actor, dict):
         raise ArchiveError("actor.json is missing or not a JSON object")
-    # Every entry is read and checked before the first write, so an archive
-    # that fails to read leaves the account as it was.
     _check_entries(archive, actor)
     report = ImportReport()
-    await _import_profile(runtime, account, actor, archive, report)
-    account = await accounts.by_id(runtime.pool, account["id"])
-    assert account is not None
-    plan_dates = await _import_posts(runtime, account, actor, archive, report)
-    await _import_plans(runtime, account, archive, plan_dates, report)
+    posts, plan_dates = _read_posts(archive, actor, report)
+    plans = _read_plans(archive, plan_dates, report)
+    profiles = ProfileActions(runtime)
+    try:
+        profile = await profiles.prepare_update(account, _profile_change(actor, archive))
+    except (InputError, ActionError) as error:
+        report.skipped.append(f"profile: {error.message}")
+        profile = None
+    async with accounts.transaction(runtime.pool) as connection:
+        if profile:
+            # The queued Update(Person) becomes visible to the delivery
+            # workers only when this transaction commits.
+            account = await profiles.apply_update(connection, account, profile)
+            report.profile = True
+        for post in posts:
+            if await _store_post(runtime, connection, account, post):
+                report.posts += 1
+    if report.profile:
+        log.info("profile of %s updated by import", account["actor_id"])
+    # NOTE: plans and relations are written after the commit, because
+    # PlanActions and the follow, block and mute actions run their own
+    # transactions and follows resolve accounts over the network. Their
+    # values were checked above, and each one that still fails is reported.
+    await _import_plans(runtime, account, plans, report)
     await _import_relations(runtime, account, archive, report)
     log.info("imported into %s: %s", account["actor_id"], report.summary())
     return report
 
 
-async def _import_profile(
-    runtime: Runtime,
-    account: Any,
-    actor: dict[str, Any],
-    archive: _Archive,
-    report: ImportReport,
-) -> None:
-    from outbox.profiles import InputError, ProfileActions, ProfileChange
+def _profile_change(actor: dict[str, Any], archive: _Archive) -> Any:
+    from outbox.profiles import ProfileChange
 
     fields = []
     for item in actor.get("attachment") or []:
@@ -384,19 +407,13 @@ async def _import_profile(
                     plain_text(str(item.get("value", ""))),
                 )
             )
-    change = ProfileChange(
+    return ProfileChange(
         display_name=plain_text(str(actor.get("name") or ""))[:100] or None,
         note=plain_text(str(actor.get("summary") or "")),
         fields=fields,
         avatar=_archived_image(archive, actor.get("icon")),
         header=_archived_image(archive, actor.get("image")),
     )
-    try:
-        await ProfileActions(runtime).update(account, change)
-    except (InputError, ActionError) as error:
-        report.skipped.append(f"profile: {error.message}")
-        return
-    report.profile = True
 
 
 def _check_entries(archive: _Archive, actor: dict[str, Any]) -> None:
@@ -445,95 +462,154 @@ def _visibility(obj: dict[str, Any], followers: str | None) -> str | None:
     return None
 
 
-async def _import_posts(
-    runtime: Runtime,
-    account: Any,
-    actor: dict[str, Any],
-    archive: _Archive,
-    report: ImportReport,
-) -> dict[str, datetime]:
-    """Import the notes of outbox.json; return the dates of the plans in it."""
-    items = _outbox_items(archive)
+def _archived_time(value: Any, item_id: Any) -> datetime | None:
+    """Return an archived ``published`` date in UTC, a future one set to now;
+    None when it is missing.
+
+    Raises ArchiveError for a date that does not parse, that has no UTC form
+    (year 1 at +14:00) or that lies before EARLIEST_DATE, because no server
+    wrote such a post.
+    """
+    if value is None:
+        return None
+    moment = parse_time(value)
+    if moment is None:
+        raise ArchiveError(f"{item_id}: invalid published date {str(value)[:40]!r}")
+    try:
+        moment = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        moment = None
+    if moment is None or moment < EARLIEST_DATE:
+        raise ArchiveError(
+            f"{item_id}: published date {value[:40]!r} is out of range:"
+            f" expected a date from {EARLIEST_DATE.year} on"
+        )
+    return min(moment, datetime.now(UTC))
+
+
+def _archived_tags(obj: dict[str, Any], item_id: Any, report: ImportReport) -> list[str]:
+    tags = [tag for tag in as_list(obj.get("tag")) if isinstance(tag, dict)]
+    if len(tags) > MAX_TAGS:
+        raise ArchiveError(f"{item_id}: {len(tags)} tags, over the limit of {MAX_TAGS}")
+    names = []
+    for tag in tags:
+        if tag.get("type") != "Hashtag":
+            continue
+        name = hashtag_name(tag.get("name"))
+        if name is None:
+            report.skipped.append(f"{item_id}: invalid hashtag {str(tag.get('name'))[:40]!r}")
+            continue
+        names.append(name)
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class _ArchivedPost:
+    """One exported note, checked and ready to store."""
+
+    content: str
+    spoiler_text: str
+    sensitive: bool
+    visibility: str
+    published: datetime | None
+    tags: list[str]
+
+
+def _read_posts(
+    archive: _Archive, actor: dict[str, Any], report: ImportReport
+) -> tuple[list[_ArchivedPost], dict[str, datetime]]:
+    """Check the notes of outbox.json and return them with the dates of the
+    plans in it. Raises ArchiveError naming the first invalid value."""
+    posts: list[_ArchivedPost] = []
     plan_dates: dict[str, datetime] = {}
     followers = (
         actor.get("followers") if isinstance(actor.get("followers"), str) else None
     )
-    for activity in items:
+    for activity in _outbox_items(archive):
         obj = activity.get("object") if isinstance(activity, dict) else None
         if not isinstance(obj, dict) or activity.get("type") != "Create":
             continue
-        published = parse_time(obj.get("published"))
+        item_id = obj.get("id") if isinstance(obj.get("id"), str) else "outbox item"
+        published = _archived_time(obj.get("published"), item_id)
         if obj.get("type") == "Article":
             if isinstance(obj.get("id"), str) and published is not None:
                 plan_dates[obj["id"]] = published
             continue
         if obj.get("type") != "Note":
-            report.skipped.append(
-                f"{obj.get('id')}: type {obj.get('type')} is not imported"
-            )
+            report.skipped.append(f"{item_id}: type {obj.get('type')} is not imported")
             continue
         visibility = _visibility(obj, followers)
         level = activity.get(VISIBILITY_KEY)
+        if level is not None and not isinstance(level, str):
+            raise ArchiveError(f"{item_id}: {VISIBILITY_KEY} is not a string")
         if level in IMPORTED_LEVELS:
             visibility = level
         elif level is not None:
-            report.skipped.append(f"{obj.get('id')}: {level} posts are not imported")
+            report.skipped.append(f"{item_id}: {level[:40]} posts are not imported")
             continue
         if visibility is None:
             # Direct messages name their readers, who did not write to this account.
-            report.skipped.append(f"{obj.get('id')}: direct messages are not imported")
+            report.skipped.append(f"{item_id}: direct messages are not imported")
             continue
-        if await _store_post(runtime, account, obj, visibility, published):
-            report.posts += 1
-    return plan_dates
+        content = obj.get("content") or ""
+        summary = obj.get("summary") or ""
+        if not isinstance(content, str) or len(content) > MAX_HTML_LENGTH:
+            raise ArchiveError(
+                f"{item_id}: content is not text of at most {MAX_HTML_LENGTH} characters"
+            )
+        if not isinstance(summary, str) or len(summary) > MAX_SPOILER_CHARACTERS:
+            raise ArchiveError(
+                f"{item_id}: summary is not text of at most"
+                f" {MAX_SPOILER_CHARACTERS} characters"
+            )
+        spoiler_text = plain_text(summary)
+        posts.append(
+            _ArchivedPost(
+                content=sanitize_html(content, object_id=item_id),
+                spoiler_text=spoiler_text,
+                sensitive=bool(obj.get("sensitive")) or bool(spoiler_text),
+                visibility=visibility,
+                published=published,
+                tags=_archived_tags(obj, item_id, report),
+            )
+        )
+    return posts, plan_dates
 
 
 async def _store_post(
-    runtime: Runtime,
-    account: Any,
-    obj: dict[str, Any],
-    visibility: str,
-    published: datetime | None,
+    runtime: Runtime, connection: asyncpg.Connection, account: Any, post: _ArchivedPost
 ) -> bool:
     """Store one exported note as a new local status; False when it was imported before."""
     from actors.visibility import addressing
 
-    content = sanitize_html(str(obj.get("content") or ""))
-    spoiler_text = plain_text(str(obj.get("summary") or ""))
-    tags = [
-        str(tag["name"]).lstrip("#").lower()
-        for tag in obj.get("tag") or []
-        if isinstance(tag, dict) and tag.get("type") == "Hashtag" and tag.get("name")
-    ]
     urls = runtime.urls
-    to, cc = addressing(visibility, urls.followers(account["username"]), [])
-    async with accounts.transaction(runtime.pool) as connection:
-        # A second import of the same archive adds nothing.
-        if await connection.fetchval(
-            "SELECT 1 FROM statuses WHERE account_id = $1 AND content = $2"
-            " AND created_at = $3 AND deleted_at IS NULL",
-            account["id"],
-            content,
-            published,
-        ):
-            return False
-        status = await statuses.insert(
-            connection,
-            uri=None,
-            uri_for_id=lambda sid: urls.status(account["username"], sid),
-            account_id=account["id"],
-            local=True,
-            content=content,
-            visibility=visibility,
-            spoiler_text=spoiler_text,
-            sensitive=bool(obj.get("sensitive")) or bool(spoiler_text),
-            to_uris=to,
-            cc_uris=cc,
-            created_at=published,
-            tag_names=tags,
-        )
-        assert status is not None
-        await _record_create(runtime, connection, account, status, tags)
+    to, cc = addressing(post.visibility, urls.followers(account["username"]), [])
+    # A second import of the same archive adds nothing.
+    if await connection.fetchval(
+        "SELECT 1 FROM statuses WHERE account_id = $1 AND content = $2"
+        " AND created_at = $3 AND deleted_at IS NULL",
+        account["id"],
+        post.content,
+        post.published,
+    ):
+        return False
+    status = await statuses.insert(
+        connection,
+        uri=None,
+        uri_for_id=lambda sid: urls.status(account["username"], sid),
+        account_id=account["id"],
+        local=True,
+        content=post.content,
+        visibility=post.visibility,
+        spoiler_text=post.spoiler_text,
+        sensitive=post.sensitive,
+        to_uris=to,
+        cc_uris=cc,
+        created_at=post.published,
+        tag_names=post.tags,
+    )
+    assert status is not None
+    await _record_create(runtime, connection, account, status, post.tags)
     return True
 
 
@@ -570,18 +646,23 @@ async def _record_create(
     )
 
 
-async def _import_plans(
-    runtime: Runtime,
-    account: Any,
-    archive: _Archive,
-    plan_dates: dict[str, datetime],
-    report: ImportReport,
-) -> None:
+@dataclass
+class _ArchivedPlan:
+    """One exported lesson plan, parsed and ready to publish."""
+
+    name: str
+    fields: Any
+    visibility: str | None
+    published: datetime | None
+
+
+def _read_plans(
+    archive: _Archive, plan_dates: dict[str, datetime], report: ImportReport
+) -> list[_ArchivedPlan]:
     from actors.lesson_plan import InvalidPlan, parse_fields, parse_visibility
-    from outbox.lesson_plans import PlanActions
     from web.lesson_plan_export import parse_markdown
 
-    actions = PlanActions(runtime)
+    found = []
     for name in archive.plan_names():
         text = archive.text(name) or ""
         try:
@@ -591,27 +672,45 @@ async def _import_plans(
         except InvalidPlan as error:
             report.skipped.append(f"{name}: {error}")
             continue
-        front_uri = _front_matter_uri(text)
-        published = plan_dates.get(front_uri or "")
-        if published is not None and await runtime.pool.fetchval(
+        published = plan_dates.get(_front_matter_uri(text) or "")
+        found.append(_ArchivedPlan(name, fields, visibility, published))
+    return found
+
+
+async def _import_plans(
+    runtime: Runtime,
+    account: Any,
+    archived: list[_ArchivedPlan],
+    report: ImportReport,
+) -> None:
+    from actors.lesson_plan import InvalidPlan
+    from outbox.lesson_plans import PlanActions
+
+    actions = PlanActions(runtime)
+    for item in archived:
+        if item.published is not None and await runtime.pool.fetchval(
             "SELECT 1 FROM lesson_plans p JOIN statuses s ON s.id = p.status_id"
             " WHERE p.account_id = $1 AND p.title = $2 AND s.created_at = $3"
             " AND s.deleted_at IS NULL",
             account["id"],
-            fields.title,
-            published,
+            item.fields.title,
+            item.published,
         ):
             continue
         # NOTE: PlanActions.create sends the plan's Create to followers like a
         # new plan. A new account has none yet. Attachments are not re-attached.
-        plan = await actions.create(
-            account, fields, original=None, visibility=visibility
-        )
-        if published is not None:
+        try:
+            plan = await actions.create(
+                account, item.fields, original=None, visibility=item.visibility
+            )
+        except InvalidPlan as error:
+            report.skipped.append(f"{item.name}: {error}")
+            continue
+        if item.published is not None:
             await runtime.pool.execute(
                 "UPDATE statuses SET created_at = least($2, now()) WHERE id = $1",
                 plan["status_id"],
-                published,
+                item.published,
             )
         report.plans += 1
 

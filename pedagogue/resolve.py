@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urldefrag
 
 import asyncpg
 
@@ -13,6 +13,7 @@ from actors.person import InvalidActor, parse_actor
 from actors.vocabulary import as_list, first_id, has_type, id_of
 from federation import httpsig, webfinger
 from federation.errors import FederationError
+from federation.hosts import same_host
 from storage import accounts, statuses
 
 if TYPE_CHECKING:
@@ -239,7 +240,7 @@ class Resolver:
         owner = _key_owner(document, key_id)
         if owner is None:
             raise FederationError(502, f"key document at {url} names no owner")
-        if urlsplit(owner).netloc.lower() != urlsplit(key_id).netloc.lower():
+        if not same_host(owner, key_id):
             raise FederationError(401, f"key {key_id} names an owner on another host")
         await self.fetch_actor(owner)
 

@@ -17,10 +17,10 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import asyncpg
 
+from federation.hosts import split_authority, url_authority
 from storage.moderation import POLICY_CHANNEL
 
 if TYPE_CHECKING:
@@ -39,20 +39,20 @@ class DomainRule:
 
 
 def host_of(url_or_host: str) -> str:
-    """Return the lower-case ``host[:port]`` of a URL, or of a bare host."""
-    if "//" in url_or_host:
-        return urlsplit(url_or_host).netloc.lower()
-    return url_or_host.lower()
+    """Return the normalised ``host[:port]`` of a URL, or of a bare host
+    (see federation.hosts)."""
+    return url_authority(url_or_host)
 
 
 def domain_candidates(host: str) -> list[str]:
     """Return the names a domain block or allow may be keyed by for ``host``:
-    the host with its port, the host name and each of its parent domains."""
-    host = host.lower()
-    name = host
-    if not host.startswith("[") and host.count(":") == 1:
-        name = host.split(":", 1)[0]
-    candidates = [host] if name != host else []
+    the host with its port, the host name and each of its parent domains.
+
+    The host is normalised first (lower case, no trailing dot, IDNA ASCII), as
+    stored blocks are, so ``Blocked.test.`` matches a block of ``blocked.test``.
+    """
+    name, port = split_authority(host)
+    candidates = [f"{name}:{port}"] if port else []
     labels = name.split(".")
     candidates += [".".join(labels[index:]) for index in range(len(labels) - 1)]
     if len(labels) == 1:

@@ -253,6 +253,21 @@ async def adopt_orphan_replies(db: asyncpg.Connection, parent: asyncpg.Record) -
     )
 
 
+# Replies counted in their parent's replies_count. The count is shown to every
+# reader of the parent, so, as in Mastodon, followers-only, direct, local and
+# group replies are left out: counting them would reveal hidden replies.
+COUNTED_REPLY_VISIBILITIES = ("public", "unlisted")
+
+
+async def count_reply(
+    db: asyncpg.Connection, parent_id: int | None, visibility: str, delta: int
+) -> None:
+    """Add ``delta`` to the parent's replies_count when a reply of
+    ``visibility`` is counted (see COUNTED_REPLY_VISIBILITIES)."""
+    if parent_id is not None and visibility in COUNTED_REPLY_VISIBILITIES:
+        await bump_counter(db, parent_id, "replies_count", delta)
+
+
 async def bump_counter(db: asyncpg.Connection, status_id: int, column: str, delta: int) -> None:
     assert column in ("replies_count", "reblogs_count", "favourites_count")
     await db.execute(
@@ -276,8 +291,7 @@ async def mark_deleted(db: asyncpg.Connection, status: asyncpg.Record) -> None:
     await db.execute(
         "UPDATE statuses SET deleted_at = now() WHERE reblog_of_id = $1", status["id"]
     )
-    if status["in_reply_to_id"]:
-        await bump_counter(db, status["in_reply_to_id"], "replies_count", -1)
+    await count_reply(db, status["in_reply_to_id"], status["visibility"], -1)
     if status["reblog_of_id"]:
         await bump_counter(db, status["reblog_of_id"], "reblogs_count", -1)
 

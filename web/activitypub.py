@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from actors.group import add_group_fields
 from actors.note import render_tombstone, with_context
 from actors.person import render_instance_actor, render_person
-from actors.vocabulary import AS_CONTEXT
+from actors.vocabulary import AS_CONTEXT, first_id, has_type, ids_of
 from federation import httpsig
 from federation.errors import FederationError
 from inbox.receive import InboxReceiver, InboxRejection
@@ -206,13 +206,57 @@ async def _activity_fetchable(runtime: Any, row: Any) -> bool:
         status = await statuses.by_uri(runtime.pool, row["uri"])
     if status is not None and status["account_id"] == row["account_id"]:
         return await _fetchable(runtime, status)
-    return _servable(row)
+    if not _servable(row):
+        return False
+    if row["public"]:
+        return True
+    return await _non_public_fetchable(runtime, row)
+
+
+async def _non_public_fetchable(runtime: Any, row: Any) -> bool:
+    """Return True when the signer of this GET may fetch a non-public activity.
+
+    A Follow or its Accept names who follows whom, so it is served only to a
+    signed GET from an actor it is addressed to. A Like, or the Undo of one,
+    shows no more than the list of likes of the liked status, so it is served
+    to whoever may fetch that status (a group's members verify forwarded likes
+    this way).
+    """
+    body = row["body"]
+    signer = await request_signer()
+    if signer is not None and signer["actor_id"] in _addressees(body):
+        return True
+    liked_uri = _liked_uri(body)
+    if liked_uri is None:
+        return False
+    liked = await statuses.by_uri(runtime.pool, liked_uri)
+    return liked is not None and await _fetchable(runtime, liked)
+
+
+def _addressees(body: dict[str, Any]) -> set[str]:
+    """Return the actor ids an activity is addressed to, with the actor of
+    an embedded activity (the follower of an accepted Follow)."""
+    found: set[str] = set()
+    for key in ("to", "cc", "bto", "bcc", "audience"):
+        found.update(ids_of(body.get(key)))
+    inner = body.get("object")
+    if isinstance(inner, dict):
+        found.update(ids_of(inner.get("actor")))
+    return found
+
+
+def _liked_uri(body: dict[str, Any]) -> str | None:
+    if has_type(body, "Undo") and isinstance(body.get("object"), dict):
+        body = body["object"]
+    if not has_type(body, "Like"):
+        return None
+    return first_id(body.get("object"))
 
 
 def _servable(row: Any) -> bool:
-    # Follows, likes and their answers carry no content and every peer involved
-    # already knows them; activities embedding a non-public status, and blocks,
-    # stay hidden until authorized fetch can tell who is asking.
+    # Activities embedding a non-public status, and blocks, are never served
+    # without their status; other non-public activities go to the actors they
+    # are addressed to (``_non_public_fetchable``).
     if row["public"]:
         return True
     # Add and Remove of a followers-only plan collection name its plans.

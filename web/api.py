@@ -966,15 +966,37 @@ def _new_status(params: dict[str, Any], account: Any | None = None) -> NewStatus
     sensitive = params.get("sensitive")
     if sensitive in (None, ""):
         sensitive = bool(media_ids) and defaults["default_sensitive"]
+    visibility = _visibility_param(params, defaults["default_visibility"])
     return NewStatus(
         text=text,
-        visibility=str(params.get("visibility") or defaults["default_visibility"]),
+        visibility=visibility,
         spoiler_text=spoiler_text,
         sensitive=_flag(sensitive),
         language=language,
         in_reply_to_id=_reply_to_id(params),
         group_id=_group_id(params),
         media_ids=media_ids,
+    )
+
+
+def _visibility_param(params: dict[str, Any], default: str) -> str:
+    """Return the visibility of a new status.
+
+    Clients written for glitch-soc and Hometown send ``local_only: true`` for
+    a post that stays on this instance, which is visibility ``local`` here.
+    Raises ActionError(422) when local_only comes with a visibility that
+    names other readers (private, direct, group).
+    """
+    requested = params.get("visibility")
+    visibility = str(requested or default)
+    if params.get("local_only") in (None, "") or not _flag(params["local_only"]):
+        return visibility
+    if not requested or visibility in ("public", "unlisted", "local"):
+        return "local"
+    raise ActionError(
+        422,
+        f"Validation failed: local_only cannot be combined with visibility"
+        f" {visibility[:20]!r}; use public, unlisted or local",
     )
 
 

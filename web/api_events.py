@@ -31,7 +31,7 @@ from storage import accounts, statuses
 from storage import events as event_store
 from web.api import _can_see, _int_param, _params, _token_account, authenticated
 from web.app import error_response, parse_id, runtime_of
-from web.presenters import account_json, accounts_json, iso_millis
+from web.presenters import account_json, accounts_json, iso_millis, web_url
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def _event(
     return {
         "id": str(event["status_id"]),
         "uri": event["uri"],
-        "url": status["url"] or event["uri"],
+        "url": web_url(status["url"], event["uri"]),
         "name": event["name"],
         "description": status["content"],
         "starts_at": local_iso(event["starts_at"], event["timezone"]),
@@ -519,7 +519,7 @@ def _vevent(event: Any, status: Any, now: datetime) -> icalendar.Event:
     item.add("sequence", event["sequence"])
     if event["updated_at"] is not None:
         item.add("last-modified", event["updated_at"])
-    item.add("url", status["url"] or event["uri"])
+    item.add("url", web_url(status["url"], event["uri"]))
     place = event_store.place_of(event)
     location = _place_text(place) if place else None
     if location or event["online_url"]:

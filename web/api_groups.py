@@ -32,7 +32,7 @@ from web.api import (
 from web.api_mentorship import count_param, flag_param, input_error_response
 from web.app import error_response, log_text, parse_id, runtime_of
 from web.json import activity_json
-from web.presenters import StatusPresenter, accounts_json, acct
+from web.presenters import StatusPresenter, accounts_json, acct, web_url
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def _group_entity(
         "handle": f"@{account['username']}@{domain}",
         "local": account["domain"] is None,
         "actor_id": account["actor_id"],
-        "url": account["url"] or account["actor_id"],
+        "url": web_url(account["url"], account["actor_id"]),
         "display_name": account["display_name"] or account["username"],
         "description": plain_text(account["summary"] or ""),
         "rules": "",

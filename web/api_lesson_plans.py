@@ -39,7 +39,7 @@ from web.api import _params, _token_account, authenticated
 from web.app import error_response, log_text, parse_id, runtime_of
 from web.json import activity_json
 from web.lesson_plan_export import export_html, export_markdown, parse_markdown
-from web.presenters import acct, iso_millis
+from web.presenters import acct, iso_millis, web_url
 from web.reading import can_see
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def _entity(
             "id": str(author["id"]),
             "acct": acct(author),
             "display_name": author["display_name"],
-            "url": author["url"] or author["actor_id"],
+            "url": web_url(author["url"], author["actor_id"]),
             "actor_id": author["actor_id"],
         },
         "title": row["title"],

@@ -96,8 +96,8 @@ def account_json(
     )
     # Accounts without images of their own get the instance's plain defaults,
     # and so do accounts of a domain whose media this instance rejects.
-    avatar = account["icon_url"] or f"{urls.base}/static/avatar.png"
-    header = account.get("header_url") or f"{urls.base}/static/header.png"
+    avatar = web_url(account["icon_url"], f"{urls.base}/static/avatar.png")
+    header = web_url(account.get("header_url"), f"{urls.base}/static/header.png")
     if runtime.domain_policy.cached_rejects_media(account["domain"]):
         avatar = f"{urls.base}/static/avatar.png"
         header = f"{urls.base}/static/header.png"

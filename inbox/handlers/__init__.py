@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import asyncpg
 
 from actors.vocabulary import first_id, id_of, types_of
+from federation.hosts import same_host
 
 if TYPE_CHECKING:
     from pedagogue.runtime import Runtime
@@ -67,10 +67,7 @@ class Context:
 
     def same_host(self, url: str | None) -> bool:
         """Return True when ``url`` is on the sender's host."""
-        return (
-            bool(url)
-            and urlsplit(url).netloc.lower() == urlsplit(self.actor_id).netloc.lower()
-        )
+        return same_host(url, self.actor_id)
 
 
 async def dispatch(context: Context) -> None:

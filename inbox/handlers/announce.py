@@ -2,12 +2,12 @@
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from actors.note import NOTE_TYPES, InvalidObject, parse_note, parse_time
 from actors.visibility import visibility_of
 from actors.vocabulary import first_id, has_type, id_of, ids_of, types_of
 from federation.errors import FederationError
+from federation.hosts import url_authority
 from inbox.handlers import Context, Ignored, dispatch, group
 from inbox.handlers.create import store_note
 from storage import social, statuses
@@ -119,7 +119,7 @@ def _is_activity(obj: Any) -> bool:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc.lower()
+    return url_authority(url)
 
 
 async def _handle_forwarded(context: Context, embedded: dict[str, Any]) -> None:

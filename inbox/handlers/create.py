@@ -141,7 +141,7 @@ async def store_note(
             group["id"],
         )
     if parent is not None:
-        await statuses.bump_counter(connection, parent["id"], "replies_count", 1)
+        await statuses.count_reply(connection, parent["id"], status["visibility"], 1)
     if distribute:
         await _distribute(connection, author, status, mentioned, parent)
     log.debug(

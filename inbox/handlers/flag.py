@@ -11,6 +11,10 @@ log = logging.getLogger(__name__)
 MAX_COMMENT = 1000
 # Objects read from one Flag; Mastodon sends the account and the posts chosen.
 MAX_OBJECTS = 50
+# Flags stored per remote actor in FLAG_WINDOW_SECONDS; further ones are
+# ignored, so that one actor cannot flood the moderation queue.
+MAX_FLAGS_PER_WINDOW = 5
+FLAG_WINDOW_SECONDS = 3600
 
 
 async def handle_flag(context: Context) -> None:
@@ -44,6 +48,7 @@ async def handle_flag(context: Context) -> None:
     content = context.activity.get("content")
     comment = content[:MAX_COMMENT] if isinstance(content, str) else ""
     sender = await context.actor()
+    await _check_flag_rate(context, sender["id"])
     report = await moderation.create_report(
         context.connection,
         account_id=sender["id"],
@@ -62,3 +67,24 @@ async def handle_flag(context: Context) -> None:
         target["actor_id"],
         report["id"] if report else "(already stored)",
     )
+
+
+async def _check_flag_rate(context: Context, sender_id: int) -> None:
+    """Raise Ignored when the sender had MAX_FLAGS_PER_WINDOW reports stored
+    in the last FLAG_WINDOW_SECONDS."""
+    # Locking the sender's row makes parallel inbox workers count one Flag
+    # after the other, so a burst cannot pass the limit.
+    await context.connection.execute(
+        "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", sender_id
+    )
+    recent = await context.connection.fetchval(
+        "SELECT count(*) FROM reports WHERE account_id = $1"
+        " AND created_at > now() - make_interval(secs => $2)",
+        sender_id,
+        float(FLAG_WINDOW_SECONDS),
+    )
+    if recent >= MAX_FLAGS_PER_WINDOW:
+        raise Ignored(
+            f"Flag {context.activity_id} from {context.actor_id}: over the limit of"
+            f" {MAX_FLAGS_PER_WINDOW} reports per {FLAG_WINDOW_SECONDS} seconds"
+        )

@@ -9,13 +9,13 @@ changes of its moderators collection.
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 
 from actors.group import moderator_ids
 from actors.vocabulary import as_list, first_id, id_of, ids_of, types_of
 from federation.errors import FederationError
+from federation.hosts import url_authority
 from inbox.handlers import Context, Ignored
 from outbox.actions import Actions
 from outbox.groups import GroupActions
@@ -312,7 +312,7 @@ async def _require_moderator(
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc.lower()
+    return url_authority(url)
 
 
 # Moderators of remote groups
