@@ -54,8 +54,10 @@ async def pin(db: asyncpg.Connection, account_id: int, status_id: int) -> bool:
     Run inside a transaction: the account's pins are locked while counting.
     Pinning a pinned status again changes nothing and returns True.
     """
+    # Pins of deleted statuses stay in the table but count for nothing.
     pinned = await db.fetch(
-        "SELECT status_id FROM status_pins WHERE account_id = $1 FOR UPDATE",
+        "SELECT p.status_id FROM status_pins p JOIN statuses s ON s.id = p.status_id"
+        " WHERE p.account_id = $1 AND s.deleted_at IS NULL FOR UPDATE OF p",
         account_id,
     )
     if any(row["status_id"] == status_id for row in pinned):

@@ -17,9 +17,10 @@ ALTER TABLE follows
 -- Both choices act where statuses enter home feeds, so local posts, received
 -- posts and boosts of either kind follow them without each writer checking.
 -- A boost from an account followed with show_reblogs false is not inserted.
--- A post (not a boost, and not a reply to someone else) from an account
--- followed with notify true also creates a "status" notification, as
--- Mastodon's subscriptions do. The id has the shape of storage/ids.py.
+-- A post from an account followed with notify true also creates a "status"
+-- notification, as Mastodon's subscriptions do, unless it is a boost, a
+-- direct or group-only post, or a reply to someone else. The id has the
+-- shape of storage/ids.py.
 CREATE FUNCTION home_feed_follow_choices() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -42,8 +43,9 @@ BEGIN
         END IF;
         RETURN NEW;
     END IF;
-    IF choices.notify AND (posted.in_reply_to_account_id IS NULL
-            OR posted.in_reply_to_account_id = posted.account_id) THEN
+    IF choices.notify AND posted.visibility NOT IN ('direct', 'group')
+            AND (posted.in_reply_to_account_id IS NULL
+                OR posted.in_reply_to_account_id = posted.account_id) THEN
         INSERT INTO notifications (id, account_id, type, from_account_id, status_id)
         VALUES (
             ((extract(epoch FROM clock_timestamp()) * 1000)::bigint << 16)

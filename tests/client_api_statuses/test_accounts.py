@@ -227,3 +227,17 @@ async def test_status_notification_waits_for_accept(teachers, school):
     seen = await eventually(notified, timeout=1)
 
     assert list(seen) == []
+
+
+async def test_follow_notify_skips_direct_posts(teachers):
+    alice, bob = await teachers("alice", "bob")
+    await call(client_for(alice).account_follow, bob.account_id, notify=True)
+
+    await call(
+        client_for(bob).status_post, f"@{alice.username} just between us", visibility="direct"
+    )
+    statuses = await call(client_for(alice).notifications, types=["status"])
+    mentions = await call(client_for(alice).notifications, types=["mention"])
+
+    assert list(statuses) == []
+    assert len(mentions) == 1

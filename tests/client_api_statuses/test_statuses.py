@@ -396,6 +396,19 @@ async def test_pins_listed_and_limited(teachers):
     assert all(item.pinned for item in pinned)
 
 
+async def test_deleted_pin_frees_a_place(teachers):
+    (alice,) = await teachers("alice")
+    api = client_for(alice)
+    posts = [await call(api.status_post, f"Post {n}") for n in range(6)]
+    for post in posts[:5]:
+        await call(api.status_pin, post.id)
+
+    await call(api.status_delete, posts[0].id)
+    pinned = await call(api.status_pin, posts[5].id)
+
+    assert pinned.pinned is True
+
+
 async def test_unpin_removes_from_pinned(teachers):
     (alice,) = await teachers("alice")
     api = client_for(alice)
