@@ -185,7 +185,9 @@ def _tags(document: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 
 def _question_text(document: dict[str, Any]) -> str:
-    # A poll is shown as a note listing its options until polls are supported.
+    # The web pages show no polls, so the options are listed in the content too.
+    # NOTE: Mastodon apps show a received poll's options twice, because the
+    # client API also serves the stored poll (inbox.handlers.poll).
     options = as_list(document.get("oneOf")) + as_list(document.get("anyOf"))
     names = [o.get("name") for o in options if isinstance(o, dict)]
     items = "".join(f"<li>{name}</li>" for name in names if isinstance(name, str))

@@ -110,7 +110,7 @@ class EditActions(Actions):
         return updated
 
     async def _notify_boosters(self, connection: asyncpg.Connection, account: Any, status: Any) -> None:
-        # Mastodon tells local accounts that boosted a status when it changes.
+        # Mastodon notifies local accounts that boosted a status when it changes.
         rows = await connection.fetch(
             "SELECT DISTINCT s.account_id FROM statuses s JOIN accounts a ON a.id = s.account_id"
             " WHERE s.reblog_of_id = $1 AND s.deleted_at IS NULL AND a.domain IS NULL",

@@ -179,7 +179,7 @@ async def recount(db: asyncpg.Connection, poll_id: int) -> None:
 async def claim_ended(db: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     """Mark up to ``limit`` ended polls as closed and return them.
 
-    Run inside a transaction; rows another worker holds are skipped.
+    Run inside a transaction. Rows locked by another worker are skipped.
     """
     return await db.fetch(
         "UPDATE polls SET closed_at = now() WHERE id IN ("

@@ -200,7 +200,7 @@ async def familiar_followers() -> Response:
 # Private notes
 
 
-# Longest private note on an account, as in Mastodon.
+# Maximum length of a private note on an account, in characters, as in Mastodon.
 MAX_NOTE_CHARACTERS = 2000
 
 

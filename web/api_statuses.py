@@ -45,9 +45,11 @@ blueprint = Blueprint("api_statuses", __name__)
 
 # A scheduled status must be at least this far in the future, as in Mastodon.
 MIN_SCHEDULE_DELAY = timedelta(minutes=5)
-# Scheduled statuses an account may hold, as Mastodon allows.
+# Scheduled statuses an account may have in all and on one day (UTC), as
+# Mastodon allows.
 MAX_SCHEDULED = 300
-# Longest Idempotency-Key stored; longer keys are rejected.
+MAX_SCHEDULED_PER_DAY = 25
+# Maximum length of an Idempotency-Key, in characters. A longer key gets 400.
 MAX_IDEMPOTENCY_KEY = 200
 POLL_FORM_KEY = re.compile(r"^poll\[(options|expires_in|multiple|hide_totals)\](\[\])?$")
 
@@ -236,8 +238,7 @@ async def _earlier_result(runtime: Any, earlier: Any) -> Response:
             return _json(await scheduled_json(runtime, row))
     if earlier["status_id"] is None and earlier["scheduled_status_id"] is None:
         return _rejected(409, "A request with this Idempotency-Key is still in progress")
-    # The first result was deleted or published since; Mastodon returns it
-    # as gone too.
+    # The first result was deleted since, so nothing is left to return.
     return _rejected(404, "Record not found")
 
 
@@ -248,6 +249,18 @@ async def _schedule(runtime: Any, new: NewStatus, scheduled_at: datetime) -> Any
     if count >= MAX_SCHEDULED:
         raise ActionError(
             422, f"Validation failed: you can schedule at most {MAX_SCHEDULED} statuses"
+        )
+    same_day = await runtime.pool.fetchval(
+        "SELECT count(*) FROM scheduled_statuses WHERE account_id = $1"
+        " AND (scheduled_at AT TIME ZONE 'UTC')::date = ($2::timestamptz AT TIME ZONE 'UTC')::date",
+        g.account["id"],
+        scheduled_at,
+    )
+    if same_day >= MAX_SCHEDULED_PER_DAY:
+        raise ActionError(
+            422,
+            f"Validation failed: you can schedule at most {MAX_SCHEDULED_PER_DAY}"
+            " statuses on one day",
         )
     if new.media_ids:
         owned = await runtime.pool.fetchval(

@@ -1,6 +1,6 @@
-"""Polls and edits across two live instances: a vote reaches the poll's
-author as a Note and the new totals come back in an Update of the Question,
-and an edit reaches followers as an Update that keeps the earlier version."""
+"""Polls and edits across two live instances. A vote reaches the poll's
+author as a Note, and the new totals come back in an Update of the Question.
+An edit reaches followers as an Update that keeps the earlier version."""
 
 from __future__ import annotations
 

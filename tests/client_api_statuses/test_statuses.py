@@ -210,6 +210,27 @@ async def test_scheduled_status_stored(teachers):
     assert home == []
 
 
+async def test_scheduled_status_keeps_poll(teachers):
+    (alice,) = await teachers("alice")
+    api = client_for(alice)
+    poll = await call(api.make_poll, ["a", "b"], expires_in=600, multiple=True)
+
+    scheduled = await call(
+        api.status_post,
+        "Vote later",
+        poll=poll,
+        scheduled_at=datetime.now(UTC) + timedelta(minutes=30),
+    )
+    fetched = await checked_raw(alice, "GET", f"/api/v1/scheduled_statuses/{scheduled.id}")
+
+    assert fetched["params"]["poll"] == {
+        "options": ["a", "b"],
+        "expires_in": 600,
+        "multiple": True,
+        "hide_totals": False,
+    }
+
+
 async def test_scheduled_status_too_soon_rejected(teachers):
     (alice,) = await teachers("alice")
     when = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
