@@ -280,6 +280,9 @@ def _json_object(body: bytes) -> dict[str, Any]:
         ) from None
     except ValueError:
         raise FederationError(400, "request body is not valid JSON") from None
+    if data is None:
+        # A JSON null carries no parameters, as an empty body carries none.
+        return {}
     if not isinstance(data, dict):
         raise FederationError(400, "request body must be a JSON object")
     if _depth(data) > MAX_JSON_DEPTH:
