@@ -3,6 +3,7 @@ content negotiation, actor documents, collections and object ids."""
 
 from urllib.parse import quote
 
+from federation import httpsig
 from tests.e2e.peers import (
     ACTIVITY_JSON,
     BROWSER_ACCEPT,
@@ -14,6 +15,7 @@ from tests.e2e.peers import (
     logged,
     open_session,
     post,
+    private_key_of,
 )
 
 PAGE_SIZE = 20
@@ -369,9 +371,21 @@ async def test_every_local_activity_dereferences(start_instances):
     kinds = sorted({row["type"] for row in rows})
     assert kinds == ["Accept", "Announce", "Create", "Delete", "Follow", "Like", "Undo"]
 
+    # Bob is addressed by every one of them, and non-public ones (the Follow,
+    # its Accept and Undo) are served only to a signed GET from an addressee.
+    key = await private_key_of(bob)
     async with open_session(school, district) as session:
         for row in rows:
-            status, content_type, document = await fetch(session, row["uri"])
+            headers = {"Accept": ACTIVITY_JSON}
+            headers.update(
+                httpsig.sign_request(
+                    "GET", row["uri"], headers, None, key, f"{bob.actor_id}#main-key"
+                )
+            )
+            async with session.get(row["uri"], headers=headers) as response:
+                status = response.status
+                content_type = response.headers.get("Content-Type", "")
+                document = await response.json(content_type=None)
             assert status == 200, f"{row['type']} {row['uri']}: {status} {document}"
             assert content_type.startswith("application/activity+json"), row["uri"]
             assert document["id"] == row["uri"]
