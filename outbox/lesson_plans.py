@@ -593,7 +593,8 @@ class PlanActions:
         The GET is signed with the teacher's key, so an origin that serves
         followers-only plans to their addressees can serve it. Raises
         InvalidPlan("adapted_from") when the URI is not https (or http on a
-        development instance), cannot be fetched, or is not a lesson plan.
+        development instance), its domain is suspended or off the allowlist,
+        or it cannot be fetched or is not a lesson plan.
         """
         from federation.errors import FederationError
         from inbox.handlers import Ignored
@@ -608,6 +609,15 @@ class PlanActions:
                 "adapted_from",
                 f"{uri[:80]!r} is not a known plan or a remote https URI",
             )
+        refused = await runtime.domain_policy.rejection(uri)
+        if refused is not None:
+            log.info(
+                "fetch of lesson plan %s for %s refused: %s",
+                uri[:300],
+                account["actor_id"],
+                refused,
+            )
+            raise InvalidPlan("adapted_from", refused)
         key_id, private_key = runtime.sign_as(account)
         try:
             document = await runtime.signed.get_json(

@@ -261,6 +261,29 @@ async def test_suspended_domain_not_fetched(pair):
     assert "fetch of" in school.log_text()
 
 
+async def test_suspended_domain_plan_not_fetched(pair):
+    school, district = pair
+    admin = await school.create_teacher("admin_plan_fetch")
+    await make_admin(admin)
+    judy = await district.create_teacher("judy_plan")
+    plan = await judy.post(
+        "/api/pedagogue/v1/lesson_plans",
+        json={"title": "Fractions on a number line", "body": "Fold paper strips."},
+    )
+    created = await admin.post(
+        "/api/v1/admin/domain_blocks", data={"domain": "district-b.test", "severity": "suspend"}
+    )
+    status, body = await admin.request(
+        "GET",
+        "/api/pedagogue/v1/lesson_plans/lookup",
+        params={"uri": plan["uri"], "resolve": "true"},
+    )
+    await admin.request("DELETE", f"/api/v1/admin/domain_blocks/{created['id']}")
+    assert status == 404
+    assert "suspended" in body["error"]
+    assert "fetch of lesson plan" in school.log_text()
+
+
 async def test_allowlist_mode_rejects_unlisted(start_instances, pair):
     school, district = pair
     (gated,) = await start_instances(
