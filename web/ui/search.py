@@ -84,7 +84,7 @@ async def search_page() -> Any:
         except InvalidPlan as problem:
             error = _("%(field)s: %(problem)s", field=problem.field, problem=problem.message)
     if query:
-        rows = await _search_accounts(runtime, query, True)
+        rows = await _search_accounts(runtime, query, True, limit=10, offset=0)
         people = [row for row in rows if row["actor_type"] != "Group"]
         results["accounts"] = await accounts_json(runtime, people)
         found_groups = [row for row in rows if row["actor_type"] == "Group"]
