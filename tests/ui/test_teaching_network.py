@@ -170,6 +170,7 @@ async def test_compose_with_keyboard_only(network: Any, alice: Any) -> None:
     await alice.keyboard.type("No mouse was used for this post")
     await alice.keyboard.press("Tab")
     assert await alice.evaluate("document.activeElement.id") == "compose-visibility"
+    await alice.keyboard.press("ArrowDown")  # Only this instance
     await alice.keyboard.press("ArrowDown")  # Unlisted
     await alice.keyboard.press("Tab")
     await alice.keyboard.press("Enter")
