@@ -612,7 +612,7 @@ class PlanActions:
         refused = await runtime.domain_policy.rejection(uri)
         if refused is not None:
             log.info(
-                "fetch of lesson plan %s for %s refused: %s",
+                "fetch of lesson plan %s for %s rejected: %s",
                 uri[:300],
                 account["actor_id"],
                 refused,

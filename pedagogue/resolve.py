@@ -160,7 +160,7 @@ class Resolver:
         the host of ``url``."""
         refused = await self.runtime.domain_policy.rejection(url)
         if refused is not None:
-            log.info("fetch of %s refused: %s", url[:300], refused)
+            log.info("fetch of %s rejected: %s", url[:300], refused)
             raise FederationError(403, refused)
 
     async def known_actor(self, actor_id: str) -> asyncpg.Record | None:

@@ -94,7 +94,12 @@ def _list_fields(params: dict[str, Any], current: Any | None) -> tuple[str, str,
 def _account_ids(params: dict[str, Any]) -> list[int]:
     """Return ``account_ids[]``; raise ActionError(422) when missing or not ids."""
     value = params.get("account_ids[]", params.get("account_ids"))
-    values = value if isinstance(value, list) else [] if value is None else [value]
+    if isinstance(value, list):
+        values = value
+    elif value is None:
+        values = []
+    else:
+        values = [value]
     if not values:
         raise ActionError(422, "Validation failed: account_ids is missing")
     ids = []
