@@ -69,6 +69,14 @@ async def code_for(
     return await call(browser.authorize, app.authorize_url(**params))
 
 
+async def token_for(app: App, code: str) -> str:
+    """Exchange an out-of-band authorization code for an access token."""
+    response = await call(
+        app.token, grant_type="authorization_code", code=code, redirect_uri=OOB
+    )
+    return response.json()["access_token"]
+
+
 # App registration
 
 
@@ -383,11 +391,7 @@ async def test_client_credentials_scope_beyond_app_rejected(school):
 async def test_revoke_then_401_everywhere(school):
     app = await register(school)
     code = await code_for(school, app)
-    token = (
-        await call(
-            app.token, grant_type="authorization_code", code=code, redirect_uri=OOB
-        )
-    ).json()["access_token"]
+    token = await token_for(app, code)
 
     revoked = await call(
         app.http.post,
@@ -421,11 +425,7 @@ async def test_suspended_account_token_rejected(school):
     await school.add_teacher("carmen")
     app = await register(school)
     code = await code_for(school, app, username="carmen")
-    token = (
-        await call(
-            app.token, grant_type="authorization_code", code=code, redirect_uri=OOB
-        )
-    ).json()["access_token"]
+    token = await token_for(app, code)
     before = await call(app.api, "GET", "/api/v1/accounts/verify_credentials", token)
     await school.fetchval(
         "UPDATE accounts SET suspended_at = now() WHERE username = 'carmen'"
@@ -441,11 +441,7 @@ async def test_revoke_by_other_app_rejected(school):
     app = await register(school)
     other = await register(school)
     code = await code_for(school, app)
-    token = (
-        await call(
-            app.token, grant_type="authorization_code", code=code, redirect_uri=OOB
-        )
-    ).json()["access_token"]
+    token = await token_for(app, code)
 
     response = await call(
         other.http.post,
@@ -482,11 +478,7 @@ async def test_expired_token_gets_401(school):
 async def test_scope_error_names_required_scope(school):
     app = await register(school, scopes="read")
     code = await code_for(school, app, scope="read:accounts")
-    token = (
-        await call(
-            app.token, grant_type="authorization_code", code=code, redirect_uri=OOB
-        )
-    ).json()["access_token"]
+    token = await token_for(app, code)
 
     response = await call(
         app.api, "POST", "/api/v1/statuses", token, data={"status": "hi"}
@@ -505,11 +497,7 @@ async def test_authorized_apps_page_revokes_token(school):
     browser = BrowserSession(school)
     await call(browser.sign_in, "bruno")
     code = await call(browser.authorize, app.authorize_url())
-    token = (
-        await call(
-            app.token, grant_type="authorization_code", code=code, redirect_uri=OOB
-        )
-    ).json()["access_token"]
+    token = await token_for(app, code)
 
     page = await call(browser.http.get, browser.url("/settings/apps"))
     token_id = await school.fetchval(
